@@ -1,0 +1,133 @@
+// Shows Routelens working with live data: a real VS Code (code-server) with the extension loaded,
+// the demo shop API (FastAPI, instrumented by the bundled Python agent with no code change) under
+// steady traffic, a screenshot of the sidebar, and the address to open in your own browser.
+//
+//   node scripts/demo.mjs            run until Ctrl+C
+//   node scripts/demo.mjs --once     take the screenshots and stop (a quick check that all works)
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { ensureInstalled, launchBrowser, openWorkbench, REPO_ROOT, startCodeServer, workbenchUrl } from './vscode-test/codeServer.mjs';
+
+const once = process.argv.includes('--once');
+const COLLECTOR = 'http://127.0.0.1:4318';
+const APP_PORT = Number(process.env.ROUTELENS_DEMO_APP_PORT || 8765);
+const SHOP = join(REPO_ROOT, 'examples', 'shop');
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const children = [];
+const log = (m) => console.log(`[demo] ${m}`);
+
+function health(url) {
+  return new Promise((resolve) => {
+    const req = request(`${url}/healthz`, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => (req.destroy(), resolve(false)));
+    req.end();
+  });
+}
+
+async function waitFor(check, what, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function start(cmd, args, opts) {
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b) => (out = (out + b).slice(-4000)));
+  child.stderr.on('data', (b) => (out = (out + b).slice(-4000)));
+  child.output = () => out;
+  children.push(child);
+  return child;
+}
+
+function stopAll() {
+  for (const c of children.splice(0)) {
+    try {
+      process.kill(-c.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function main() {
+  if (await health(COLLECTOR)) {
+    throw new Error(`something already answers on ${COLLECTOR} (another Routelens window or collector?): close it first, the demo's VS Code needs port 4318`);
+  }
+  ensureInstalled();
+  if (!existsSync(join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('the extension is not built: run npm run build');
+
+  log('starting VS Code (code-server) with Routelens on the demo workspace');
+  const server = await startCodeServer({ folder: SHOP, extensionDevelopmentPath: REPO_ROOT, args: ['--reconnection-grace-time', '5'] });
+  const browser = await launchBrowser();
+  let page;
+  try {
+    ({ page } = await openWorkbench(browser, server, { viewport: { width: 1400, height: 860 } }));
+    await waitFor(() => health(COLLECTOR), 'the Routelens collector on port 4318');
+    log(`collector listening on ${COLLECTOR}`);
+
+    const env = {
+      ...process.env,
+      ROUTELENS_ENDPOINT: COLLECTOR,
+      ROUTELENS_SERVICE_NAME: 'demo-shop',
+      PYTHONPATH: [join(REPO_ROOT, 'agents', 'python', 'bootstrap'), process.env.PYTHONPATH].filter(Boolean).join(':'),
+    };
+    const app = start(PYTHON, ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', String(APP_PORT), '--log-level', 'warning'], { cwd: SHOP, env });
+    await waitFor(async () => {
+      if (app.exitCode !== null) throw new Error(`the demo app exited:\n${app.output()}`);
+      return new Promise((resolve) => {
+        const req = request(`http://127.0.0.1:${APP_PORT}/health`, (res) => (res.resume(), resolve(res.statusCode === 200)));
+        req.on('error', () => resolve(false));
+        req.end();
+      });
+    }, 'the demo app on port ' + APP_PORT, 30_000);
+    log(`demo shop API (FastAPI + Routelens agent) on http://127.0.0.1:${APP_PORT}`);
+    start(PYTHON, [join(SHOP, 'load.py'), '--base', `http://127.0.0.1:${APP_PORT}`, '--workers', '4'], { env: process.env });
+
+    await page.locator('.activitybar [aria-label^="Routelens"]').first().click();
+    const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await frame.locator('[data-testid="routes-table"] tbody tr').first().waitFor({ timeout: 60_000 });
+    // Let a few seconds of traffic fill the sparklines and percentiles.
+    await page.waitForTimeout(8000);
+    mkdirSync(join(REPO_ROOT, 'screenshots'), { recursive: true });
+    const sidebarShot = join(REPO_ROOT, 'screenshots', 'demo-sidebar.png');
+    const windowShot = join(REPO_ROOT, 'screenshots', 'demo-window.png');
+    await page.locator('.part.sidebar').screenshot({ path: sidebarShot });
+    await page.screenshot({ path: windowShot });
+    const rows = await frame.locator('[data-testid="routes-table"] tbody tr').count();
+    log(`live: ${rows} routes in the sidebar; screenshots in ${sidebarShot} and ${windowShot}`);
+  } finally {
+    await browser.close();
+  }
+
+  if (once) {
+    stopAll();
+    await server.stop();
+    log('done');
+    return;
+  }
+  // The headless window owned the collector; wait until it lets go so your window can take it.
+  await waitFor(async () => !(await health(COLLECTOR)), 'the headless window to release port 4318', 30_000).catch(() => {});
+  console.log(`\nOpen this address in your browser to see Routelens with live data (traffic keeps flowing):\n\n  ${workbenchUrl(server)}\n\nThen click the Routelens icon in the activity bar. Press Ctrl+C to stop everything.\n`);
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  stopAll();
+  await server.stop();
+}
+
+main().catch(async (err) => {
+  console.error(`[demo] ${err?.message ?? err}`);
+  stopAll();
+  process.exit(1);
+});

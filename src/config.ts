@@ -1,0 +1,37 @@
+import * as vscode from 'vscode';
+
+/** A typed snapshot of the `routelens.*` settings; keys and defaults match package.json. */
+export interface RoutelensConfig {
+  collector: {
+    port: number;
+    allowedOrigins: string[];
+    maxMessageBytes: number;
+  };
+  store: {
+    maxSpans: number;
+    maxLogs: number;
+    maxMegabytes: number;
+  };
+  /** Default statistics window in seconds for the sidebar and CodeLens. */
+  windowSeconds: number;
+}
+
+export function readConfig(): RoutelensConfig {
+  const c = vscode.workspace.getConfiguration('routelens');
+  return {
+    collector: {
+      port: c.get<number>('collector.port', 4318),
+      allowedOrigins: c.get<string[]>('collector.allowedOrigins', []),
+      maxMessageBytes: c.get<number>('collector.maxMessageBytes', 4 * 1024 * 1024),
+    },
+    store: {
+      maxSpans: c.get<number>('store.maxSpans', 20000),
+      maxLogs: c.get<number>('store.maxLogs', 10000),
+      maxMegabytes: c.get<number>('store.maxMegabytes', 64),
+    },
+    windowSeconds: c.get<number>('windowSeconds', 60),
+  };
+}
+
+/** Settings whose change needs the collector restarted (the others apply live). */
+export const RESTART_KEYS = ['routelens.collector.port', 'routelens.collector.allowedOrigins', 'routelens.collector.maxMessageBytes', 'routelens.store'];

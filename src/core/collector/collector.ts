@@ -1,0 +1,324 @@
+import * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { Counters } from '../counters';
+import { withPrefix, type Logger } from '../log';
+import type { Resource } from '../model';
+import type { TelemetryStore } from '../store/store';
+import { isAllowedOrigin, isLoopbackHost } from './hostCheck';
+import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
+import { handleQuery } from './queryApi';
+import { tokenMatches } from './token';
+
+export const VERSION = '0.1.0';
+
+export interface CollectorOptions {
+  store: TelemetryStore;
+  token: string;
+  log: Logger;
+  /** 0 picks a free port (tests). */
+  port: number;
+  host?: string;
+  counters?: Counters;
+  maxMessageBytes?: number;
+  maxBodyBytes?: number;
+  maxBatchItems?: number;
+  maxConnections?: number;
+  allowedOrigins?: string[];
+  /** OTLP/HTTP handler for POST /v1/{traces,logs,metrics}; the collector checks Host and Origin first. */
+  otlpHttp?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Called when an agent announces Prometheus endpoints. */
+  onAnnounce?: (service: string, urls: string[]) => void;
+}
+
+export const DEFAULTS = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxBatchItems: 10_000,
+  maxConnections: 256,
+};
+
+interface Connection {
+  id: number;
+  resource?: Resource;
+  alive: boolean;
+  remote: string;
+}
+
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} on 127.0.0.1 is already in use (another Routelens window, an OpenTelemetry Collector, or another app)`);
+  }
+}
+
+/**
+ * The local collector: one HTTP server on loopback serving the native WebSocket endpoint, OTLP/HTTP,
+ * a health check and the read-only query API. It holds no vscode import and runs as well from the CLI.
+ */
+export class Collector {
+  readonly counters: Counters;
+  private readonly log: Logger;
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<WebSocket, Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private listeningPort = 0;
+  private readonly startedAt = Date.now();
+  private readonly opts: Required<Omit<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'counters'>> & Pick<CollectorOptions, 'otlpHttp' | 'onAnnounce'>;
+  private logBudget = { second: 0, used: 0 };
+
+  constructor(options: CollectorOptions) {
+    this.opts = {
+      host: '127.0.0.1',
+      allowedOrigins: [],
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    } as unknown as typeof this.opts;
+    this.counters = options.counters ?? options.store.counters;
+    this.log = withPrefix(options.log, 'collector');
+    this.server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 30_000;
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server.on('clientError', (err, socket) => {
+      this.counters.inc('http.clientError');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+      void err;
+    });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
+  }
+
+  get port(): number {
+    return this.listeningPort;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.listeningPort}`;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening);
+        reject(err.code === 'EADDRINUSE' ? new PortInUseError(this.opts.port) : err);
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        this.listeningPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+        this.server.on('error', (e) => this.log.error(`server error: ${e.message}`));
+        this.heartbeat = setInterval(() => this.sweep(), 30_000);
+        this.heartbeat.unref();
+        this.log.info(`listening on ${this.url} (WebSocket ${this.url.replace('http', 'ws')}/v1/ws, OTLP/HTTP ${this.url})`);
+        resolve(this.listeningPort);
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(this.opts.port, this.opts.host);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const ws of this.connections.keys()) ws.close(1001, 'collector shutting down');
+    // Give clients a moment to receive the close frame, then cut whatever is left.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const ws of this.connections.keys()) ws.terminate();
+    this.connections.clear();
+    this.wss.close();
+    await new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.log.info('stopped');
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------------
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    try {
+      if (!isLoopbackHost(req.headers.host)) {
+        this.counters.inc('http.rejected.host');
+        this.warn(`refused a request for Host ${JSON.stringify(req.headers.host ?? '')} (not a loopback name: DNS rebinding defence)`);
+        return sendJson(res, 403, { error: 'forbidden', message: 'Host must be a loopback name (127.0.0.1, localhost, [::1])' });
+      }
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const path = url.pathname;
+      if (path === '/healthz') {
+        return sendJson(res, 200, { status: 'ok', service: 'routelens', version: VERSION, pid: process.pid, uptimeS: Math.round((Date.now() - this.startedAt) / 1000) });
+      }
+      if (!isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) {
+        this.counters.inc('http.rejected.origin');
+        this.warn(`refused a request from Origin ${JSON.stringify(req.headers.origin)} (not in routelens.collector.allowedOrigins)`);
+        return sendJson(res, 403, { error: 'forbidden', message: 'requests from browser origins are not allowed' });
+      }
+      if (path === '/v1/traces' || path === '/v1/logs' || path === '/v1/metrics') {
+        if (this.opts.otlpHttp) return this.opts.otlpHttp(req, res);
+        return sendJson(res, 404, { error: 'not_found', message: 'OTLP/HTTP is not enabled in this collector' });
+      }
+      if (path.startsWith('/api/')) {
+        if (!tokenMatches(this.opts.token, bearer(req.headers.authorization))) {
+          this.counters.inc('api.rejected.token');
+          res.setHeader('WWW-Authenticate', 'Bearer realm="routelens"');
+          return sendJson(res, 401, { error: 'unauthorized', message: 'the query API needs "Authorization: Bearer <token>"; the token is in ~/.routelens/token' });
+        }
+        if (req.method !== 'GET') {
+          res.setHeader('Allow', 'GET');
+          return sendJson(res, 405, { error: 'method_not_allowed', message: 'the query API is read-only: use GET' });
+        }
+        const result = handleQuery(path, url.searchParams, this.opts.store, this);
+        return sendJson(res, result.status, result.body);
+      }
+      if (path === '/v1/ws') return sendJson(res, 426, { error: 'upgrade_required', message: 'connect with a WebSocket client' });
+      sendJson(res, 404, { error: 'not_found', message: `no endpoint at ${path.slice(0, 200)}` });
+    } catch (e) {
+      this.counters.inc('http.internalError');
+      this.log.error(`request failed: ${(e as Error).stack ?? e}`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error; see the Routelens log' });
+      else res.destroy();
+    }
+  }
+
+  // ---- WebSocket ---------------------------------------------------------------------------------
+
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: number, reason: string, counter: string) => {
+      this.counters.inc(counter);
+      this.warn(`refused a WebSocket upgrade: ${reason}`);
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+    };
+    if (!isLoopbackHost(req.headers.host)) return refuse(403, 'Host must be a loopback name', 'ws.rejected.host');
+    if (!isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) return refuse(403, 'browser origins are not allowed', 'ws.rejected.origin');
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (path !== '/v1/ws') return refuse(404, `no WebSocket endpoint at ${path.slice(0, 100)}`, 'ws.rejected.path');
+    if (this.connections.size >= this.opts.maxConnections) return refuse(503, 'too many connections', 'ws.rejected.connections');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+  }
+
+  private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
+    const conn: Connection = { id: this.nextId++, alive: true, remote: `${req.socket.remoteAddress}:${req.socket.remotePort}` };
+    this.connections.set(ws, conn);
+    this.counters.inc('ws.connections');
+    this.log.debug(`connection #${conn.id} from ${conn.remote}`);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('message', (data, isBinary) => this.onMessage(ws, conn, data, isBinary));
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.counters.inc('ws.rejected.too_big');
+        this.warn(`connection #${conn.id} (${conn.resource?.serviceName ?? 'no hello yet'}) sent a message over ${this.opts.maxMessageBytes} bytes; closed with 1009`);
+      } else {
+        this.counters.inc('ws.rejected.protocol');
+        this.warn(`connection #${conn.id}: ${err.message}`);
+      }
+    });
+    ws.on('close', () => {
+      this.connections.delete(ws);
+      this.log.debug(`connection #${conn.id} closed`);
+    });
+  }
+
+  private onMessage(ws: WebSocket, conn: Connection, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.counters.inc('ws.rejected.binary');
+      this.warn(`connection #${conn.id} sent a binary frame; the protocol is JSON text (closed with 1003)`);
+      ws.close(1003, 'binary frames are not supported; send JSON text');
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    try {
+      const msg = parseMessage(text, this.opts.maxBatchItems);
+      switch (msg.type) {
+        case 'hello':
+          conn.resource = msg.resource;
+          this.counters.inc('ws.hello');
+          this.log.info(`agent connected: ${msg.resource.serviceName}${msg.resource.pid ? ` (pid ${msg.resource.pid})` : ''}${msg.resource.sdk ? ` ${msg.resource.sdk}` : ''}`);
+          send(ws, { v: PROTOCOL_VERSION, type: 'welcome', server: `routelens/${VERSION}`, maxMessageBytes: this.opts.maxMessageBytes, maxBatchItems: this.opts.maxBatchItems });
+          return;
+        case 'batch': {
+          if (!conn.resource) throw new ProtocolError('no_hello', 'send a hello message before any batch');
+          const decoded = decodeBatch(msg, conn.resource);
+          // Each kind goes in on its own so one failing consumer cannot lose the others.
+          this.opts.store.addSpans(decoded.spans);
+          this.opts.store.addLogs(decoded.logs);
+          this.opts.store.addMetrics(decoded.metrics);
+          const rej = decoded.rejected;
+          this.counters.inc('ws.accepted.spans', decoded.spans.length);
+          this.counters.inc('ws.accepted.logs', decoded.logs.length);
+          this.counters.inc('ws.accepted.metrics', decoded.metrics.length);
+          this.counters.inc('ws.rejected.spans', rej.spans);
+          this.counters.inc('ws.rejected.logs', rej.logs);
+          this.counters.inc('ws.rejected.metrics', rej.metrics);
+          this.counters.inc('agent.dropped.spans', msg.dropped.spans);
+          this.counters.inc('agent.dropped.logs', msg.dropped.logs);
+          this.counters.inc('agent.dropped.metrics', msg.dropped.metrics);
+          if (decoded.errors.length) this.warn(`${conn.resource.serviceName}: rejected ${decoded.errors.length} item(s): ${decoded.errors.slice(0, 3).join('; ')}`);
+          send(ws, {
+            v: PROTOCOL_VERSION,
+            type: 'ack',
+            seq: msg.seq,
+            accepted: { spans: decoded.spans.length, logs: decoded.logs.length, metrics: decoded.metrics.length },
+            rejected: rej,
+            errors: decoded.errors.slice(0, 10),
+          });
+          return;
+        }
+        case 'announce':
+          this.opts.onAnnounce?.(conn.resource?.serviceName ?? 'unknown_service', msg.prometheus);
+          return;
+      }
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) {
+        this.counters.inc('ws.internalError');
+        this.log.error(`connection #${conn.id}: failed to handle a message: ${(e as Error).stack ?? e}`);
+        send(ws, { v: PROTOCOL_VERSION, type: 'error', code: 'internal', message: 'internal error; see the Routelens log' });
+        return;
+      }
+      this.counters.inc(`ws.rejected.${e.code}`);
+      this.warn(`connection #${conn.id} (${conn.resource?.serviceName ?? 'no hello yet'}): ${e.code}: ${e.message}`);
+      send(ws, { v: PROTOCOL_VERSION, type: 'error', code: e.code, message: e.message });
+    }
+  }
+
+  private sweep(): void {
+    for (const [ws, conn] of this.connections) {
+      if (!conn.alive) {
+        ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      ws.ping();
+    }
+  }
+
+  /** Warnings are rate-limited so a misbehaving sender cannot flood the log; counters still count all. */
+  private warn(message: string): void {
+    const sec = Math.floor(Date.now() / 1000);
+    if (this.logBudget.second !== sec) this.logBudget = { second: sec, used: 0 };
+    if (++this.logBudget.used <= 20) this.log.warn(message);
+  }
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m?.[1];
+}
+
+function send(ws: WebSocket, msg: unknown): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,266 @@
+/**
+ * Decoding and validation of the native WebSocket protocol (docs/protocol.md). Every item is
+ * checked on its own: a bad item is rejected with a reason, the good items of the batch are kept.
+ */
+import type { Attributes, AttrValue, ExceptionInfo, LogRecord, MetricPoint, Resource, Severity, Span, SpanEvent, SpanKind, StackFrame, StatusCode } from '../model';
+import { exceptionFromEvents, resolveCode, resolveException, resolveHttp } from '../semconv';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_STRING = 16 * 1024;
+const MAX_ATTRIBUTES = 256;
+const MAX_EVENTS = 128;
+const MAX_FRAMES = 256;
+
+export type NativeMessage =
+  | { type: 'hello'; resource: Resource }
+  | { type: 'batch'; seq?: number; spans: unknown[]; logs: unknown[]; metrics: unknown[]; dropped: { spans: number; logs: number; metrics: number } }
+  | { type: 'announce'; prometheus: string[] };
+
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: 'bad_json' | 'bad_message' | 'unsupported_version' | 'unknown_type' | 'no_hello' | 'too_many_items',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Parses one text frame into a message, or throws a ProtocolError that says what is wrong. */
+export function parseMessage(text: string, maxBatchItems: number): NativeMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ProtocolError('bad_json', `message is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(raw)) throw new ProtocolError('bad_message', 'message must be a JSON object');
+  if (raw.v === undefined) throw new ProtocolError('bad_message', 'message has no "v" (protocol version)');
+  if (raw.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version', `protocol version ${JSON.stringify(raw.v)} is not supported; this collector speaks version ${PROTOCOL_VERSION}`);
+  if (typeof raw.type !== 'string') throw new ProtocolError('bad_message', 'message has no string "type"');
+  switch (raw.type) {
+    case 'hello': {
+      if (!isObj(raw.resource)) throw new ProtocolError('bad_message', 'hello needs a "resource" object');
+      return { type: 'hello', resource: toResource(raw.resource) };
+    }
+    case 'batch': {
+      const spans = optArray(raw, 'spans');
+      const logs = optArray(raw, 'logs');
+      const metrics = optArray(raw, 'metrics');
+      const n = spans.length + logs.length + metrics.length;
+      if (n > maxBatchItems) throw new ProtocolError('too_many_items', `batch has ${n} items; at most ${maxBatchItems} are allowed`);
+      const d = isObj(raw.dropped) ? raw.dropped : {};
+      const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+      const seq = typeof raw.seq === 'number' && Number.isFinite(raw.seq) ? raw.seq : undefined;
+      return { type: 'batch', seq, spans, logs, metrics, dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) } };
+    }
+    case 'announce': {
+      const urls = Array.isArray(raw.prometheus) ? raw.prometheus.filter((u): u is string => typeof u === 'string') : [];
+      return { type: 'announce', prometheus: urls };
+    }
+    default:
+      throw new ProtocolError('unknown_type', `unknown message type ${JSON.stringify(raw.type).slice(0, 64)}; expected hello, batch or announce`);
+  }
+}
+
+function optArray(o: Obj, key: string): unknown[] {
+  const v = o[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ProtocolError('bad_message', `"${key}" must be an array`);
+  return v;
+}
+
+export function toResource(attrsIn: Obj): Resource {
+  const attributes = toAttributes(attrsIn);
+  const name = attributes['service.name'];
+  const pid = attributes['process.pid'];
+  const sdkName = attributes['telemetry.sdk.name'];
+  const sdkVersion = attributes['telemetry.sdk.version'];
+  const r: Resource = { serviceName: typeof name === 'string' && name ? name : 'unknown_service', attributes };
+  if (typeof attributes['service.instance.id'] === 'string') r.instanceId = attributes['service.instance.id'] as string;
+  if (typeof pid === 'number') r.pid = pid;
+  if (typeof sdkName === 'string') r.sdk = typeof sdkVersion === 'string' ? `${sdkName}/${sdkVersion}` : sdkName;
+  return r;
+}
+
+class ItemError extends Error {}
+
+function fail(msg: string): never {
+  throw new ItemError(msg);
+}
+
+function clip(s: string): string {
+  return s.length > MAX_STRING ? s.slice(0, MAX_STRING) + '…' : s;
+}
+
+function reqString(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') fail(`${key} must be a string`);
+  return clip(v);
+}
+
+function optString(o: Obj, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') fail(`${key} must be a string`);
+  return clip(v);
+}
+
+function reqTime(o: Obj, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${key} must be a finite, non-negative number of epoch milliseconds`);
+  return v;
+}
+
+function hexId(o: Obj, key: string, len: number, required: boolean): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null || v === '') {
+    if (required) fail(`${key} is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || v.length !== len || !/^[0-9a-f]+$/.test(v)) fail(`${key} must be ${len} lowercase hex characters`);
+  if (/^0+$/.test(v)) fail(`${key} must not be all zeros`);
+  return v;
+}
+
+function toValue(v: unknown, depth = 0): AttrValue | undefined {
+  if (typeof v === 'string') return clip(v);
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'boolean') return v;
+  if (v === null) return null;
+  if (Array.isArray(v) && depth < 2) return v.slice(0, 128).map((x) => toValue(x, depth + 1) ?? null);
+  return undefined;
+}
+
+export function toAttributes(v: unknown): Attributes {
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) fail('attributes must be an object');
+  const out: Attributes = {};
+  let n = 0;
+  for (const k of Object.keys(v)) {
+    if (++n > MAX_ATTRIBUTES) break;
+    const val = toValue(v[k]);
+    if (val !== undefined) out[clip(k)] = val;
+  }
+  return out;
+}
+
+const KINDS: SpanKind[] = ['internal', 'server', 'client', 'producer', 'consumer'];
+const STATUSES: StatusCode[] = ['unset', 'ok', 'error'];
+const SEVERITIES: Severity[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+function toException(v: unknown): ExceptionInfo | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) fail('exception must be an object');
+  const frames: StackFrame[] = [];
+  if (v.frames !== undefined) {
+    if (!Array.isArray(v.frames)) fail('exception.frames must be an array');
+    for (const f of v.frames.slice(-MAX_FRAMES)) {
+      if (!isObj(f)) fail('exception.frames items must be objects');
+      const line = f.line;
+      frames.push({
+        file: reqString(f, 'file'),
+        line: typeof line === 'number' && Number.isFinite(line) ? Math.max(0, Math.trunc(line)) : 0,
+        function: optString(f, 'function') ?? '',
+      });
+    }
+  }
+  const stacktrace = optString(v, 'stacktrace');
+  return { type: optString(v, 'type') ?? 'Exception', message: optString(v, 'message') ?? '', frames, ...(stacktrace ? { stacktrace } : {}) };
+}
+
+function toSpan(v: unknown, resource: Resource): Span {
+  if (!isObj(v)) fail('span must be an object');
+  const traceId = hexId(v, 'traceId', 32, true)!;
+  const spanId = hexId(v, 'spanId', 16, true)!;
+  const parentSpanId = hexId(v, 'parentSpanId', 16, false);
+  const name = reqString(v, 'name');
+  const startMs = reqTime(v, 'startMs');
+  const endMs = reqTime(v, 'endMs');
+  if (endMs < startMs) fail('endMs is before startMs');
+  const kind = (optString(v, 'kind') ?? 'internal') as SpanKind;
+  if (!KINDS.includes(kind)) fail(`kind must be one of ${KINDS.join(', ')}`);
+  const status = (optString(v, 'status') ?? 'unset') as StatusCode;
+  if (!STATUSES.includes(status)) fail(`status must be one of ${STATUSES.join(', ')}`);
+  const attributes = toAttributes(v.attributes);
+  const events: SpanEvent[] = [];
+  if (v.events !== undefined) {
+    if (!Array.isArray(v.events)) fail('events must be an array');
+    for (const e of v.events.slice(0, MAX_EVENTS)) {
+      if (!isObj(e)) fail('events items must be objects');
+      events.push({ name: reqString(e, 'name'), timeMs: reqTime(e, 'timeMs'), attributes: toAttributes(e.attributes) });
+    }
+  }
+  const span: Span = { traceId, spanId, name, kind, startMs, endMs, status, attributes, events, links: [], resource };
+  if (parentSpanId) span.parentSpanId = parentSpanId;
+  const statusMessage = optString(v, 'statusMessage');
+  if (statusMessage) span.statusMessage = statusMessage;
+  const http = resolveHttp(attributes, kind === 'server' ? name : undefined);
+  if (http) span.http = http;
+  const code = resolveCode(attributes);
+  if (code) span.code = code;
+  const ex = toException(v.exception) ?? exceptionFromEvents(events);
+  if (ex) span.exception = ex;
+  return span;
+}
+
+function toLog(v: unknown, resource: Resource): LogRecord {
+  if (!isObj(v)) fail('log must be an object');
+  const severity = reqString(v, 'severity') as Severity;
+  if (!SEVERITIES.includes(severity)) fail(`severity must be one of ${SEVERITIES.join(', ')}`);
+  const attributes = toAttributes(v.attributes);
+  const log: LogRecord = { timeMs: reqTime(v, 'timeMs'), severity, body: reqString(v, 'body'), attributes, resource };
+  const traceId = hexId(v, 'traceId', 32, false);
+  const spanId = hexId(v, 'spanId', 16, false);
+  if (traceId) log.traceId = traceId;
+  if (spanId) log.spanId = spanId;
+  const code = resolveCode(attributes);
+  if (code) log.code = code;
+  const ex = toException(v.exception) ?? resolveException(attributes);
+  if (ex) log.exception = ex;
+  return log;
+}
+
+function toMetric(v: unknown, resource: Resource): MetricPoint {
+  if (!isObj(v)) fail('metric must be an object');
+  const name = reqString(v, 'name');
+  const kind = reqString(v, 'kind');
+  if (kind !== 'gauge' && kind !== 'sum') fail('kind must be gauge or sum');
+  const value = v.value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail('value must be a finite number');
+  const p: MetricPoint = { name, kind, value, timeMs: reqTime(v, 'timeMs'), attributes: toAttributes(v.attributes), resource };
+  const unit = optString(v, 'unit');
+  if (unit) p.unit = unit;
+  if (typeof v.monotonic === 'boolean') p.monotonic = v.monotonic;
+  return p;
+}
+
+export interface DecodedBatch {
+  spans: Span[];
+  logs: LogRecord[];
+  metrics: MetricPoint[];
+  rejected: { spans: number; logs: number; metrics: number };
+  errors: string[];
+}
+
+/** Validates each item of a batch; errors name the item (`spans[3]: ...`). */
+export function decodeBatch(msg: Extract<NativeMessage, { type: 'batch' }>, resource: Resource): DecodedBatch {
+  const out: DecodedBatch = { spans: [], logs: [], metrics: [], rejected: { spans: 0, logs: 0, metrics: 0 }, errors: [] };
+  const run = <T>(items: unknown[], label: 'spans' | 'logs' | 'metrics', f: (v: unknown, r: Resource) => T, into: T[]) => {
+    items.forEach((item, i) => {
+      try {
+        into.push(f(item, resource));
+      } catch (e) {
+        if (!(e instanceof ItemError)) throw e;
+        out.rejected[label]++;
+        out.errors.push(`${label}[${i}]: ${e.message}`);
+      }
+    });
+  };
+  run(msg.spans, 'spans', toSpan, out.spans);
+  run(msg.logs, 'logs', toLog, out.logs);
+  run(msg.metrics, 'metrics', toMetric, out.metrics);
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * The read-only query API (docs/api.md): what other windows, the command-line viewer and tests read.
+ * The caller has already checked the token and the method.
+ */
+import type { TelemetryStore } from '../store/store';
+
+export interface QueryResult {
+  status: number;
+  body: unknown;
+}
+
+interface CollectorInfo {
+  readonly counters: { snapshot(): Record<string, number> };
+  readonly connectionCount: number;
+  readonly port: number;
+}
+
+function intParam(params: URLSearchParams, name: string, def: number, min: number, max: number): number | { error: string } {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) return { error: `${name} must be a number from ${min} to ${max}` };
+  return Math.floor(n);
+}
+
+const bad = (message: string): QueryResult => ({ status: 400, body: { error: 'bad_request', message } });
+
+export function handleQuery(path: string, params: URLSearchParams, store: TelemetryStore, collector: CollectorInfo): QueryResult {
+  const service = params.get('service') || undefined;
+  switch (path) {
+    case '/api/v1/routes': {
+      const window = intParam(params, 'window', 60, 1, 900);
+      if (typeof window !== 'number') return bad(window.error);
+      return { status: 200, body: { window, routes: store.routeSummaries(window, service) } };
+    }
+    case '/api/v1/services':
+      return { status: 200, body: { services: store.serviceList().map((s) => ({ name: s.name, lastSeenMs: s.lastSeenMs, spans: s.spans, logs: s.logs, resource: s.resource.attributes })) } };
+    case '/api/v1/traces': {
+      const limit = intParam(params, 'limit', 50, 1, 1000);
+      if (typeof limit !== 'number') return bad(limit.error);
+      const minMs = params.get('minDurationMs');
+      const minDurationMs = minMs ? Number(minMs) : undefined;
+      if (minDurationMs !== undefined && !Number.isFinite(minDurationMs)) return bad('minDurationMs must be a number');
+      const errorsOnly = params.get('errorsOnly') === 'true';
+      const method = params.get('method');
+      const route = params.get('route');
+      if ((method || route) && !(method && route && service)) return bad('filtering by route needs service, method and route');
+      const traces = method && route && service
+        ? store.routeRequestsOf({ service, method, route }, { limit, errorsOnly, minDurationMs }).map((r) => ({ ...r, service, method, route }))
+        : store.recentRequests({ limit, errorsOnly, minDurationMs, service });
+      return { status: 200, body: { traces } };
+    }
+    case '/api/v1/errors':
+      return { status: 200, body: { errors: store.errorGroups(service) } };
+    case '/api/v1/logs': {
+      const limit = intParam(params, 'limit', 200, 1, 5000);
+      if (typeof limit !== 'number') return bad(limit.error);
+      return { status: 200, body: { logs: store.logs({ limit, traceId: params.get('traceId') || undefined, service }) } };
+    }
+    case '/api/v1/stats':
+      return { status: 200, body: { port: collector.port, connections: collector.connectionCount, store: store.sizes(), counters: collector.counters.snapshot() } };
+    default: {
+      const m = /^\/api\/v1\/traces\/([0-9a-f]{32})$/.exec(path);
+      if (m) {
+        const spans = store.trace(m[1]);
+        if (spans.length === 0) return { status: 404, body: { error: 'not_found', message: 'no spans of that trace are in the store' } };
+        return { status: 200, body: { traceId: m[1], spans, logs: store.logs({ traceId: m[1], limit: 1000 }) } };
+      }
+      return { status: 404, body: { error: 'not_found', message: `no query endpoint at ${path.slice(0, 200)}` } };
+    }
+  }
+}

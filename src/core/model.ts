@@ -1,0 +1,148 @@
+/**
+ * The one internal model every source (native WebSocket agent, OTLP/HTTP, OTLP/gRPC, Prometheus,
+ * debug output) maps into. Nothing downstream of the decoders knows which protocol a record came in by.
+ *
+ * Times are Unix epoch milliseconds as floating point numbers (sub-millisecond precision kept).
+ */
+
+export type AttrValue = string | number | boolean | null | AttrValue[] | { [key: string]: AttrValue };
+export type Attributes = Record<string, AttrValue>;
+
+export interface Resource {
+  /** `service.name`; "unknown_service" when the sender gave none. */
+  serviceName: string;
+  /** `service.instance.id`, when known. */
+  instanceId?: string;
+  /** `process.pid`, when known. */
+  pid?: number;
+  /** SDK or agent that produced the data, e.g. "routelens-python/0.1.0" or "opentelemetry/js". */
+  sdk?: string;
+  attributes: Attributes;
+}
+
+export type SpanKind = 'internal' | 'server' | 'client' | 'producer' | 'consumer';
+export type StatusCode = 'unset' | 'ok' | 'error';
+
+export interface StackFrame {
+  file: string;
+  line: number;
+  function: string;
+}
+
+export interface ExceptionInfo {
+  type: string;
+  message: string;
+  /** Innermost frame last, as Python prints tracebacks. */
+  frames: StackFrame[];
+  /** The raw stack trace text, when the sender gave one. */
+  stacktrace?: string;
+}
+
+export interface SpanEvent {
+  name: string;
+  timeMs: number;
+  attributes: Attributes;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  attributes: Attributes;
+}
+
+export interface CodeLocation {
+  file: string;
+  line: number;
+  function: string;
+}
+
+/** HTTP facts resolved at the edge from either generation of the semantic conventions. */
+export interface HttpInfo {
+  method: string;
+  /** The route template (`/items/{item_id}`), never the raw path. */
+  route?: string;
+  statusCode?: number;
+  path?: string;
+}
+
+export interface Span {
+  /** 32 lowercase hex characters. */
+  traceId: string;
+  /** 16 lowercase hex characters. */
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: SpanKind;
+  startMs: number;
+  endMs: number;
+  status: StatusCode;
+  statusMessage?: string;
+  attributes: Attributes;
+  events: SpanEvent[];
+  links: SpanLink[];
+  resource: Resource;
+  http?: HttpInfo;
+  code?: CodeLocation;
+  exception?: ExceptionInfo;
+}
+
+export type Severity = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface LogRecord {
+  timeMs: number;
+  severity: Severity;
+  /** Original severity number (1-24, OTLP scale) when known. */
+  severityNumber?: number;
+  body: string;
+  attributes: Attributes;
+  resource: Resource;
+  traceId?: string;
+  spanId?: string;
+  /** Where the log call was made. */
+  code?: CodeLocation;
+  exception?: ExceptionInfo;
+}
+
+export type MetricKind = 'gauge' | 'sum' | 'histogram' | 'summary';
+
+export interface HistogramValue {
+  /** Upper bounds, ascending, without +Inf. */
+  bounds: number[];
+  /** Per-bucket (non-cumulative) counts; length bounds.length + 1 (the last is the +Inf bucket). */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+export interface SummaryValue {
+  quantiles: { quantile: number; value: number }[];
+  sum: number;
+  count: number;
+}
+
+export interface MetricPoint {
+  name: string;
+  unit?: string;
+  kind: MetricKind;
+  /** For sums: the value is a delta over [startMs, timeMs] (cumulative inputs are converted at the edge). */
+  monotonic?: boolean;
+  timeMs: number;
+  startMs?: number;
+  attributes: Attributes;
+  resource: Resource;
+  value?: number;
+  histogram?: HistogramValue;
+  summary?: SummaryValue;
+}
+
+export function isHex(s: string, len: number): boolean {
+  return s.length === len && /^[0-9a-f]+$/.test(s);
+}
+
+export function emptyResource(serviceName = 'unknown_service'): Resource {
+  return { serviceName, attributes: {} };
+}
+
+export function durationMs(span: Span): number {
+  return Math.max(0, span.endMs - span.startMs);
+}

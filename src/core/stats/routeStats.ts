@@ -1,0 +1,158 @@
+import type { CodeLocation } from '../model';
+import { LatencySketch } from './sketch';
+
+/** Seconds of per-second history kept (15 minutes). */
+export const HISTORY_SECONDS = 900;
+/** Latency sketches are kept per slot of this many seconds; window quantiles have this granularity. */
+export const SKETCH_SLOT_SECONDS = 10;
+const SKETCH_SLOTS = HISTORY_SECONDS / SKETCH_SLOT_SECONDS;
+
+/**
+ * Per-second counts and errors plus slotted latency sketches for one series (a route or a whole
+ * service), over the last 15 minutes, in fixed memory. Time is the collector's receive time in
+ * seconds, so an app whose clock is off still shows up in "the last minute".
+ */
+export class WindowedSeries {
+  private readonly counts = new Float64Array(HISTORY_SECONDS);
+  private readonly errors = new Float64Array(HISTORY_SECONDS);
+  private readonly secondOf = new Float64Array(HISTORY_SECONDS).fill(-1);
+  private readonly sketches: (LatencySketch | undefined)[] = new Array(SKETCH_SLOTS);
+  private readonly slotOf = new Float64Array(SKETCH_SLOTS).fill(-1);
+  readonly total = new LatencySketch();
+  totalErrors = 0;
+  firstSecond = -1;
+  lastSecond = -1;
+
+  record(nowSec: number, durationMs: number, isError: boolean, weight = 1): void {
+    const sec = Math.floor(nowSec);
+    const i = sec % HISTORY_SECONDS;
+    if (this.secondOf[i] !== sec) {
+      this.secondOf[i] = sec;
+      this.counts[i] = 0;
+      this.errors[i] = 0;
+    }
+    this.counts[i] += weight;
+    if (isError) this.errors[i] += weight;
+    const slot = Math.floor(sec / SKETCH_SLOT_SECONDS);
+    const j = slot % SKETCH_SLOTS;
+    if (this.slotOf[j] !== slot || !this.sketches[j]) {
+      this.slotOf[j] = slot;
+      this.sketches[j] = new LatencySketch();
+    }
+    this.sketches[j]!.add(durationMs, weight);
+    this.total.add(durationMs, weight);
+    if (isError) this.totalErrors += weight;
+    if (this.firstSecond < 0) this.firstSecond = sec;
+    this.lastSecond = Math.max(this.lastSecond, sec);
+  }
+
+  /** Count and errors over the last `windowSec` seconds ending at `nowSec` (inclusive). */
+  window(nowSec: number, windowSec: number): { count: number; errors: number; sketch: LatencySketch; seconds: number } {
+    const now = Math.floor(nowSec);
+    const w = Math.max(1, Math.min(HISTORY_SECONDS, Math.floor(windowSec)));
+    let count = 0;
+    let errors = 0;
+    for (let s = now - w + 1; s <= now; s++) {
+      const i = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
+      if (this.secondOf[i] === s) {
+        count += this.counts[i];
+        errors += this.errors[i];
+      }
+    }
+    const sketch = new LatencySketch();
+    const firstSlot = Math.floor((now - w + 1) / SKETCH_SLOT_SECONDS);
+    const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
+    for (let slot = firstSlot; slot <= lastSlot; slot++) {
+      const j = ((slot % SKETCH_SLOTS) + SKETCH_SLOTS) % SKETCH_SLOTS;
+      const sk = this.sketches[j];
+      if (sk && this.slotOf[j] === slot) sketch.merge(sk);
+    }
+    // A series that started inside the window is measured over the time it has existed.
+    const lived = this.firstSecond < 0 ? w : Math.max(1, now - this.firstSecond + 1);
+    return { count, errors, sketch, seconds: Math.min(w, lived) };
+  }
+
+  /** Per-second counts and errors for the last `seconds` seconds, oldest first. */
+  perSecond(nowSec: number, seconds: number): { counts: number[]; errors: number[] } {
+    const now = Math.floor(nowSec);
+    const n = Math.max(1, Math.min(HISTORY_SECONDS, Math.floor(seconds)));
+    const counts: number[] = new Array(n).fill(0);
+    const errors: number[] = new Array(n).fill(0);
+    for (let k = 0; k < n; k++) {
+      const s = now - n + 1 + k;
+      const i = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
+      if (this.secondOf[i] === s) {
+        counts[k] = this.counts[i];
+        errors[k] = this.errors[i];
+      }
+    }
+    return { counts, errors };
+  }
+
+  /** Quantiles per sketch slot for the last `seconds` seconds, oldest first (NaN where no data). */
+  perSlotQuantiles(nowSec: number, seconds: number, qs: number[]): { slotStartSec: number; values: number[] }[] {
+    const now = Math.floor(nowSec);
+    const firstSlot = Math.floor((now - seconds + 1) / SKETCH_SLOT_SECONDS);
+    const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
+    const out: { slotStartSec: number; values: number[] }[] = [];
+    for (let slot = firstSlot; slot <= lastSlot; slot++) {
+      const j = ((slot % SKETCH_SLOTS) + SKETCH_SLOTS) % SKETCH_SLOTS;
+      const sk = this.sketches[j];
+      const live = sk && this.slotOf[j] === slot;
+      out.push({ slotStartSec: slot * SKETCH_SLOT_SECONDS, values: qs.map((q) => (live ? sk!.quantile(q) : NaN)) });
+    }
+    return out;
+  }
+}
+
+export interface RouteKey {
+  service: string;
+  method: string;
+  route: string;
+}
+
+export interface RouteSummary extends RouteKey {
+  count: number;
+  rps: number;
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  code: CodeLocation | null;
+  /** Where the figures came from: spans, or Prometheus/OTLP histograms when no spans came. */
+  source: 'spans' | 'metrics';
+  lastSeenMs: number;
+}
+
+export class RouteEntry {
+  readonly series = new WindowedSeries();
+  code: CodeLocation | undefined;
+  lastSeenMs = 0;
+  source: 'spans' | 'metrics' = 'spans';
+  constructor(readonly key: RouteKey) {}
+
+  summarize(nowMs: number, windowSec: number): RouteSummary {
+    const w = this.series.window(nowMs / 1000, windowSec);
+    const q = (p: number): number | null => (w.count ? round3(w.sketch.quantile(p)) : null);
+    return {
+      ...this.key,
+      count: w.count,
+      rps: round3(w.count / w.seconds),
+      errorRate: w.count ? round3(w.errors / w.count) : 0,
+      p50Ms: q(0.5),
+      p95Ms: q(0.95),
+      p99Ms: q(0.99),
+      code: this.code ?? null,
+      source: this.source,
+      lastSeenMs: this.lastSeenMs,
+    };
+  }
+}
+
+export function routeKeyString(k: RouteKey): string {
+  return `${k.service}\u0000${k.method}\u0000${k.route}`;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

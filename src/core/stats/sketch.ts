@@ -1,0 +1,135 @@
+/**
+ * A log-bucketed latency sketch (DDSketch-style) with bounded relative error. Values are put in
+ * buckets whose bounds grow by a factor gamma = (1 + a) / (1 - a); any quantile it returns is
+ * within a relative error `a` of the true sample at that rank. Memory grows with the logarithm of
+ * the value range, not with the number of samples, and two sketches merge exactly.
+ */
+export const DEFAULT_RELATIVE_ACCURACY = 0.005;
+
+/** Values at or below this (ms) share one "zero" bucket: a microsecond is far below what we display. */
+const MIN_VALUE = 1e-3;
+
+export class LatencySketch {
+  private readonly gamma: number;
+  private readonly logGamma: number;
+  private counts: Float64Array = new Float64Array(0);
+  private offset = 0;
+  private zeroCount = 0;
+  private total = 0;
+  private sumValue = 0;
+  private minValue = Infinity;
+  private maxValue = -Infinity;
+
+  constructor(readonly relativeAccuracy = DEFAULT_RELATIVE_ACCURACY) {
+    this.gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy);
+    this.logGamma = Math.log(this.gamma);
+  }
+
+  get count(): number {
+    return this.total;
+  }
+  get sum(): number {
+    return this.sumValue;
+  }
+  get min(): number {
+    return this.total ? this.minValue : NaN;
+  }
+  get max(): number {
+    return this.total ? this.maxValue : NaN;
+  }
+
+  add(value: number, weight = 1): void {
+    if (!Number.isFinite(value) || weight <= 0) return;
+    if (value < 0) value = 0;
+    this.total += weight;
+    this.sumValue += value * weight;
+    if (value < this.minValue) this.minValue = value;
+    if (value > this.maxValue) this.maxValue = value;
+    if (value <= MIN_VALUE) {
+      this.zeroCount += weight;
+      return;
+    }
+    const idx = Math.ceil(Math.log(value) / this.logGamma);
+    this.ensure(idx);
+    this.counts[idx - this.offset] += weight;
+  }
+
+  merge(other: LatencySketch): void {
+    if (other.relativeAccuracy !== this.relativeAccuracy) throw new Error('cannot merge sketches of different accuracy');
+    if (other.total === 0) return;
+    this.total += other.total;
+    this.sumValue += other.sumValue;
+    this.zeroCount += other.zeroCount;
+    this.minValue = Math.min(this.minValue, other.minValue);
+    this.maxValue = Math.max(this.maxValue, other.maxValue);
+    if (other.counts.length === 0) return;
+    this.ensure(other.offset);
+    this.ensure(other.offset + other.counts.length - 1);
+    for (let i = 0; i < other.counts.length; i++) {
+      if (other.counts[i]) this.counts[other.offset + i - this.offset] += other.counts[i];
+    }
+  }
+
+  /**
+   * The nearest-rank quantile: the sample at rank ceil(q * n) (1-based) of the sorted samples,
+   * within the relative accuracy. NaN when empty.
+   */
+  quantile(q: number): number {
+    if (this.total === 0) return NaN;
+    if (q <= 0) return this.minValue;
+    if (q >= 1) return this.maxValue;
+    const rank = Math.max(0, Math.ceil(q * this.total) - 1);
+    let seen = this.zeroCount;
+    if (rank < seen) return Math.max(0, this.minValue);
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i];
+      if (rank < seen) {
+        const idx = i + this.offset;
+        const estimate = (2 * Math.pow(this.gamma, idx)) / (this.gamma + 1);
+        // Clamp to the observed range: exact at the extremes, never outside what was seen.
+        return Math.min(this.maxValue, Math.max(this.minValue, estimate));
+      }
+    }
+    return this.maxValue;
+  }
+
+  /** Non-empty buckets as [lower, upper, count] in ms, for small histograms in hovers. */
+  buckets(): [number, number, number][] {
+    const out: [number, number, number][] = [];
+    if (this.zeroCount) out.push([0, MIN_VALUE, this.zeroCount]);
+    for (let i = 0; i < this.counts.length; i++) {
+      const c = this.counts[i];
+      if (c) {
+        const idx = i + this.offset;
+        out.push([Math.pow(this.gamma, idx - 1), Math.pow(this.gamma, idx), c]);
+      }
+    }
+    return out;
+  }
+
+  clone(): LatencySketch {
+    const c = new LatencySketch(this.relativeAccuracy);
+    c.merge(this);
+    return c;
+  }
+
+  private ensure(idx: number): void {
+    if (this.counts.length === 0) {
+      this.offset = idx;
+      this.counts = new Float64Array(16);
+      return;
+    }
+    if (idx < this.offset) {
+      const grow = Math.max(this.offset - idx, 16);
+      const next = new Float64Array(this.counts.length + grow);
+      next.set(this.counts, grow);
+      this.counts = next;
+      this.offset -= grow;
+    } else if (idx >= this.offset + this.counts.length) {
+      const need = idx - this.offset + 1;
+      const next = new Float64Array(Math.max(need, this.counts.length * 2));
+      next.set(this.counts);
+      this.counts = next;
+    }
+  }
+}

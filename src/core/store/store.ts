@@ -1,0 +1,551 @@
+import { Counters } from '../counters';
+import { Emitter } from '../events';
+import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, Resource, Span, StackFrame } from '../model';
+import { durationMs } from '../model';
+import { isServerError } from '../semconv';
+import type { TelemetrySink } from '../sink';
+import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
+import { RingBuffer } from './ringBuffer';
+
+export interface StoreLimits {
+  maxSpans: number;
+  maxLogs: number;
+  /** Approximate bytes held by raw spans and logs together. */
+  maxBytes: number;
+  maxRoutes: number;
+  maxErrorGroups: number;
+  maxMetricSeries: number;
+  /** Recent requests remembered per route, for its trace list. */
+  tracesPerRoute: number;
+}
+
+export const DEFAULT_LIMITS: StoreLimits = {
+  maxSpans: 20_000,
+  maxLogs: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxRoutes: 2_000,
+  maxErrorGroups: 500,
+  maxMetricSeries: 2_000,
+  tracesPerRoute: 200,
+};
+
+export interface StoreChange {
+  spans: number;
+  logs: number;
+  metrics: number;
+  errorsChanged: boolean;
+  cleared: boolean;
+}
+
+export interface RequestRef {
+  traceId: string;
+  spanId: string;
+  startMs: number;
+  durationMs: number;
+  statusCode?: number;
+  error: boolean;
+  receivedMs: number;
+}
+
+export interface ErrorGroup {
+  fingerprint: string;
+  service: string;
+  type: string;
+  message: string;
+  count: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  severity: 'error' | 'warning';
+  route?: string;
+  method?: string;
+  /** The innermost frame inside the app (else the log's call site). */
+  location?: CodeLocation;
+  frames: StackFrame[];
+  traceId?: string;
+  spanId?: string;
+}
+
+export interface ServiceInfo {
+  name: string;
+  resource: Resource;
+  lastSeenMs: number;
+  spans: number;
+  logs: number;
+}
+
+export interface MetricSeries {
+  key: string;
+  name: string;
+  unit?: string;
+  kind: MetricPoint['kind'];
+  service: string;
+  attributes: Record<string, AttrValue>;
+  points: RingBuffer<{ t: number; v: number }>;
+  last?: MetricPoint;
+}
+
+interface StoredSpan {
+  span: Span;
+  bytes: number;
+}
+interface StoredLog {
+  log: LogRecord;
+  bytes: number;
+}
+
+/**
+ * The bounded store: raw recent spans and logs for drill-down (ring buffers, oldest dropped first,
+ * drops counted), incremental route statistics, error groups, metric series, and one typed change
+ * stream that consumers subscribe to and throttle themselves.
+ */
+export class TelemetryStore implements TelemetrySink {
+  readonly limits: StoreLimits;
+  readonly counters: Counters;
+  private readonly change = new Emitter<StoreChange>();
+  private spanRing: RingBuffer<StoredSpan>;
+  private logRing: RingBuffer<StoredLog>;
+  private bytes = 0;
+  private readonly traces = new Map<string, Span[]>();
+  private readonly routes = new Map<string, RouteEntry>();
+  private readonly routeRequests = new Map<string, RingBuffer<RequestRef>>();
+  private readonly serviceSeries = new Map<string, WindowedSeries>();
+  private readonly services = new Map<string, ServiceInfo>();
+  private readonly errors = new Map<string, ErrorGroup & { recentTraces: string[] }>();
+  private readonly metrics = new Map<string, MetricSeries>();
+  private readonly now: () => number;
+
+  constructor(limits: Partial<StoreLimits> = {}, opts: { counters?: Counters; now?: () => number } = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.counters = opts.counters ?? new Counters();
+    this.now = opts.now ?? Date.now;
+    this.spanRing = this.newSpanRing();
+    this.logRing = this.newLogRing();
+  }
+
+  onDidChange(listener: (e: StoreChange) => void): { dispose(): void } {
+    return this.change.on(listener);
+  }
+
+  // ---- ingestion -------------------------------------------------------------------------------
+
+  addSpans(spans: Span[]): void {
+    if (spans.length === 0) return;
+    const received = this.now();
+    let errorsChanged = false;
+    for (const span of spans) {
+      const bytes = estimateSpanBytes(span);
+      this.bytes += bytes;
+      this.spanRing.push({ span, bytes });
+      let list = this.traces.get(span.traceId);
+      if (!list) this.traces.set(span.traceId, (list = []));
+      list.push(span);
+      this.touchService(span.resource, received, 'spans');
+      if (span.kind === 'server' && span.http?.route) this.recordRequest(span, received);
+      if (span.exception && this.recordError(spanError(span), received)) errorsChanged = true;
+    }
+    this.enforceBytes();
+    this.counters.inc('store.spans', spans.length);
+    this.change.fire({ spans: spans.length, logs: 0, metrics: 0, errorsChanged, cleared: false });
+  }
+
+  addLogs(logs: LogRecord[]): void {
+    if (logs.length === 0) return;
+    const received = this.now();
+    let errorsChanged = false;
+    for (const log of logs) {
+      const bytes = estimateLogBytes(log);
+      this.bytes += bytes;
+      this.logRing.push({ log, bytes });
+      this.touchService(log.resource, received, 'logs');
+      const isErrorLevel = log.severity === 'error' || log.severity === 'fatal';
+      if (log.exception || isErrorLevel || log.severity === 'warn') {
+        if (this.recordError(logError(log), received)) errorsChanged = true;
+      }
+    }
+    this.enforceBytes();
+    this.counters.inc('store.logs', logs.length);
+    this.change.fire({ spans: 0, logs: logs.length, metrics: 0, errorsChanged, cleared: false });
+  }
+
+  addMetrics(points: MetricPoint[]): void {
+    if (points.length === 0) return;
+    const received = this.now();
+    for (const p of points) {
+      this.touchService(p.resource, received);
+      const key = metricKey(p);
+      let series = this.metrics.get(key);
+      if (!series) {
+        if (this.metrics.size >= this.limits.maxMetricSeries) {
+          this.counters.inc('store.dropped.metricSeries');
+          continue;
+        }
+        series = {
+          key,
+          name: p.name,
+          unit: p.unit,
+          kind: p.kind,
+          service: p.resource.serviceName,
+          attributes: p.attributes,
+          points: new RingBuffer(900),
+        };
+        this.metrics.set(key, series);
+      }
+      series.last = p;
+      const v = p.value ?? p.histogram?.sum ?? p.summary?.sum;
+      if (v !== undefined && Number.isFinite(v)) series.points.push({ t: p.timeMs, v });
+    }
+    this.counters.inc('store.metrics', points.length);
+    this.change.fire({ spans: 0, logs: 0, metrics: points.length, errorsChanged: false, cleared: false });
+  }
+
+  /**
+   * Requests counted from a latency histogram (Prometheus or OTLP metrics) for a route with no
+   * spans. Once spans arrive for a route, histogram observations for it are ignored, so a request
+   * is never counted twice.
+   */
+  recordRouteHistogram(key: RouteKey, observations: { valueMs: number; count: number; error: boolean }[]): boolean {
+    const k = routeKeyString(key);
+    let entry = this.routes.get(k);
+    if (entry && entry.source === 'spans' && entry.series.total.count > 0) return false;
+    if (!entry) {
+      entry = this.newRoute(key);
+      if (!entry) return false;
+      entry.source = 'metrics';
+    }
+    const nowSec = this.now() / 1000;
+    for (const o of observations) if (o.count > 0) entry.series.record(nowSec, o.valueMs, o.error, o.count);
+    entry.lastSeenMs = this.now();
+    return true;
+  }
+
+  clear(): void {
+    this.spanRing = this.newSpanRing();
+    this.logRing = this.newLogRing();
+    this.bytes = 0;
+    this.traces.clear();
+    this.routes.clear();
+    this.routeRequests.clear();
+    this.serviceSeries.clear();
+    this.services.clear();
+    this.errors.clear();
+    this.metrics.clear();
+    this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: true, cleared: true });
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+
+  routeSummaries(windowSec: number, service?: string): RouteSummary[] {
+    const now = this.now();
+    const out: RouteSummary[] = [];
+    for (const r of this.routes.values()) {
+      if (service && r.key.service !== service) continue;
+      out.push(r.summarize(now, windowSec));
+    }
+    return out.sort((a, b) => b.count - a.count || a.route.localeCompare(b.route) || a.method.localeCompare(b.method));
+  }
+
+  route(key: RouteKey): RouteEntry | undefined {
+    return this.routes.get(routeKeyString(key));
+  }
+
+  /** Recent requests of a route, newest first. */
+  routeRequestsOf(key: RouteKey, opts: { limit?: number; errorsOnly?: boolean; minDurationMs?: number } = {}): RequestRef[] {
+    const ring = this.routeRequests.get(routeKeyString(key));
+    if (!ring) return [];
+    return ring.newest(opts.limit ?? 100, (r) => (!opts.errorsOnly || r.error) && (opts.minDurationMs === undefined || r.durationMs >= opts.minDurationMs));
+  }
+
+  trace(traceId: string): Span[] {
+    return [...(this.traces.get(traceId) ?? [])].sort((a, b) => a.startMs - b.startMs);
+  }
+
+  /** Server requests across all routes, newest first: the slow and failed ones for the dashboard. */
+  recentRequests(opts: { limit?: number; errorsOnly?: boolean; minDurationMs?: number; service?: string } = {}): (RequestRef & RouteKey)[] {
+    const out: (RequestRef & RouteKey)[] = [];
+    for (const [k, ring] of this.routeRequests) {
+      const entry = this.routes.get(k);
+      if (!entry || (opts.service && entry.key.service !== opts.service)) continue;
+      for (const r of ring.newest(opts.limit ?? 50, (x) => (!opts.errorsOnly || x.error) && (opts.minDurationMs === undefined || x.durationMs >= opts.minDurationMs))) {
+        out.push({ ...r, ...entry.key });
+      }
+    }
+    return out.sort((a, b) => b.receivedMs - a.receivedMs).slice(0, opts.limit ?? 50);
+  }
+
+  errorGroups(service?: string): ErrorGroup[] {
+    const out: ErrorGroup[] = [];
+    for (const g of this.errors.values()) {
+      if (service && g.service !== service) continue;
+      // Copy without the bookkeeping field.
+      const { recentTraces: _ignored, ...group } = g;
+      void _ignored;
+      out.push(group);
+    }
+    return out.sort((a, b) => b.lastSeenMs - a.lastSeenMs);
+  }
+
+  dismissError(fingerprint: string): boolean {
+    const ok = this.errors.delete(fingerprint);
+    if (ok) this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: true, cleared: false });
+    return ok;
+  }
+
+  logs(opts: { limit?: number; traceId?: string; minSeverity?: LogRecord['severity']; service?: string } = {}): LogRecord[] {
+    const min = opts.minSeverity ? SEVERITY_RANK[opts.minSeverity] : 0;
+    return this.logRing
+      .newest(opts.limit ?? 200, ({ log }) => (!opts.traceId || log.traceId === opts.traceId) && SEVERITY_RANK[log.severity] >= min && (!opts.service || log.resource.serviceName === opts.service))
+      .map((s) => s.log);
+  }
+
+  serviceList(): ServiceInfo[] {
+    return [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  serviceSeriesOf(service: string): WindowedSeries | undefined {
+    return this.serviceSeries.get(service);
+  }
+
+  metricSeries(filter?: { name?: string; service?: string }): MetricSeries[] {
+    const out: MetricSeries[] = [];
+    for (const s of this.metrics.values()) {
+      if (filter?.name && s.name !== filter.name) continue;
+      if (filter?.service && s.service !== filter.service) continue;
+      out.push(s);
+    }
+    return out;
+  }
+
+  sizes(): { spans: number; logs: number; bytes: number; traces: number; routes: number; errorGroups: number; metricSeries: number } {
+    return {
+      spans: this.spanRing.size,
+      logs: this.logRing.size,
+      bytes: this.bytes,
+      traces: this.traces.size,
+      routes: this.routes.size,
+      errorGroups: this.errors.size,
+      metricSeries: this.metrics.size,
+    };
+  }
+
+  allSpans(): Span[] {
+    return [...this.spanRing].map((s) => s.span);
+  }
+  allLogs(): LogRecord[] {
+    return [...this.logRing].map((s) => s.log);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private newSpanRing(): RingBuffer<StoredSpan> {
+    return new RingBuffer<StoredSpan>(this.limits.maxSpans, (s) => this.evictSpan(s));
+  }
+  private newLogRing(): RingBuffer<StoredLog> {
+    return new RingBuffer<StoredLog>(this.limits.maxLogs, (l) => {
+      this.bytes -= l.bytes;
+      this.counters.inc('store.dropped.logs');
+    });
+  }
+
+  private evictSpan(s: StoredSpan): void {
+    this.bytes -= s.bytes;
+    this.counters.inc('store.dropped.spans');
+    const list = this.traces.get(s.span.traceId);
+    if (!list) return;
+    const i = list.indexOf(s.span);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.traces.delete(s.span.traceId);
+  }
+
+  /** Oldest raw data goes first, spans and logs alike, until under the byte budget. */
+  private enforceBytes(): void {
+    while (this.bytes > this.limits.maxBytes && (this.spanRing.size > 0 || this.logRing.size > 0)) {
+      const oldestSpan = this.spanRing.peek();
+      const oldestLog = this.logRing.peek();
+      if (oldestLog && (!oldestSpan || oldestLog.log.timeMs < oldestSpan.span.startMs)) this.logRing.shift();
+      else this.spanRing.shift();
+    }
+  }
+
+  private touchService(resource: Resource, now: number, kind?: 'spans' | 'logs'): void {
+    let s = this.services.get(resource.serviceName);
+    if (!s) {
+      s = { name: resource.serviceName, resource, lastSeenMs: now, spans: 0, logs: 0 };
+      this.services.set(resource.serviceName, s);
+    }
+    s.lastSeenMs = now;
+    s.resource = resource;
+    if (kind) s[kind]++;
+  }
+
+  private newRoute(key: RouteKey): RouteEntry | undefined {
+    if (this.routes.size >= this.limits.maxRoutes) {
+      this.counters.inc('store.dropped.routes');
+      return undefined;
+    }
+    const entry = new RouteEntry(key);
+    this.routes.set(routeKeyString(key), entry);
+    return entry;
+  }
+
+  private recordRequest(span: Span, received: number): void {
+    const http = span.http!;
+    const key: RouteKey = { service: span.resource.serviceName, method: http.method, route: http.route! };
+    const k = routeKeyString(key);
+    let entry = this.routes.get(k);
+    if (entry && entry.source === 'metrics') {
+      // Spans win over histograms: start the route afresh from spans so nothing is counted twice.
+      this.routes.delete(k);
+      entry = undefined;
+    }
+    entry ??= this.newRoute(key);
+    if (!entry) return;
+    const d = durationMs(span);
+    const error = span.status === 'error' || isServerError(http.statusCode);
+    entry.series.record(received / 1000, d, error);
+    entry.lastSeenMs = received;
+    if (span.code) entry.code = span.code;
+    let svc = this.serviceSeries.get(key.service);
+    if (!svc) this.serviceSeries.set(key.service, (svc = new WindowedSeries()));
+    svc.record(received / 1000, d, error);
+    let reqs = this.routeRequests.get(k);
+    if (!reqs) this.routeRequests.set(k, (reqs = new RingBuffer(this.limits.tracesPerRoute)));
+    reqs.push({ traceId: span.traceId, spanId: span.spanId, startMs: span.startMs, durationMs: d, statusCode: http.statusCode, error, receivedMs: received });
+  }
+
+  /** Returns true when a group was created or changed. */
+  private recordError(e: ErrorGroup, received: number): boolean {
+    let g = this.errors.get(e.fingerprint);
+    if (g) {
+      // The same failure often arrives twice (the span's exception and a logged traceback).
+      if (e.traceId && g.recentTraces.includes(e.traceId)) {
+        if (!g.location && e.location) g.location = e.location;
+        return false;
+      }
+      g.count++;
+      g.lastSeenMs = received;
+      g.message = e.message;
+      g.frames = e.frames.length ? e.frames : g.frames;
+      g.location = e.location ?? g.location;
+      g.traceId = e.traceId ?? g.traceId;
+      g.spanId = e.spanId ?? g.spanId;
+      g.route = e.route ?? g.route;
+      g.method = e.method ?? g.method;
+    } else {
+      if (this.errors.size >= this.limits.maxErrorGroups) {
+        // Forget the group seen longest ago to make room: recent errors matter most while debugging.
+        let oldest: string | undefined;
+        let oldestMs = Infinity;
+        for (const [k, v] of this.errors) {
+          if (v.lastSeenMs < oldestMs) {
+            oldest = k;
+            oldestMs = v.lastSeenMs;
+          }
+        }
+        if (oldest) this.errors.delete(oldest);
+        this.counters.inc('store.dropped.errorGroups');
+      }
+      g = { ...e, count: 1, firstSeenMs: received, lastSeenMs: received, recentTraces: [] };
+      this.errors.set(e.fingerprint, g);
+    }
+    if (e.traceId) {
+      g.recentTraces.push(e.traceId);
+      if (g.recentTraces.length > 50) g.recentTraces.shift();
+    }
+    return true;
+  }
+}
+
+const SEVERITY_RANK: Record<LogRecord['severity'], number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
+
+const LIBRARY_PATH = /(site-packages|dist-packages|[\\/]lib[\\/]python\d|<frozen |node_modules|node:internal|^internal[\\/])/;
+
+/** The innermost frame that belongs to the app rather than a library or the runtime. */
+export function innermostAppFrame(frames: StackFrame[]): StackFrame | undefined {
+  for (let i = frames.length - 1; i >= 0; i--) if (!LIBRARY_PATH.test(frames[i].file)) return frames[i];
+  return undefined;
+}
+
+export function errorFingerprint(service: string, type: string, frame: CodeLocation | undefined, fallback: string): string {
+  return frame ? `${service}|${type}|${frame.file}:${frame.function}` : `${service}|${type}|${fallback}`;
+}
+
+function spanError(span: Span): ErrorGroup {
+  const ex = span.exception as ExceptionInfo;
+  const frame = innermostAppFrame(ex.frames) ?? span.code;
+  return {
+    fingerprint: errorFingerprint(span.resource.serviceName, ex.type, frame, span.name),
+    service: span.resource.serviceName,
+    type: ex.type,
+    message: ex.message,
+    count: 1,
+    firstSeenMs: 0,
+    lastSeenMs: 0,
+    severity: 'error',
+    route: span.http?.route,
+    method: span.http?.method,
+    location: frame,
+    frames: ex.frames,
+    traceId: span.traceId,
+    spanId: span.spanId,
+  };
+}
+
+function logError(log: LogRecord): ErrorGroup {
+  const ex = log.exception;
+  const frame = (ex && innermostAppFrame(ex.frames)) ?? log.code;
+  const type = ex?.type ?? (log.severity === 'warn' ? 'Warning' : 'Error');
+  const message = ex ? ex.message || log.body : log.body;
+  return {
+    fingerprint: errorFingerprint(log.resource.serviceName, type, frame, ex ? type : log.body.slice(0, 200)),
+    service: log.resource.serviceName,
+    type,
+    message,
+    count: 1,
+    firstSeenMs: 0,
+    lastSeenMs: 0,
+    severity: log.severity === 'warn' && !ex ? 'warning' : 'error',
+    location: frame,
+    frames: ex?.frames ?? [],
+    traceId: log.traceId,
+    spanId: log.spanId,
+  };
+}
+
+function metricKey(p: MetricPoint): string {
+  const attrs = Object.keys(p.attributes)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(p.attributes[k])}`)
+    .join(',');
+  return `${p.resource.serviceName}|${p.name}|${attrs}`;
+}
+
+function valueBytes(v: AttrValue): number {
+  if (typeof v === 'string') return v.length * 2;
+  if (v === null || typeof v !== 'object') return 8;
+  let n = 16;
+  if (Array.isArray(v)) for (const x of v) n += valueBytes(x);
+  else for (const k of Object.keys(v)) n += k.length * 2 + valueBytes(v[k]);
+  return n;
+}
+
+function attrsBytes(a: Record<string, AttrValue>): number {
+  let n = 0;
+  for (const k of Object.keys(a)) n += 32 + k.length * 2 + valueBytes(a[k]);
+  return n;
+}
+
+function exceptionBytes(e: ExceptionInfo | undefined): number {
+  if (!e) return 0;
+  return 64 + (e.type.length + e.message.length + (e.stacktrace?.length ?? 0)) * 2 + e.frames.length * 96;
+}
+
+export function estimateSpanBytes(s: Span): number {
+  let n = 400 + s.name.length * 2 + attrsBytes(s.attributes) + exceptionBytes(s.exception);
+  for (const e of s.events) n += 64 + e.name.length * 2 + attrsBytes(e.attributes);
+  n += s.links.length * 128;
+  return n;
+}
+
+export function estimateLogBytes(l: LogRecord): number {
+  return 200 + l.body.length * 2 + attrsBytes(l.attributes) + exceptionBytes(l.exception);
+}

@@ -1,0 +1,226 @@
+/**
+ * The composition root: builds every service once, wires them together and owns the
+ * extension-lifetime disposables. extension.ts only calls in here.
+ */
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import { PortInUseError } from './core/collector/collector';
+import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
+import type { Logger } from './core/log';
+import type { CodeLocation } from './core/model';
+import { startRuntime, type Runtime } from './core/runtime';
+import { TelemetryStore } from './core/store/store';
+import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
+import { createLog } from './log';
+import type { CollectorView, SidebarState, SidebarToHost } from './shared/sidebarProtocol';
+import { StatusBar } from './views/statusBar';
+import { SidebarProvider } from './views/sidebarProvider';
+
+/** What `activate` returns: used by the integration tests; internal, not a stable API. */
+export interface RoutelensApi {
+  readonly store: TelemetryStore;
+  readonly collectorPort: number;
+  readonly collectorView: CollectorView;
+  readonly token: string;
+  statusBarText(): string;
+  sidebarState(): SidebarState;
+  restartCollector(): Promise<void>;
+  /** Resolves once the collector has started (or failed to). */
+  whenStarted(): Promise<void>;
+}
+
+export class Services implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly log: Logger;
+  private readonly channel: vscode.LogOutputChannel;
+  private config: RoutelensConfig;
+  readonly store: TelemetryStore;
+  private runtime: Runtime | undefined;
+  private state: CollectorView;
+  private token: string;
+  private windowSec: number;
+  private readonly statusBar: StatusBar;
+  private readonly sidebar: SidebarProvider;
+  private starting: Promise<void> = Promise.resolve();
+
+  constructor(context: vscode.ExtensionContext) {
+    const { channel, log } = createLog();
+    this.channel = channel;
+    this.log = log;
+    this.disposables.push(channel);
+    this.config = readConfig();
+    this.windowSec = this.config.windowSeconds;
+    this.store = new TelemetryStore({ maxSpans: this.config.store.maxSpans, maxLogs: this.config.store.maxLogs, maxBytes: this.config.store.maxMegabytes * 1024 * 1024 });
+    this.token = loadOrCreateToken(defaultTokenFile());
+    this.state = { state: 'starting', endpoint: `http://127.0.0.1:${this.config.collector.port}` };
+
+    this.statusBar = new StatusBar(this.store, () => this.state, () => this.windowSec);
+    this.disposables.push(this.statusBar);
+
+    this.sidebar = new SidebarProvider(context.extensionUri, {
+      store: this.store,
+      collectorView: () => this.state,
+      windowSeconds: () => this.windowSec,
+      setWindowSeconds: (s) => (this.windowSec = s),
+      onMessage: (m) => this.onSidebarMessage(m),
+    }, log);
+    this.disposables.push(this.sidebar, vscode.window.registerWebviewViewProvider(SidebarProvider.viewId, this.sidebar, { webviewOptions: { retainContextWhenHidden: false } }));
+
+    this.registerCommands();
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        const restart = RESTART_KEYS.some((k) => e.affectsConfiguration(k));
+        this.config = readConfig();
+        if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
+        if (restart) {
+          this.log.info('collector settings changed: restarting the collector');
+          void this.restart();
+        }
+      }),
+    );
+  }
+
+  start(): void {
+    this.starting = this.startCollector();
+  }
+
+  private async startCollector(): Promise<void> {
+    const port = this.config.collector.port;
+    this.setState({ state: 'starting', endpoint: `http://127.0.0.1:${port}` });
+    const t0 = Date.now();
+    try {
+      this.runtime = await startRuntime({
+        port,
+        token: this.token,
+        log: this.log,
+        store: this.store,
+        allowedOrigins: this.config.collector.allowedOrigins,
+        maxMessageBytes: this.config.collector.maxMessageBytes,
+      });
+      this.setState({ state: 'listening', endpoint: this.runtime.collector.url });
+      this.log.info(`collector ready in ${Date.now() - t0} ms; the query API token is in ${defaultTokenFile()}`);
+    } catch (e) {
+      if (e instanceof PortInUseError) {
+        const message = `Port ${port} is in use, so Routelens cannot receive telemetry. Close the program using it, or pick another port with the setting routelens.collector.port.`;
+        this.setState({ state: 'portInUse', endpoint: `http://127.0.0.1:${port}`, message });
+        this.log.error(message);
+        void vscode.window.showWarningMessage(`Routelens: ${message}`, 'Change Port', 'Show Logs').then((pick) => {
+          if (pick === 'Change Port') void vscode.commands.executeCommand('workbench.action.openSettings', 'routelens.collector.port');
+          if (pick === 'Show Logs') this.channel.show();
+        });
+      } else {
+        const message = `The collector failed to start: ${(e as Error).message}`;
+        this.setState({ state: 'error', endpoint: `http://127.0.0.1:${port}`, message });
+        this.log.error(message);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.starting;
+    const rt = this.runtime;
+    this.runtime = undefined;
+    if (rt) await rt.stop();
+    this.setState({ ...this.state, state: 'stopped' });
+    this.starting = this.startCollector();
+    await this.starting;
+  }
+
+  private setState(s: CollectorView): void {
+    this.state = s;
+    this.statusBar.update();
+    this.sidebar.refresh();
+  }
+
+  private registerCommands(): void {
+    const reg = (id: string, f: (...args: unknown[]) => unknown) => this.disposables.push(vscode.commands.registerCommand(id, f));
+    reg('routelens.showDashboard', () => vscode.commands.executeCommand(`${SidebarProvider.viewId}.focus`));
+    reg('routelens.restartCollector', () =>
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Routelens: restarting the collector' }, () => this.restart()),
+    );
+    reg('routelens.clearData', () => {
+      this.store.clear();
+      this.log.info('data cleared');
+    });
+    reg('routelens.copyOtlpEndpoint', async () => {
+      await vscode.env.clipboard.writeText(this.state.endpoint);
+      void vscode.window.showInformationMessage(`Routelens: copied ${this.state.endpoint} (set OTEL_EXPORTER_OTLP_ENDPOINT to it)`);
+    });
+    reg('routelens.showLogs', () => this.channel.show());
+    reg('routelens.togglePause', () => this.sidebar.setPaused(!this.sidebar.paused));
+  }
+
+  private onSidebarMessage(m: SidebarToHost): void {
+    switch (m.type) {
+      case 'command': {
+        const map: Record<string, string> = {
+          copyEndpoint: 'routelens.copyOtlpEndpoint',
+          restartCollector: 'routelens.restartCollector',
+          clearData: 'routelens.clearData',
+          showLogs: 'routelens.showLogs',
+          togglePause: 'routelens.togglePause',
+          debugHelp: 'workbench.action.debug.start',
+          copyEnv: 'routelens.copyOtlpEndpoint',
+        };
+        void vscode.commands.executeCommand(map[m.command]);
+        return;
+      }
+      case 'openRoute': {
+        const entry = this.store.route(m);
+        if (entry?.code) void openLocation(entry.code, this.log);
+        else void vscode.window.showInformationMessage(`Routelens: the handler of ${m.method} ${m.route} is not known yet (the sender gave no code location).`);
+        return;
+      }
+      case 'openError': {
+        const g = this.store.errorGroups().find((x) => x.fingerprint === m.fingerprint);
+        if (g?.location) void openLocation(g.location, this.log);
+        return;
+      }
+    }
+  }
+
+  api(): RoutelensApi {
+    const collectorPort = () => this.runtime?.collector.port ?? 0;
+    const collectorView = () => this.state;
+    return {
+      store: this.store,
+      get collectorPort() {
+        return collectorPort();
+      },
+      get collectorView() {
+        return collectorView();
+      },
+      token: this.token,
+      statusBarText: () => this.statusBar.text,
+      sidebarState: () => this.sidebar.buildState(),
+      restartCollector: () => this.restart(),
+      whenStarted: () => this.starting,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    for (const d of this.disposables.splice(0).reverse()) {
+      try {
+        d.dispose();
+      } catch {
+        // Keep disposing the rest.
+      }
+    }
+    const rt = this.runtime;
+    this.runtime = undefined;
+    if (rt) await rt.stop();
+  }
+}
+
+/** Opens a file at a line if it exists on this machine. */
+export async function openLocation(loc: CodeLocation, log: Logger): Promise<boolean> {
+  if (!loc.file || !fs.existsSync(loc.file)) {
+    log.info(`cannot open ${loc.file}: not found on this machine`);
+    void vscode.window.showInformationMessage(`Routelens: ${loc.file} is not on this machine.`);
+    return false;
+  }
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(loc.file));
+  const line = Math.max(0, loc.line - 1);
+  await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0), preview: true });
+  return true;
+}
