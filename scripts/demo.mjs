@@ -103,7 +103,7 @@ async function main() {
     const windowShot = join(REPO_ROOT, 'screenshots', 'demo-window.png');
     await page.locator('.part.sidebar').screenshot({ path: sidebarShot });
     await page.screenshot({ path: windowShot });
-    const rows = await frame.locator('[data-testid="routes-table"] tbody tr').count();
+    const rows = await frame.locator('[data-testid="routes-table"] tbody').count();
     log(`live: ${rows} routes in the sidebar; screenshots in ${sidebarShot} and ${windowShot}`);
   } finally {
     await browser.close();

@@ -47,6 +47,15 @@ export function fmtPct(v: number): string {
   return p < 0.1 ? '<0.1%' : `${p < 10 ? p.toFixed(1) : p.toFixed(0)}%`;
 }
 
+/** Table cells: the unit is in the caption, so figures stay short enough for a narrow sidebar. */
+export function fmtMsShort(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
+  if (v >= 10000) return `${(v / 1000).toFixed(0)}s`;
+  if (v >= 1000) return `${(v / 1000).toFixed(1)}s`;
+  if (v >= 10) return v.toFixed(0);
+  return v.toFixed(1);
+}
+
 function ago(ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   if (s < 60) return `${s}s ago`;
@@ -140,7 +149,10 @@ function routesTable(s: SidebarState): HTMLElement {
     vscode.setState(ui);
     renderTable();
   });
-  section.append(el('h3', {}, 'Routes'), filter);
+  const windowLabel = s.windowSec < 120 ? `${s.windowSec} s` : `${s.windowSec / 60} min`;
+  section.append(el('h3', {}, 'Routes'), el('div', { class: 'caption' }, `Latency in ms over the last ${windowLabel}; the line shows requests in the last minute.`), filter);
+  // Two lines per route (name, then figures under the column headers) so the table reads well in
+  // a narrow sidebar without cutting routes mid-word.
   const table = el('table', { 'data-testid': 'routes-table' });
   const cols: [SortKey, string][] = [['route', 'Route'], ['rps', 'req/s'], ['p50Ms', 'p50'], ['p95Ms', 'p95'], ['p99Ms', 'p99'], ['errorRate', 'err']];
   const headRow = el('tr');
@@ -159,24 +171,25 @@ function routesTable(s: SidebarState): HTMLElement {
     th.addEventListener('keydown', (e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), sort()));
     headRow.append(th);
   }
-  headRow.append(el('th', { scope: 'col', 'aria-label': 'Last minute' }, ''));
-  const tbody = el('tbody');
-  table.append(el('thead', {}, headRow), tbody);
+  table.append(el('thead', {}, headRow));
   section.append(table);
   const multiService = s.services.length > 1;
   const renderTable = () => {
-    tbody.replaceChildren();
+    for (const old of [...table.tBodies]) old.remove();
     const f = ui.filter.toLowerCase();
     for (const r of sortRows(s.routes)) {
       if (f && !`${r.method} ${r.route} ${r.service}`.toLowerCase().includes(f)) continue;
-      const tr = el('tr', { tabindex: '0', class: r.errorRate > 0 ? 'has-errors' : '', title: `${r.method} ${r.route} (${r.service}): ${r.count} requests` });
+      const body = el('tbody', { tabindex: '0', class: `route-row${r.errorRate > 0 ? ' has-errors' : ''}`, 'data-route': r.route, title: `${r.method} ${r.route} (${r.service}): ${r.count} requests${r.hasCode ? ' · click to open the handler' : ''}` });
       const open = () => post({ type: 'openRoute', service: r.service, method: r.method, route: r.route });
-      tr.addEventListener('click', open);
-      tr.addEventListener('keydown', (e) => e.key === 'Enter' && open());
-      const routeCell = el('td', { class: 'left route' }, el('span', { class: `method m-${r.method.toLowerCase()}` }, r.method), ' ', el('span', { class: 'path' }, r.route));
-      if (multiService) routeCell.append(el('span', { class: 'svc' }, r.service));
-      tr.append(routeCell, el('td', {}, fmtRate(r.rps)), el('td', {}, fmtMs(r.p50Ms)), el('td', {}, fmtMs(r.p95Ms)), el('td', {}, fmtMs(r.p99Ms)), el('td', { class: r.errorRate > 0 ? 'err' : '' }, fmtPct(r.errorRate)), el('td', { class: 'spark-cell' }, sparkline(r.spark)));
-      tbody.append(tr);
+      body.addEventListener('click', open);
+      body.addEventListener('keydown', (e) => e.key === 'Enter' && open());
+      const name = el('td', { colspan: '6', class: 'left route' }, el('span', { class: `method m-${r.method.toLowerCase()}` }, r.method), ' ', el('span', { class: 'path' }, r.route));
+      if (multiService) name.append(' ', el('span', { class: 'svc' }, r.service));
+      body.append(
+        el('tr', { class: 'name' }, name),
+        el('tr', { class: 'figures' }, el('td', { class: 'left spark-cell' }, sparkline(r.spark)), el('td', {}, fmtRate(r.rps)), el('td', {}, fmtMsShort(r.p50Ms)), el('td', {}, fmtMsShort(r.p95Ms)), el('td', {}, fmtMsShort(r.p99Ms)), el('td', { class: r.errorRate > 0 ? 'err' : '' }, fmtPct(r.errorRate))),
+      );
+      table.append(body);
     }
   };
   renderTable();
