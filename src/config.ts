@@ -1,4 +1,6 @@
 import * as vscode from 'vscode';
+import type { PathMapping } from './core/pathMapping';
+import type { ProblemsConfig, SeveritySetting } from './views/errorDiagnostics';
 
 /** A typed snapshot of the `routelens.*` settings; keys and defaults match package.json. */
 export interface RoutelensConfig {
@@ -14,6 +16,7 @@ export interface RoutelensConfig {
   };
   /** Default statistics window in seconds for the sidebar and CodeLens. */
   windowSeconds: number;
+  problems: ProblemsConfig;
 }
 
 export function readConfig(): RoutelensConfig {
@@ -30,6 +33,15 @@ export function readConfig(): RoutelensConfig {
       maxMegabytes: c.get<number>('store.maxMegabytes', 64),
     },
     windowSeconds: c.get<number>('windowSeconds', 60),
+    problems: {
+      errorSeverity: c.get<SeveritySetting>('problems.errorSeverity', 'error'),
+      warningSeverity: c.get<SeveritySetting>('problems.warningSeverity', 'warning'),
+      clearAfterMinutes: c.get<number>('problems.clearAfterMinutes', 30),
+      pathMappings: c
+        .get<PathMapping[]>('pathMappings', [])
+        .filter((m) => m && typeof m.remoteRoot === 'string' && typeof m.localRoot === 'string')
+        .map((m) => ({ remoteRoot: m.remoteRoot, localRoot: m.localRoot.replace('${workspaceFolder}', vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '') })),
+    },
   };
 }
 

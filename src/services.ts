@@ -13,6 +13,7 @@ import { TelemetryStore } from './core/store/store';
 import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
 import { createLog } from './log';
 import type { CollectorView, SidebarState, SidebarToHost } from './shared/sidebarProtocol';
+import { ErrorDiagnostics } from './views/errorDiagnostics';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
 
@@ -23,6 +24,8 @@ export interface RoutelensApi {
   readonly collectorView: CollectorView;
   readonly token: string;
   statusBarText(): string;
+  /** Diagnostics Routelens currently shows, by file. */
+  diagnostics(): [string, readonly import('vscode').Diagnostic[]][];
   sidebarState(): SidebarState;
   restartCollector(): Promise<void>;
   /** Resolves once the collector has started (or failed to). */
@@ -41,6 +44,7 @@ export class Services implements vscode.Disposable {
   private windowSec: number;
   private readonly statusBar: StatusBar;
   private readonly sidebar: SidebarProvider;
+  readonly problems: ErrorDiagnostics;
   private starting: Promise<void> = Promise.resolve();
 
   constructor(context: vscode.ExtensionContext) {
@@ -66,12 +70,18 @@ export class Services implements vscode.Disposable {
     }, log);
     this.disposables.push(this.sidebar, vscode.window.registerWebviewViewProvider(SidebarProvider.viewId, this.sidebar, { webviewOptions: { retainContextWhenHidden: false } }));
 
+    this.problems = new ErrorDiagnostics(this.store, () => this.config.problems, log);
+    this.disposables.push(this.problems);
+
+    // -- trace panel wiring (see src/views/traceWaterfallPanel.ts) --
+
     this.registerCommands();
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         const restart = RESTART_KEYS.some((k) => e.affectsConfiguration(k));
         this.config = readConfig();
         if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
+        if (e.affectsConfiguration('routelens.problems')) this.problems.refresh();
         if (restart) {
           this.log.info('collector settings changed: restarting the collector');
           void this.restart();
@@ -148,6 +158,8 @@ export class Services implements vscode.Disposable {
     });
     reg('routelens.showLogs', () => this.channel.show());
     reg('routelens.togglePause', () => this.sidebar.setPaused(!this.sidebar.paused));
+    reg('routelens.dismissError', (fingerprint) => typeof fingerprint === 'string' && this.store.dismissError(fingerprint));
+    reg('routelens.dismissAllErrors', () => this.store.dismissAllErrors());
   }
 
   private onSidebarMessage(m: SidebarToHost): void {
@@ -192,6 +204,12 @@ export class Services implements vscode.Disposable {
       },
       token: this.token,
       statusBarText: () => this.statusBar.text,
+      diagnostics: () => {
+        this.problems.refresh();
+        const out: [string, readonly vscode.Diagnostic[]][] = [];
+        this.problems.collection.forEach((uri, list) => void out.push([uri.fsPath, list]));
+        return out;
+      },
       sidebarState: () => this.sidebar.buildState(),
       restartCollector: () => this.restart(),
       whenStarted: () => this.starting,

@@ -159,7 +159,12 @@ export class TelemetryStore implements TelemetrySink {
       this.touchService(log.resource, received, 'logs');
       const isErrorLevel = log.severity === 'error' || log.severity === 'fatal';
       if (log.exception || isErrorLevel || log.severity === 'warn') {
-        if (this.recordError(logError(log), received)) errorsChanged = true;
+        const group = logError(log);
+        // A traceback printed to the debug console is usually the same failure the agent already
+        // reported with its trace: count it only when no other source reported it just now.
+        const existing = this.errors.get(group.fingerprint);
+        if (log.attributes['log.source'] === 'debug-console' && existing && received - existing.lastSeenMs < 2000) continue;
+        if (this.recordError(group, received)) errorsChanged = true;
       }
     }
     this.enforceBytes();
@@ -282,6 +287,11 @@ export class TelemetryStore implements TelemetrySink {
       out.push(group);
     }
     return out.sort((a, b) => b.lastSeenMs - a.lastSeenMs);
+  }
+
+  dismissAllErrors(): void {
+    this.errors.clear();
+    this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: true, cleared: false });
   }
 
   dismissError(fingerprint: string): boolean {
