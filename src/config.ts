@@ -17,6 +17,7 @@ export interface RoutelensConfig {
   /** Default statistics window in seconds for the sidebar and CodeLens. */
   windowSeconds: number;
   problems: ProblemsConfig;
+  autoInstrument: 'debug' | 'debugAndTerminal' | 'off';
 }
 
 export function readConfig(): RoutelensConfig {
@@ -33,6 +34,7 @@ export function readConfig(): RoutelensConfig {
       maxMegabytes: c.get<number>('store.maxMegabytes', 64),
     },
     windowSeconds: c.get<number>('windowSeconds', 60),
+    autoInstrument: c.get<'debug' | 'debugAndTerminal' | 'off'>('autoInstrument', 'debug'),
     problems: {
       errorSeverity: c.get<SeveritySetting>('problems.errorSeverity', 'error'),
       warningSeverity: c.get<SeveritySetting>('problems.warningSeverity', 'warning'),

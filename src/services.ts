@@ -13,6 +13,7 @@ import { TelemetryStore } from './core/store/store';
 import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
 import { createLog } from './log';
 import type { CollectorView, SidebarState, SidebarToHost } from './shared/sidebarProtocol';
+import { AgentSetup } from './agentSetup';
 import { ErrorDiagnostics } from './views/errorDiagnostics';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
@@ -24,6 +25,7 @@ export interface RoutelensApi {
   readonly collectorView: CollectorView;
   readonly token: string;
   statusBarText(): string;
+  readonly agent: { readonly bootstrapDir: string; resolveDebugConfiguration(config: import('vscode').DebugConfiguration): import('vscode').DebugConfiguration };
   /** Diagnostics Routelens currently shows, by file. */
   diagnostics(): [string, readonly import('vscode').Diagnostic[]][];
   sidebarState(): SidebarState;
@@ -45,6 +47,7 @@ export class Services implements vscode.Disposable {
   private readonly statusBar: StatusBar;
   private readonly sidebar: SidebarProvider;
   readonly problems: ErrorDiagnostics;
+  readonly agent: AgentSetup;
   private starting: Promise<void> = Promise.resolve();
 
   constructor(context: vscode.ExtensionContext) {
@@ -73,6 +76,9 @@ export class Services implements vscode.Disposable {
     this.problems = new ErrorDiagnostics(this.store, () => this.config.problems, log);
     this.disposables.push(this.problems);
 
+    this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' ? this.state.endpoint : undefined), this.store, log);
+    this.disposables.push(this.agent);
+
     // -- trace panel wiring (see src/views/traceWaterfallPanel.ts) --
 
     this.registerCommands();
@@ -82,6 +88,7 @@ export class Services implements vscode.Disposable {
         this.config = readConfig();
         if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
         if (e.affectsConfiguration('routelens.problems')) this.problems.refresh();
+        if (e.affectsConfiguration('routelens.autoInstrument')) this.agent.updateTerminalEnvironment();
         if (restart) {
           this.log.info('collector settings changed: restarting the collector');
           void this.restart();
@@ -138,6 +145,8 @@ export class Services implements vscode.Disposable {
 
   private setState(s: CollectorView): void {
     this.state = s;
+    // agent is unset only while the constructor runs.
+    this.agent?.updateTerminalEnvironment();
     this.statusBar.update();
     this.sidebar.refresh();
   }
@@ -204,6 +213,7 @@ export class Services implements vscode.Disposable {
       },
       token: this.token,
       statusBarText: () => this.statusBar.text,
+      agent: { bootstrapDir: this.agent.bootstrapDir, resolveDebugConfiguration: (c) => this.agent.resolveDebugConfiguration(undefined, c) },
       diagnostics: () => {
         this.problems.refresh();
         const out: [string, readonly vscode.Diagnostic[]][] = [];

@@ -164,6 +164,9 @@ export class TelemetryStore implements TelemetrySink {
         // reported with its trace: count it only when no other source reported it just now.
         const existing = this.errors.get(group.fingerprint);
         if (log.attributes['log.source'] === 'debug-console' && existing && received - existing.lastSeenMs < 2000) continue;
+        // Likewise a server's own error log written after the request's span has ended (no trace
+        // id any more) repeats the exception the span just reported.
+        if (!log.traceId && log.exception && existing?.recentTraces.length && received - existing.lastSeenMs < 2000) continue;
         if (this.recordError(group, received)) errorsChanged = true;
       }
     }

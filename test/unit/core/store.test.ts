@@ -83,6 +83,18 @@ describe('TelemetryStore', () => {
     assert.deepEqual(groups[0].location, { file: '/srv/app/db.py', line: 8, function: 'lookup' });
   });
 
+  it("does not count a server's error log (no trace id) that follows the span's exception", () => {
+    const store = new TelemetryStore();
+    const frames = [{ file: '/srv/app/main.py', line: 38, function: 'boom' }];
+    const span = { ...serverSpan({ status: 500 }), exception: { type: 'ValueError', message: 'x', frames } };
+    store.addSpans([span]);
+    store.addLogs([{ timeMs: Date.now(), severity: 'error', body: 'Exception in ASGI application', attributes: {}, resource: resource(), exception: { type: 'ValueError', message: 'x', frames } }]);
+    assert.equal(store.errorGroups().length, 1);
+    assert.equal(store.errorGroups()[0].count, 1);
+    store.addSpans([{ ...serverSpan({ status: 500 }), exception: { type: 'ValueError', message: 'x', frames } }]);
+    assert.equal(store.errorGroups()[0].count, 2);
+  });
+
   it('fires one change event per batch and a cleared event on clear', () => {
     const store = new TelemetryStore();
     const events: string[] = [];

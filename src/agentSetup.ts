@@ -1,0 +1,101 @@
+/**
+ * Turns on the bundled Python agent with no code change: Python debug sessions (and, if asked,
+ * integrated terminals) get the agent's bootstrap folder on PYTHONPATH and the collector's
+ * endpoint. The bootstrap's sitecustomize starts the agent and then chains to the user's own.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Logger } from './core/log';
+import { DebugOutputParser } from './core/debugOutput';
+import type { TelemetryStore } from './core/store/store';
+
+export type AutoInstrument = 'debug' | 'debugAndTerminal' | 'off';
+
+/** The environment a Python process needs to report to Routelens. */
+export function agentEnvironment(bootstrapDir: string, endpoint: string, existingPythonPath: string | undefined): Record<string, string> {
+  const parts = (existingPythonPath ?? '').split(path.delimiter).filter((p) => p && p !== bootstrapDir);
+  return {
+    PYTHONPATH: [bootstrapDir, ...parts].join(path.delimiter),
+    ROUTELENS_ENDPOINT: endpoint,
+  };
+}
+
+const PYTHON_DEBUG_TYPES = ['debugpy', 'python'];
+
+export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationProvider {
+  private readonly disposables: vscode.Disposable[] = [];
+  readonly bootstrapDir: string;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly mode: () => AutoInstrument,
+    private readonly endpoint: () => string | undefined,
+    private readonly store: TelemetryStore,
+    private readonly log: Logger,
+  ) {
+    this.bootstrapDir = vscode.Uri.joinPath(context.extensionUri, 'agents', 'python', 'bootstrap').fsPath;
+    for (const type of PYTHON_DEBUG_TYPES) {
+      this.disposables.push(
+        vscode.debug.registerDebugConfigurationProvider(type, this),
+        vscode.debug.registerDebugAdapterTrackerFactory(type, { createDebugAdapterTracker: (s) => this.tracker(s) }),
+      );
+    }
+    this.disposables.push(vscode.commands.registerCommand('routelens.copyAgentEnvironment', () => this.copyEnvironment()));
+    this.updateTerminalEnvironment();
+  }
+
+  /** Adds the agent to Python debug sessions unless the user turned it off (or set it up already). */
+  resolveDebugConfiguration(_folder: vscode.WorkspaceFolder | undefined, config: vscode.DebugConfiguration): vscode.DebugConfiguration {
+    const endpoint = this.endpoint();
+    if (this.mode() === 'off' || !endpoint || config.request !== 'launch') return config;
+    const env: Record<string, string> = { ...(config.env ?? {}) };
+    if (env.ROUTELENS_DISABLED === '1') return config;
+    Object.assign(env, agentEnvironment(this.bootstrapDir, env.ROUTELENS_ENDPOINT ?? endpoint, env.PYTHONPATH ?? process.env.PYTHONPATH));
+    // Apps already on OpenTelemetry send to the same collector.
+    env.OTEL_EXPORTER_OTLP_ENDPOINT ??= endpoint;
+    this.log.info(`[agent] instrumenting debug session "${config.name}" (PYTHONPATH += ${this.bootstrapDir})`);
+    return { ...config, env };
+  }
+
+  /** Integrated terminals get the agent too when the setting asks for it. */
+  updateTerminalEnvironment(): void {
+    const collection = this.context.environmentVariableCollection;
+    collection.clear();
+    const endpoint = this.endpoint();
+    if (this.mode() !== 'debugAndTerminal' || !endpoint) return;
+    collection.description = 'Routelens: Python apps started here report to Routelens';
+    collection.prepend('PYTHONPATH', this.bootstrapDir + path.delimiter);
+    collection.replace('ROUTELENS_ENDPOINT', endpoint);
+  }
+
+  private async copyEnvironment(): Promise<void> {
+    const endpoint = this.endpoint();
+    if (!endpoint) {
+      void vscode.window.showWarningMessage('Routelens: the collector is not running; start it with Routelens: Restart Collector.');
+      return;
+    }
+    const env = agentEnvironment(this.bootstrapDir, endpoint, undefined);
+    const text = `export PYTHONPATH="${env.PYTHONPATH}\${PYTHONPATH:+:$PYTHONPATH}"\nexport ROUTELENS_ENDPOINT="${endpoint}"\n`;
+    await vscode.env.clipboard.writeText(text);
+    void vscode.window.showInformationMessage('Routelens: copied the environment for running your app outside VS Code (paste it into your shell).');
+  }
+
+  /** Reads the debuggee's output for tracebacks and structlog lines while it runs. */
+  private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
+    const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
+    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.store.addLogs([log]));
+    return {
+      onDidSendMessage: (m: { type?: string; event?: string; body?: { category?: string; output?: string } }) => {
+        if (m.type !== 'event' || m.event !== 'output' || !m.body?.output) return;
+        const cat = m.body.category ?? 'console';
+        if (cat === 'stderr' || cat === 'stdout' || cat === 'console') parser.push(m.body.output);
+      },
+      onExit: () => parser.flush(),
+      onWillStopSession: () => parser.flush(),
+    };
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}
