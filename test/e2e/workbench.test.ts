@@ -1,0 +1,110 @@
+// End to end: a real VS Code (code-server) with the extension loaded, driven by Chromium.
+// Run with `npm run test:e2e` (after `npm run build`).
+import * as assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
+
+interface CodeServer {
+  url: string;
+  port: number;
+  baseDir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** What this test uses of scripts/vscode-test/codeServer.mjs. */
+interface Helpers {
+  REPO_ROOT: string;
+  FIXTURE_WORKSPACE: string;
+  startCodeServer(opts: {
+    folder?: string;
+    extensionDevelopmentPath?: string;
+    extensionsDir?: string;
+    userSettings?: Record<string, unknown>;
+    env?: Record<string, string>;
+  }): Promise<CodeServer>;
+  launchBrowser(): Promise<Browser>;
+  openWorkbench(
+    browser: Browser,
+    server: CodeServer,
+    opts?: { folder?: string; viewport?: { width: number; height: number } },
+  ): Promise<{ context: BrowserContext; page: Page; consoleErrors: string[] }>;
+}
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`scripts/vscode-test/codeServer.mjs not found above ${from}`);
+  }
+}
+
+async function loadHelpers(): Promise<Helpers> {
+  const file = join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs');
+  return (await import(pathToFileURL(file).href)) as Helpers;
+}
+
+/** The sidebar's webview: VS Code nests the extension's document in an inner frame. */
+function sidebarWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+}
+
+describe('e2e: the Routelens sidebar in a real workbench', function () {
+  let helpers: Helpers;
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let screenshots: string;
+
+  before(async function () {
+    helpers = await loadHelpers();
+    const extensionPath = process.env.ROUTELENS_E2E_EXTENSION_PATH || helpers.REPO_ROOT;
+    screenshots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
+    mkdirSync(screenshots, { recursive: true });
+    server = await helpers.startCodeServer({
+      folder: helpers.FIXTURE_WORKSPACE,
+      extensionDevelopmentPath: extensionPath,
+    });
+    browser = await helpers.launchBrowser();
+    ({ page } = await helpers.openWorkbench(browser, server));
+  });
+
+  after(async function () {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+  });
+
+  afterEach(async function () {
+    // On failure, a picture of the whole window says more than a stack trace.
+    if (this.currentTest?.state === 'failed' && page) {
+      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+      await page.screenshot({ path: join(screenshots, `failed-${name}.png`) }).catch(() => undefined);
+    }
+  });
+
+  it('opens the sidebar from the activity bar and renders its webview', async function () {
+    // The entry appears once the extension host has read the extension's contributions.
+    const entry = page.locator('.activitybar [aria-label^="Routelens"]').first();
+    await entry.waitFor({ state: 'visible', timeout: 60_000 });
+    await entry.click();
+
+    const body = sidebarWebview(page).locator('body');
+    await body.waitFor({ state: 'attached', timeout: 60_000 });
+    let text = '';
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      text = (await body.innerText().catch(() => '')).trim();
+      if (text) break;
+      await page.waitForTimeout(250);
+    }
+    assert.ok(text.length > 0, 'the sidebar webview body stayed empty');
+
+    // The click leaves a hover tooltip over the sidebar: move away and let it fade.
+    await page.mouse.move(900, 600);
+    await page.locator('.monaco-hover, .custom-hover').first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+    await page.waitForTimeout(300);
+    await page.locator('.part.sidebar').first().screenshot({ path: join(screenshots, 'sidebar.png') });
+    await page.screenshot({ path: join(screenshots, 'workbench.png') });
+  });
+});
