@@ -18,6 +18,7 @@ export interface RoutelensConfig {
   windowSeconds: number;
   problems: ProblemsConfig;
   autoInstrument: 'debug' | 'debugAndTerminal' | 'off';
+  lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
 }
 
 export function readConfig(): RoutelensConfig {
@@ -35,6 +36,11 @@ export function readConfig(): RoutelensConfig {
     },
     windowSeconds: c.get<number>('windowSeconds', 60),
     autoInstrument: c.get<'debug' | 'debugAndTerminal' | 'off'>('autoInstrument', 'debug'),
+    lens: {
+      enabled: c.get<boolean>('codeLens.enabled', true),
+      decorations: c.get<boolean>('decorations.enabled', true),
+      latencyBudgetMs: c.get<number>('latencyBudgetMs', 200),
+    },
     problems: {
       errorSeverity: c.get<SeveritySetting>('problems.errorSeverity', 'error'),
       warningSeverity: c.get<SeveritySetting>('problems.warningSeverity', 'warning'),

@@ -14,7 +14,9 @@ import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
 import { createLog } from './log';
 import type { CollectorView, SidebarState, SidebarToHost } from './shared/sidebarProtocol';
 import { AgentSetup } from './agentSetup';
+import type { RouteKey } from './core/stats/routeStats';
 import { ErrorDiagnostics } from './views/errorDiagnostics';
+import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
 
@@ -26,6 +28,10 @@ export interface RoutelensApi {
   readonly token: string;
   statusBarText(): string;
   readonly agent: { readonly bootstrapDir: string; resolveDebugConfiguration(config: import('vscode').DebugConfiguration): import('vscode').DebugConfiguration };
+  /** CodeLens titles Routelens gives a document, in order. */
+  lensTitles(uri: import('vscode').Uri): Promise<string[]>;
+  /** Resolves when the workspace's route handlers are indexed. */
+  whenRoutesIndexed(): Promise<void>;
   /** Diagnostics Routelens currently shows, by file. */
   diagnostics(): [string, readonly import('vscode').Diagnostic[]][];
   sidebarState(): SidebarState;
@@ -48,6 +54,7 @@ export class Services implements vscode.Disposable {
   private readonly sidebar: SidebarProvider;
   readonly problems: ErrorDiagnostics;
   readonly agent: AgentSetup;
+  readonly lenses: RouteCodeLensProvider;
   private starting: Promise<void> = Promise.resolve();
 
   constructor(context: vscode.ExtensionContext) {
@@ -79,6 +86,9 @@ export class Services implements vscode.Disposable {
     this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' ? this.state.endpoint : undefined), this.store, log);
     this.disposables.push(this.agent);
 
+    this.lenses = new RouteCodeLensProvider(this.store, () => ({ ...this.config.lens, windowSeconds: this.windowSec }), log);
+    this.disposables.push(this.lenses);
+
     // -- trace panel wiring (see src/views/traceWaterfallPanel.ts) --
 
     this.registerCommands();
@@ -99,6 +109,8 @@ export class Services implements vscode.Disposable {
 
   start(): void {
     this.starting = this.startCollector();
+    // After the collector: the scan reads files and must not delay the port being ready.
+    void this.starting.then(() => this.lenses.scanWorkspace());
   }
 
   private async startCollector(): Promise<void> {
@@ -169,6 +181,7 @@ export class Services implements vscode.Disposable {
     reg('routelens.togglePause', () => this.sidebar.setPaused(!this.sidebar.paused));
     reg('routelens.dismissError', (fingerprint) => typeof fingerprint === 'string' && this.store.dismissError(fingerprint));
     reg('routelens.dismissAllErrors', () => this.store.dismissAllErrors());
+    reg('routelens.openRouteTraces', (keys, label) => this.openRouteTraces(Array.isArray(keys) ? (keys as RouteKey[]) : [], String(label ?? '')));
   }
 
   private onSidebarMessage(m: SidebarToHost): void {
@@ -200,6 +213,27 @@ export class Services implements vscode.Disposable {
     }
   }
 
+  /** What a CodeLens click does: the route's traces in the trace panel, or a quick pick of them. */
+  private async openRouteTraces(keys: RouteKey[], label: string): Promise<void> {
+    if (keys.length === 0) {
+      void vscode.window.showInformationMessage(`Routelens: no requests for ${label} have arrived yet. Run your API (F5) and call this route.`);
+      return;
+    }
+    const commands = await vscode.commands.getCommands(true);
+    if (commands.includes('routelens.showRouteTraces')) {
+      await vscode.commands.executeCommand('routelens.showRouteTraces', keys[0]);
+      return;
+    }
+    const requests = keys.flatMap((k) => this.store.routeRequestsOf(k, { limit: 50 }).map((r) => ({ ...r, key: k }))).sort((a, b) => b.receivedMs - a.receivedMs);
+    const pick = await vscode.window.showQuickPick(
+      requests.map((r) => ({ label: `${r.error ? '$(error) ' : ''}${r.durationMs.toFixed(1)} ms`, description: `${r.key.method} ${r.key.route} · ${r.statusCode ?? ''}`, detail: `${new Date(r.startMs).toLocaleTimeString()} · trace ${r.traceId}`, traceId: r.traceId })),
+      { title: `Routelens: recent requests of ${label}`, matchOnDescription: true },
+    );
+    if (!pick) return;
+    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(this.store.trace(pick.traceId), null, 2) });
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+
   api(): RoutelensApi {
     const collectorPort = () => this.runtime?.collector.port ?? 0;
     const collectorView = () => this.state;
@@ -214,6 +248,11 @@ export class Services implements vscode.Disposable {
       token: this.token,
       statusBarText: () => this.statusBar.text,
       agent: { bootstrapDir: this.agent.bootstrapDir, resolveDebugConfiguration: (c) => this.agent.resolveDebugConfiguration(undefined, c) },
+      lensTitles: async (uri) => {
+        const doc = await vscode.workspace.openTextDocument(uri);
+        return this.lenses.provideCodeLenses(doc).map((l) => l.command?.title ?? '');
+      },
+      whenRoutesIndexed: () => this.starting.then(() => this.lenses.scanned),
       diagnostics: () => {
         this.problems.refresh();
         const out: [string, readonly vscode.Diagnostic[]][] = [];

@@ -1,0 +1,79 @@
+/**
+ * Observed figures per route handler of one file: the telemetry routes that the index matches to
+ * a handler of this file are merged (a handler may serve several methods or services), so a lens
+ * shows exactly what that function did.
+ */
+import type { RouteKey } from '../stats/routeStats';
+import { LatencySketch } from '../stats/sketch';
+import type { ErrorGroup, TelemetryStore } from '../store/store';
+import type { RouteIndex } from './routeIndex';
+import type { DetectedRoute } from './types';
+
+export interface HandlerStats {
+  handler: DetectedRoute;
+  /** The telemetry routes that feed this handler (for "show traces"). */
+  keys: RouteKey[];
+  count: number;
+  rps: number;
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  sketch: LatencySketch;
+  errors: ErrorGroup[];
+}
+
+export function handlerStatsForFile(uri: string, index: RouteIndex, store: TelemetryStore, windowSec: number, nowMs = Date.now()): HandlerStats[] {
+  const handlers = index.routesOf(uri);
+  const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; seconds: number; sketch: LatencySketch }>();
+  for (const summary of store.routeSummaries(900)) {
+    const m = index.match(summary.method, summary.route, summary.code ?? undefined);
+    if (!m || m.uri !== uri) continue;
+    const entry = store.route(summary);
+    if (!entry) continue;
+    const w = entry.series.window(nowMs / 1000, windowSec);
+    let acc = byHandler.get(m.handler);
+    if (!acc) byHandler.set(m.handler, (acc = { keys: [], count: 0, errors: 0, seconds: 0, sketch: new LatencySketch() }));
+    acc.keys.push({ service: summary.service, method: summary.method, route: summary.route });
+    acc.count += w.count;
+    acc.errors += w.errors;
+    acc.seconds = Math.max(acc.seconds, w.seconds);
+    acc.sketch.merge(w.sketch);
+  }
+  const groups = store.errorGroups();
+  return handlers.map((handler) => {
+    const acc = byHandler.get(handler);
+    const keys = acc?.keys ?? [];
+    const q = (p: number) => (acc && acc.count ? acc.sketch.quantile(p) : null);
+    const errors = groups.filter((g) => g.route && keys.some((k) => k.route === g.route && (!g.method || g.method === k.method) && k.service === g.service));
+    return {
+      handler,
+      keys,
+      count: acc?.count ?? 0,
+      rps: acc && acc.seconds ? acc.count / acc.seconds : 0,
+      errorRate: acc && acc.count ? acc.errors / acc.count : 0,
+      p50Ms: q(0.5),
+      p95Ms: q(0.95),
+      p99Ms: q(0.99),
+      sketch: acc?.sketch ?? new LatencySketch(),
+      errors,
+    };
+  });
+}
+
+export function formatMs(ms: number): string {
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(0)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 10) return `${ms.toFixed(0)} ms`;
+  return `${ms.toFixed(1)} ms`;
+}
+
+export function formatRps(r: number): string {
+  return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(r >= 1 ? 1 : 2);
+}
+
+/** `p50 12 ms · p95 48 ms · 3.1 req/s · 2.0% errors`, or `no traffic yet`. */
+export function lensTitle(s: HandlerStats, everSeen: boolean): string {
+  if (s.count === 0 || s.p50Ms === null || s.p95Ms === null) return everSeen ? 'no requests in the window' : 'no traffic yet';
+  return `p50 ${formatMs(s.p50Ms)} · p95 ${formatMs(s.p95Ms)} · ${formatRps(s.rps)} req/s · ${(s.errorRate * 100).toFixed(1)}% errors`;
+}

@@ -1,0 +1,275 @@
+import * as vscode from 'vscode';
+import type { Logger } from '../core/log';
+import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
+import { formatMs, handlerStatsForFile, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
+import type { TelemetryStore } from '../core/store/store';
+
+const LANGUAGES: Record<string, RouteLanguage> = {
+  python: 'python',
+  javascript: 'javascript',
+  typescript: 'typescript',
+  javascriptreact: 'javascript',
+  typescriptreact: 'typescript',
+};
+const SELECTOR: vscode.DocumentSelector = Object.keys(LANGUAGES).map((language) => ({ language, scheme: 'file' }));
+const SCAN_GLOB = '**/*.{py,js,ts,mjs,cjs}';
+const SCAN_EXCLUDE = '**/{node_modules,.venv,venv,env,site-packages,dist-packages,.git,dist,out,build,__pycache__,.tox,.mypy_cache}/**';
+const SCAN_LIMIT = 3000;
+const MAX_FILE_BYTES = 2 * 1024 * 1024;
+
+export interface LensConfig {
+  enabled: boolean;
+  decorations: boolean;
+  latencyBudgetMs: number;
+  windowSeconds: number;
+}
+
+/**
+ * Observed latency above each route handler: a CodeLens (p50 · p95 · req/s · errors) that opens
+ * the route's traces, an end-of-line decoration coloured against the latency budget, and a hover
+ * with a small histogram and the last errors. Handlers are found by static detection of the
+ * workspace's files; telemetry is matched to them by code location first, then by template.
+ */
+export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.HoverProvider, vscode.Disposable {
+  readonly index = new RouteIndex();
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private readonly versions = new Map<string, number>();
+  /** Django views in a file, found through a urls.py elsewhere: uri → routes. */
+  private readonly djangoRoutes = new Map<string, DetectedRoute[]>();
+  private readonly ownRoutes = new Map<string, DetectedRoute[]>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly decoration: { ok: vscode.TextEditorDecorationType; warn: vscode.TextEditorDecorationType; slow: vscode.TextEditorDecorationType };
+  /** Handlers that have had traffic at some point, for "no requests in the window" vs "no traffic yet". */
+  private readonly everSeen = new Set<string>();
+  scanned: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: TelemetryStore,
+    private readonly config: () => LensConfig,
+    private readonly log: Logger,
+  ) {
+    const deco = (color: string) =>
+      vscode.window.createTextEditorDecorationType({ after: { color: new vscode.ThemeColor(color), margin: '0 0 0 2em', fontStyle: 'italic' }, rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed });
+    this.decoration = { ok: deco('testing.iconPassed'), warn: deco('editorWarning.foreground'), slow: deco('editorError.foreground') };
+    this.disposables.push(
+      this.decoration.ok,
+      this.decoration.warn,
+      this.decoration.slow,
+      vscode.languages.registerCodeLensProvider(SELECTOR, this),
+      vscode.languages.registerHoverProvider(SELECTOR, this),
+      vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document.uri)),
+      vscode.workspace.onDidOpenTextDocument((d) => this.analyze(d)),
+      vscode.window.onDidChangeVisibleTextEditors(() => this.decorate()),
+      vscode.workspace.onDidDeleteFiles((e) => e.files.forEach((f) => this.forget(f))),
+    );
+    const sub = store.onDidChange(() => this.schedule());
+    this.disposables.push({ dispose: () => sub.dispose() });
+    // Windows slide and rates decay even when nothing arrives.
+    const tick = setInterval(() => this.schedule(), 5000);
+    this.disposables.push({ dispose: () => clearInterval(tick) });
+    const watcher = vscode.workspace.createFileSystemWatcher(SCAN_GLOB);
+    this.disposables.push(watcher, watcher.onDidChange((u) => void this.analyzeUri(u)), watcher.onDidCreate((u) => void this.analyzeUri(u)), watcher.onDidDelete((u) => this.forget(u)));
+  }
+
+  /** Indexes the workspace's route handlers in the background, so telemetry matches files not open yet. */
+  scanWorkspace(): Promise<void> {
+    this.scanned = (async () => {
+      const t0 = Date.now();
+      const uris = await vscode.workspace.findFiles(SCAN_GLOB, SCAN_EXCLUDE, SCAN_LIMIT);
+      const urlsFiles: vscode.Uri[] = [];
+      for (const uri of uris) {
+        await this.analyzeUri(uri);
+        if (/(^|\/)urls\.py$/.test(uri.path)) urlsFiles.push(uri);
+      }
+      for (const u of urlsFiles) await this.analyzeDjangoUrls(u, uris);
+      this.log.info(`[routes] indexed ${this.index.all().length} route handlers in ${uris.length} files in ${Date.now() - t0} ms`);
+      this.schedule();
+    })().catch((e) => this.log.warn(`[routes] workspace scan failed: ${(e as Error).message}`));
+    return this.scanned;
+  }
+
+  private async analyzeUri(uri: vscode.Uri): Promise<void> {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (open) return this.analyze(open);
+    const lang = languageOf(uri.path);
+    if (!lang) return;
+    try {
+      const stat = await vscode.workspace.fs.stat(uri);
+      if (stat.size > MAX_FILE_BYTES) return;
+      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+      if (!mayHaveRoutes(text)) return this.setRoutes(uri.toString(), []);
+      this.setRoutes(uri.toString(), detectRoutes(text, lang, uri.fsPath));
+    } catch (e) {
+      this.log.debug(`[routes] cannot read ${uri.fsPath}: ${(e as Error).message}`);
+    }
+  }
+
+  private async analyzeDjangoUrls(urlsUri: vscode.Uri, workspaceFiles: vscode.Uri[]): Promise<void> {
+    let entries: DjangoUrlEntry[];
+    try {
+      entries = detectDjangoViews(new TextDecoder().decode(await vscode.workspace.fs.readFile(urlsUri)));
+    } catch {
+      return;
+    }
+    const byModule = new Map<string, DjangoUrlEntry[]>();
+    for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
+    for (const [module, list] of byModule) {
+      const candidates = djangoModulePaths(module, urlsUri.path);
+      const file = workspaceFiles.find((u) => candidates.some((c) => u.path === c || u.path.endsWith('/' + c)));
+      if (!file) continue;
+      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
+      const routes = djangoRoutesForViews(list, text);
+      const key = file.toString();
+      this.djangoRoutes.set(key, [...(this.djangoRoutes.get(key) ?? []).filter((r) => !routes.some((n) => n.line === r.line && n.method === r.method)), ...routes]);
+      this.setRoutes(key, this.ownRoutes.get(key) ?? []);
+    }
+  }
+
+  private analyze(doc: vscode.TextDocument): void {
+    const lang = LANGUAGES[doc.languageId];
+    if (!lang || doc.uri.scheme !== 'file') return;
+    const key = doc.uri.toString();
+    if (this.versions.get(key) === doc.version) return;
+    this.versions.set(key, doc.version);
+    const text = doc.getText();
+    this.setRoutes(key, mayHaveRoutes(text) ? detectRoutes(text, lang, doc.uri.fsPath) : []);
+  }
+
+  private setRoutes(key: string, own: DetectedRoute[]): void {
+    this.ownRoutes.set(key, own);
+    const all = [...own, ...(this.djangoRoutes.get(key) ?? [])];
+    if (all.length) this.index.setFile(key, all);
+    else this.index.removeFile(key);
+  }
+
+  private forget(uri: vscode.Uri): void {
+    const key = uri.toString();
+    this.versions.delete(key);
+    this.ownRoutes.delete(key);
+    this.djangoRoutes.delete(key);
+    this.index.removeFile(key);
+    this.schedule();
+  }
+
+  private schedule(changedDoc?: vscode.Uri): void {
+    if (changedDoc) this.versions.delete(changedDoc.toString());
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.changed.fire();
+      this.decorate();
+    }, 750);
+  }
+
+  /** Figures for the handlers of a document (used by lenses, decorations, hovers and tests). */
+  statsFor(doc: vscode.TextDocument): HandlerStats[] {
+    this.analyze(doc);
+    const stats = handlerStatsForFile(doc.uri.toString(), this.index, this.store, this.config().windowSeconds);
+    for (const s of stats) if (s.count > 0) this.everSeen.add(handlerKey(doc.uri, s.handler));
+    return stats;
+  }
+
+  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    if (!this.config().enabled) return [];
+    return this.statsFor(doc).map((s) => {
+      const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
+      const label = `${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`;
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)));
+      return new vscode.CodeLens(range, {
+        title,
+        tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
+        command: 'routelens.openRouteTraces',
+        arguments: [s.keys, label],
+      });
+    });
+  }
+
+  provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
+    const s = this.statsFor(doc).find((x) => pos.line === x.handler.line || pos.line === x.handler.decoratorLine);
+    if (!s || s.count === 0) return undefined;
+    const md = new vscode.MarkdownString(undefined, false);
+    md.isTrusted = false;
+    md.supportHtml = false;
+    md.appendMarkdown(`**Routelens** · `);
+    md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
+    md.appendMarkdown(`\n\n`);
+    md.appendText(`${s.count} requests in the last ${this.config().windowSeconds} s · p50 ${formatMs(s.p50Ms!)} · p95 ${formatMs(s.p95Ms!)} · p99 ${formatMs(s.p99Ms!)} · ${(s.errorRate * 100).toFixed(1)}% errors`);
+    md.appendMarkdown('\n\n');
+    md.appendCodeblock(histogramText(s), 'text');
+    if (s.errors.length) {
+      md.appendMarkdown('\n**Last errors**\n\n');
+      for (const e of s.errors.slice(0, 3)) {
+        md.appendMarkdown('- ');
+        md.appendText(`${e.type}: ${e.message.replace(/\s+/g, ' ').slice(0, 200)} (×${e.count})`);
+        md.appendMarkdown('\n');
+      }
+    }
+    return new vscode.Hover(md, new vscode.Range(s.handler.line, 0, s.handler.line, 0));
+  }
+
+  private decorate(): void {
+    const cfg = this.config();
+    for (const editor of vscode.window.visibleTextEditors) {
+      if (!LANGUAGES[editor.document.languageId]) continue;
+      const ok: vscode.DecorationOptions[] = [];
+      const warn: vscode.DecorationOptions[] = [];
+      const slow: vscode.DecorationOptions[] = [];
+      if (cfg.decorations) {
+        for (const s of this.statsFor(editor.document)) {
+          if (s.count === 0 || s.p95Ms === null) continue;
+          const line = editor.document.lineAt(Math.min(s.handler.line, editor.document.lineCount - 1));
+          const opt: vscode.DecorationOptions = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `p95 ${formatMs(s.p95Ms)}` } } };
+          (s.p95Ms <= cfg.latencyBudgetMs ? ok : s.p95Ms <= 2 * cfg.latencyBudgetMs ? warn : slow).push(opt);
+        }
+      }
+      editor.setDecorations(this.decoration.ok, ok);
+      editor.setDecorations(this.decoration.warn, warn);
+      editor.setDecorations(this.decoration.slow, slow);
+    }
+  }
+
+  dispose(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function handlerKey(uri: vscode.Uri, h: DetectedRoute): string {
+  return `${uri.toString()}#${h.method} ${h.route} ${h.line}`;
+}
+
+function languageOf(path: string): RouteLanguage | undefined {
+  if (path.endsWith('.py')) return 'python';
+  if (/\.(ts|mts|cts)$/.test(path)) return 'typescript';
+  if (/\.(js|mjs|cjs)$/.test(path)) return 'javascript';
+  return undefined;
+}
+
+/** A cheap pre-check so most files of a large workspace are never tokenized. */
+function mayHaveRoutes(text: string): boolean {
+  return /(\.(get|post|put|delete|patch|route|api_route|head|options)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\()/.test(text);
+}
+
+/** A small text histogram of the latency sketch: eight log-spaced bins between min and max. */
+export function histogramText(s: HandlerStats): string {
+  const buckets = s.sketch.buckets();
+  if (!buckets.length) return '';
+  const lo = Math.max(0.01, s.sketch.min);
+  const hi = Math.max(lo * 1.0001, s.sketch.max);
+  const n = lo === hi ? 1 : 8;
+  const edges = Array.from({ length: n + 1 }, (_, i) => lo * Math.pow(hi / lo, i / n));
+  const counts = new Array(n).fill(0);
+  for (const [a, b, c] of buckets) {
+    const mid = Math.sqrt(Math.max(a, 1e-3) * b);
+    let i = edges.findIndex((e, k) => k > 0 && mid <= e) - 1;
+    if (i < 0) i = mid < lo ? 0 : n - 1;
+    counts[i] += c;
+  }
+  const max = Math.max(...counts);
+  const width = 24;
+  return counts
+    .map((c, i) => `${`≤ ${formatMs(edges[i + 1])}`.padStart(10)} ${'█'.repeat(Math.round((c / max) * width)).padEnd(width)} ${c}`)
+    .join('\n');
+}

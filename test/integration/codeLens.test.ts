@@ -1,0 +1,78 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { WebSocket } from 'ws';
+import type { RoutelensApi } from '../../src/services';
+import { nativeSpan } from '../unit/helpers/telemetry';
+
+async function api(): Promise<RoutelensApi> {
+  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
+  assert.ok(ext);
+  const a = await ext.activate();
+  await a.whenRoutesIndexed();
+  return a;
+}
+
+async function until<T>(f: () => Promise<T | undefined | false>, what: string, ms = 8000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function send(port: number, spans: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'lens-test' } }));
+      ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
+    });
+    ws.on('message', (d) => {
+      if (JSON.parse(d.toString()).type === 'ack') {
+        ws.close();
+        resolve();
+      }
+    });
+    ws.on('error', reject);
+  });
+}
+
+describe('CodeLens on route handlers', () => {
+  it('shows observed latency above the matched handler and "no traffic yet" above the others', async () => {
+    const a = await api();
+    a.store.clear();
+    const appPy = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'app.py');
+    const uri = vscode.Uri.file(appPy);
+    const before = await a.lensTitles(uri);
+    assert.deepEqual(before, ['no traffic yet', 'no traffic yet', 'no traffic yet', 'no traffic yet', 'no traffic yet']);
+
+    // The agent reports the handler's location; the template alone would match too.
+    const spans = [10, 20, 30, 40].map((ms) => {
+      const s = nativeSpan({ route: '/items/{item_id}', durationMs: ms, line: 22 });
+      (s.attributes as Record<string, unknown>)['code.file.path'] = appPy;
+      return s;
+    });
+    spans.push(nativeSpan({ method: 'POST', route: '/items', durationMs: 100, status: 500 }));
+    await send(a.collectorPort, spans);
+
+    const titles = await until(async () => {
+      const t = await a.lensTitles(uri);
+      return t.some((x) => x.startsWith('p50')) && t;
+    }, 'lenses with figures');
+    // Handlers in file order: /health, GET /items, GET /items/{item_id}, POST /items, /boom.
+    assert.equal(titles[0], 'no traffic yet');
+    assert.equal(titles[1], 'no traffic yet');
+    assert.match(titles[2], /^p50 20 ms · p95 40 ms · [\d.]+ req\/s · 0\.0% errors$/);
+    assert.match(titles[3], /^p50 100 ms · p95 100 ms · [\d.]+ req\/s · 100\.0% errors$/);
+    assert.equal(titles[4], 'no traffic yet');
+
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(22, 6));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n').replace(/&nbsp;/g, ' ');
+    assert.match(text, /4 requests in the last 60 s/);
+    assert.match(text, /█/);
+  });
+});
