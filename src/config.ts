@@ -6,6 +6,7 @@ import type { ProblemsConfig, SeveritySetting } from './views/errorDiagnostics';
 export interface RoutelensConfig {
   collector: {
     port: number;
+    grpcPort: number;
     allowedOrigins: string[];
     maxMessageBytes: number;
   };
@@ -26,6 +27,7 @@ export function readConfig(): RoutelensConfig {
   return {
     collector: {
       port: c.get<number>('collector.port', 4318),
+      grpcPort: c.get<number>('collector.grpcPort', 4317),
       allowedOrigins: c.get<string[]>('collector.allowedOrigins', []),
       maxMessageBytes: c.get<number>('collector.maxMessageBytes', 4 * 1024 * 1024),
     },

@@ -19,6 +19,7 @@ import { ErrorDiagnostics } from './views/errorDiagnostics';
 import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
+import { registerTracePanel } from './views/traceWaterfallPanel';
 
 /** What `activate` returns: used by the integration tests; internal, not a stable API. */
 export interface RoutelensApi {
@@ -90,6 +91,7 @@ export class Services implements vscode.Disposable {
     this.disposables.push(this.lenses);
 
     // -- trace panel wiring (see src/views/traceWaterfallPanel.ts) --
+    this.disposables.push(registerTracePanel(context.extensionUri, { store: this.store, windowSeconds: () => this.windowSec, log }));
 
     this.registerCommands();
     this.disposables.push(
@@ -125,7 +127,11 @@ export class Services implements vscode.Disposable {
         store: this.store,
         allowedOrigins: this.config.collector.allowedOrigins,
         maxMessageBytes: this.config.collector.maxMessageBytes,
+        grpcPort: this.config.collector.grpcPort,
       });
+      if (this.runtime.grpcError) {
+        void vscode.window.showWarningMessage(`Routelens: OTLP/gRPC is off: ${this.runtime.grpcError}. OTLP/HTTP on port ${port} works; change routelens.collector.grpcPort (0 turns gRPC off).`);
+      }
       this.setState({ state: 'listening', endpoint: this.runtime.collector.url });
       this.log.info(`collector ready in ${Date.now() - t0} ms; the query API token is in ${defaultTokenFile()}`);
     } catch (e) {
@@ -200,9 +206,10 @@ export class Services implements vscode.Disposable {
         return;
       }
       case 'openRoute': {
-        const entry = this.store.route(m);
-        if (entry?.code) void openLocation(entry.code, this.log);
-        else void vscode.window.showInformationMessage(`Routelens: the handler of ${m.method} ${m.route} is not known yet (the sender gave no code location).`);
+        // The handler first, then the route's traces beside it: the code keeps the main editor group.
+        const code = this.store.route(m)?.code;
+        const route = { service: m.service, method: m.method, route: m.route };
+        void (code ? openLocation(code, this.log) : Promise.resolve(false)).then(() => vscode.commands.executeCommand('routelens.showRouteTraces', route));
         return;
       }
       case 'openError': {

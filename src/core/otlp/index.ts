@@ -1,0 +1,11 @@
+export { createOtlpHttpHandler, OTLP_HTTP_PATHS, type OtlpHttpOptions } from './http';
+export { startOtlpGrpcServer, type OtlpGrpcOptions, type OtlpGrpcServer } from './grpc';
+export { OtlpIngest, encodeExportResponse, encodeStatus, type IngestResult, type OtlpFormat, type OtlpSignal } from './ingest';
+export { CumulativeToDelta, attributesKey, type CumulativeToDeltaOptions, type CumulativeStats } from './cumulative';
+export { histogramToMs, msFactor, httpServerDuration, HTTP_SERVER_DURATION_METRICS, type HttpServerDuration } from './units';
+export { mapTraces } from './traces';
+export { mapLogs, severityOf } from './logs';
+export { mapMetrics, finishMetrics, type PendingPoint } from './metrics';
+export { expToExplicit, MAX_EXPLICIT_BUCKETS, type ExpHistogram } from './exphist';
+export { otlpTypes, OTLP_PROTO_SOURCES, type OtlpTypes } from './schema';
+export { OtlpItemError, OtlpMalformedError, type Mapped } from './values';

@@ -1,0 +1,103 @@
+// The packaged extension: `npm run package` builds the VSIX, code-server installs it with
+// --install-extension, and the installed copy (not the development folder) activates and receives.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+
+interface CodeServer {
+  stop(): Promise<void>;
+}
+interface Helpers {
+  REPO_ROOT: string;
+  FIXTURE_WORKSPACE: string;
+  startCodeServer(opts: { folder?: string; extensionsDir?: string }): Promise<CodeServer>;
+  launchBrowser(): Promise<Browser>;
+  openWorkbench(browser: Browser, server: CodeServer): Promise<{ page: Page }>;
+  installVsix(vsix: string, extensionsDir: string): Promise<string>;
+}
+
+function repoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'scripts', 'vscode-test'))) return dir;
+}
+
+function health(): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request('http://127.0.0.1:4318/healthz', (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n), `${prefix}${n}/`) : [`${prefix}${n}`]));
+}
+
+describe('e2e: the packaged VSIX', function () {
+  this.timeout(240_000);
+  let helpers: Helpers;
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let extensionsDir: string;
+
+  before(async () => {
+    helpers = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
+    extensionsDir = mkdtempSync(join(tmpdir(), 'routelens-vsix-ext-'));
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    rmSync(extensionsDir, { recursive: true, force: true });
+  });
+
+  it('packages only what runs, installs into VS Code, activates and receives telemetry', async () => {
+    const root = helpers.REPO_ROOT;
+    const vsix = join(root, 'routelens.vsix');
+    execFileSync('npm', ['run', 'package', '--silent'], { cwd: root, stdio: 'pipe' });
+    const size = statSync(vsix).size;
+    console.log(`      VSIX: ${(size / 1024).toFixed(1)} KiB`);
+    assert.ok(size < 2 * 1024 * 1024, `VSIX is ${size} bytes`);
+
+    await helpers.installVsix(vsix, extensionsDir);
+    const installed = readdirSync(extensionsDir).find((n) => n.startsWith('routelens.routelens-'));
+    assert.ok(installed, `installed folders: ${readdirSync(extensionsDir).join(', ')}`);
+    const files = listFiles(join(extensionsDir, installed));
+    assert.ok(files.includes('dist/extension.js'));
+    assert.ok(files.includes('dist/webview/sidebar.js'));
+    assert.ok(files.includes('agents/python/bootstrap/sitecustomize.py'));
+    const leaked = files.filter((f) => /^(src|test|out|scripts|bench|node_modules|\.vscode-test)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map'));
+    assert.deepEqual(leaked, [], 'no sources, tests, maps or build tooling in the VSIX');
+
+    assert.equal(await health(), 0, 'port 4318 must be free before the installed extension starts');
+    server = await helpers.startCodeServer({ folder: helpers.FIXTURE_WORKSPACE, extensionsDir });
+    browser = await helpers.launchBrowser();
+    const t0 = Date.now();
+    const { page } = await helpers.openWorkbench(browser, server);
+    for (let i = 0; i < 120 && (await health()) !== 200; i++) await page.waitForTimeout(250);
+    assert.equal(await health(), 200, 'the installed extension started its collector');
+    console.log(`      collector up ${Date.now() - t0} ms after the page opened`);
+
+    const acked = await new Promise<boolean>((resolve, reject) => {
+      const ws = new WebSocket('ws://127.0.0.1:4318/v1/ws');
+      ws.on('open', () => {
+        ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'vsix-check' } }));
+        ws.send(JSON.stringify({ v: 1, type: 'batch', spans: [] }));
+      });
+      ws.on('message', (d) => {
+        if (JSON.parse(d.toString()).type === 'ack') {
+          ws.close();
+          resolve(true);
+        }
+      });
+      ws.on('error', reject);
+    });
+    assert.ok(acked);
+    await page.locator('.statusbar-item[id="routelens.routelens.routelens.status"], .statusbar-item[aria-label*="Routelens"]').first().waitFor({ timeout: 30_000 });
+  });
+});
