@@ -18,7 +18,7 @@ function walk(dir, out = []) {
 }
 
 const webviews = readdirSync('src/webview', { withFileTypes: true })
-  .filter((d) => d.isDirectory() && d.name !== 'shared')
+  .filter((d) => d.isDirectory() && existsSync(join('src/webview', d.name, 'main.ts')))
   .map((d) => d.name);
 
 const problemMatcher = {

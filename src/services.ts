@@ -4,11 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { PortInUseError } from './core/collector/collector';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { CodeLocation } from './core/model';
-import { startRuntime, type Runtime } from './core/runtime';
+import { CollectorHost, type HostMode } from './core/collectorHost';
 import { TelemetryStore } from './core/store/store';
 import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
 import { createLog } from './log';
@@ -47,7 +46,8 @@ export class Services implements vscode.Disposable {
   private readonly channel: vscode.LogOutputChannel;
   private config: RoutelensConfig;
   readonly store: TelemetryStore;
-  private runtime: Runtime | undefined;
+  private host: CollectorHost | undefined;
+  private hostSub: { dispose(): void } | undefined;
   private state: CollectorView;
   private token: string;
   private windowSec: number;
@@ -84,7 +84,7 @@ export class Services implements vscode.Disposable {
     this.problems = new ErrorDiagnostics(this.store, () => this.config.problems, log);
     this.disposables.push(this.problems);
 
-    this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' ? this.state.endpoint : undefined), this.store, log);
+    this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined), this.store, log);
     this.disposables.push(this.agent);
 
     this.lenses = new RouteCodeLensProvider(this.store, () => ({ ...this.config.lens, windowSeconds: this.windowSec }), log);
@@ -117,45 +117,48 @@ export class Services implements vscode.Disposable {
 
   private async startCollector(): Promise<void> {
     const port = this.config.collector.port;
-    this.setState({ state: 'starting', endpoint: `http://127.0.0.1:${port}` });
     const t0 = Date.now();
-    try {
-      this.runtime = await startRuntime({
-        port,
-        token: this.token,
-        log: this.log,
-        store: this.store,
-        allowedOrigins: this.config.collector.allowedOrigins,
-        maxMessageBytes: this.config.collector.maxMessageBytes,
-        grpcPort: this.config.collector.grpcPort,
-      });
-      if (this.runtime.grpcError) {
-        void vscode.window.showWarningMessage(`Routelens: OTLP/gRPC is off: ${this.runtime.grpcError}. OTLP/HTTP on port ${port} works; change routelens.collector.grpcPort (0 turns gRPC off).`);
+    const host = new CollectorHost({
+      port,
+      token: this.token,
+      log: this.log,
+      store: this.store,
+      allowedOrigins: this.config.collector.allowedOrigins,
+      maxMessageBytes: this.config.collector.maxMessageBytes,
+      grpcPort: this.config.collector.grpcPort,
+    });
+    this.host = host;
+    let warnedPort = false;
+    const sub = host.onDidChangeState((h) => {
+      if (this.host !== host) return;
+      const view: CollectorView = { state: VIEW_STATE[h.mode], endpoint: h.endpoint, ...(h.message ? { message: h.message } : {}) };
+      this.setState(view);
+      if (h.mode === 'owner') {
+        this.log.info(`collector ready in ${Date.now() - t0} ms; the query API token is in ${defaultTokenFile()}`);
+        if (host.runtime?.grpcError) {
+          void vscode.window.showWarningMessage(`Routelens: OTLP/gRPC is off: ${host.runtime.grpcError}. OTLP/HTTP on port ${port} works; change routelens.collector.grpcPort (0 turns gRPC off).`);
+        }
       }
-      this.setState({ state: 'listening', endpoint: this.runtime.collector.url });
-      this.log.info(`collector ready in ${Date.now() - t0} ms; the query API token is in ${defaultTokenFile()}`);
-    } catch (e) {
-      if (e instanceof PortInUseError) {
-        const message = `Port ${port} is in use, so Routelens cannot receive telemetry. Close the program using it, or pick another port with the setting routelens.collector.port.`;
-        this.setState({ state: 'portInUse', endpoint: `http://127.0.0.1:${port}`, message });
-        this.log.error(message);
-        void vscode.window.showWarningMessage(`Routelens: ${message}`, 'Change Port', 'Show Logs').then((pick) => {
+      if (h.mode === 'portInUse' && !warnedPort) {
+        warnedPort = true;
+        this.log.error(h.message ?? `port ${port} is in use`);
+        void vscode.window.showWarningMessage(`Routelens: ${h.message}`, 'Change Port', 'Show Logs').then((pick) => {
           if (pick === 'Change Port') void vscode.commands.executeCommand('workbench.action.openSettings', 'routelens.collector.port');
           if (pick === 'Show Logs') this.channel.show();
         });
-      } else {
-        const message = `The collector failed to start: ${(e as Error).message}`;
-        this.setState({ state: 'error', endpoint: `http://127.0.0.1:${port}`, message });
-        this.log.error(message);
       }
-    }
+      if (h.mode === 'error') this.log.error(h.message ?? 'the collector failed');
+    });
+    this.hostSub = sub;
+    await host.start();
   }
 
   async restart(): Promise<void> {
     await this.starting;
-    const rt = this.runtime;
-    this.runtime = undefined;
-    if (rt) await rt.stop();
+    const host = this.host;
+    this.host = undefined;
+    this.hostSub?.dispose();
+    if (host) await host.stop();
     this.setState({ ...this.state, state: 'stopped' });
     this.starting = this.startCollector();
     await this.starting;
@@ -242,7 +245,7 @@ export class Services implements vscode.Disposable {
   }
 
   api(): RoutelensApi {
-    const collectorPort = () => this.runtime?.collector.port ?? 0;
+    const collectorPort = () => this.host?.runtime?.collector.port ?? (this.state.state === 'viewer' ? this.config.collector.port : 0);
     const collectorView = () => this.state;
     return {
       store: this.store,
@@ -280,11 +283,21 @@ export class Services implements vscode.Disposable {
         // Keep disposing the rest.
       }
     }
-    const rt = this.runtime;
-    this.runtime = undefined;
-    if (rt) await rt.stop();
+    const host = this.host;
+    this.host = undefined;
+    this.hostSub?.dispose();
+    if (host) await host.stop();
   }
 }
+
+const VIEW_STATE: Record<HostMode, CollectorView['state']> = {
+  starting: 'starting',
+  owner: 'listening',
+  viewer: 'viewer',
+  portInUse: 'portInUse',
+  error: 'error',
+  stopped: 'stopped',
+};
 
 /** Opens a file at a line if it exists on this machine. */
 export async function openLocation(loc: CodeLocation, log: Logger): Promise<boolean> {

@@ -3,6 +3,7 @@
  * the extension and for `routelens serve`.
  */
 import { Collector, type CollectorOptions } from './collector/collector';
+import { LiveHub } from './collector/live';
 import { Counters } from './counters';
 import type { Logger } from './log';
 import type { MetricPoint } from './model';
@@ -58,11 +59,14 @@ export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const counters = opts.store?.counters ?? new Counters();
   const store = opts.store ?? new TelemetryStore(opts.limits, { counters });
-  const sink = metricsAwareSink(store);
+  const live = new LiveHub(store, counters, opts.log);
+  const sink = live.tee(metricsAwareSink(store));
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const collectorOptions: CollectorOptions = {
     store,
+    sink,
+    live,
     otlpHttp: createOtlpHttpHandler(sink, { maxBodyBytes, counters, log: opts.log, cumulative }),
     counters,
     token: opts.token,

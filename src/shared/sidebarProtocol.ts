@@ -1,6 +1,7 @@
 /**
  * The messages between the extension host and the sidebar webview. Both ends import this module;
- * each checks what it receives with the guards below, since a webview message is untrusted input.
+ * each checks what it receives with the guards below, since a webview message is untrusted input
+ * and a webview must not trust a message it did not expect either.
  */
 
 export interface RouteRow {
@@ -27,22 +28,77 @@ export interface ErrorRow {
   lastSeenMs: number;
   route?: string;
   where?: string;
+  traceId?: string;
+}
+
+/** A request worth a look: it failed, or it was slower than its route's p95. */
+export interface TraceRow {
+  traceId: string;
+  service: string;
+  method: string;
+  route: string;
+  durationMs: number;
+  statusCode?: number;
+  error: boolean;
+  slow: boolean;
+  receivedMs: number;
+}
+
+/**
+ * One chart's data, in the shape uPlot takes: `t` in seconds, then one array per line. Null is a
+ * gap (no requests in that bucket, so no latency and no error rate).
+ */
+export interface ChartSeries {
+  t: number[];
+  lines: (number | null)[][];
+}
+
+export interface ChartsData {
+  /** The x range every chart shows, in seconds, so all of them slide together. */
+  fromSec: number;
+  toSec: number;
+  /** Width of a bucket of the request and error charts. */
+  stepSec: number;
+  requests: ChartSeries;
+  /** p50, p95, p99 in milliseconds, per 10-second latency slot. */
+  latency: ChartSeries;
+  /** Share of requests that failed, 0..1. */
+  errors: ChartSeries;
+  /** Resident memory in bytes, summed over the selected services' processes; absent without data. */
+  memory?: ChartSeries;
+  /** CPU as a share of one core, summed likewise. */
+  cpu?: ChartSeries;
 }
 
 export interface CollectorView {
-  state: 'starting' | 'listening' | 'portInUse' | 'error' | 'stopped';
+  state: 'starting' | 'listening' | 'viewer' | 'portInUse' | 'error' | 'stopped';
   endpoint: string;
   message?: string;
+}
+
+export interface Totals {
+  rps: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  errorRate: number;
+  requests: number;
 }
 
 export interface SidebarState {
   collector: CollectorView;
   services: string[];
+  /** The service the figures are for; null for all of them. */
+  service: string | null;
   windowSec: number;
   paused: boolean;
+  /** The host's clock when the state was built, so "12 s ago" is measured against one clock. */
+  nowMs: number;
   routes: RouteRow[];
   errors: ErrorRow[];
-  totals: { rps: number; p95Ms: number | null; errorRate: number; requests: number };
+  traces: TraceRow[];
+  charts: ChartsData;
+  totals: Totals;
 }
 
 export type HostToSidebar = { type: 'state'; state: SidebarState };
@@ -51,15 +107,36 @@ export type SidebarToHost =
   | { type: 'ready' }
   | { type: 'openRoute'; service: string; method: string; route: string }
   | { type: 'openError'; fingerprint: string }
+  | { type: 'openTrace'; traceId: string }
   | { type: 'setWindow'; seconds: number }
+  | { type: 'setService'; service: string | null }
   | { type: 'command'; command: SidebarCommand };
 
-export const SIDEBAR_COMMANDS = ['copyEndpoint', 'restartCollector', 'clearData', 'showLogs', 'togglePause', 'debugHelp', 'copyEnv'] as const;
+export const SIDEBAR_COMMANDS = [
+  'copyEndpoint',
+  'restartCollector',
+  'clearData',
+  'showLogs',
+  'togglePause',
+  'debugHelp',
+  'copyEnv',
+  'copyAgentEnv',
+  'prometheusSettings',
+] as const;
 export type SidebarCommand = (typeof SIDEBAR_COMMANDS)[number];
 export const WINDOWS = [60, 300, 900] as const;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
+const isNumOrNull = (v: unknown): boolean => v === null || isNum(v);
+const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+const isHex = (v: unknown, len: number): boolean => isStr(v) && v.length === len && /^[0-9a-f]+$/.test(v);
+
+export function isTraceId(v: unknown): v is string {
+  return isHex(v, 32);
+}
 
 export function isSidebarToHost(m: unknown): m is SidebarToHost {
   if (!isObj(m) || !isStr(m.type)) return false;
@@ -70,8 +147,12 @@ export function isSidebarToHost(m: unknown): m is SidebarToHost {
       return isStr(m.service) && isStr(m.method) && isStr(m.route);
     case 'openError':
       return isStr(m.fingerprint);
+    case 'openTrace':
+      return isTraceId(m.traceId);
     case 'setWindow':
-      return typeof m.seconds === 'number' && (WINDOWS as readonly number[]).includes(m.seconds);
+      return isNum(m.seconds) && (WINDOWS as readonly number[]).includes(m.seconds);
+    case 'setService':
+      return m.service === null || isStr(m.service);
     case 'command':
       return isStr(m.command) && (SIDEBAR_COMMANDS as readonly string[]).includes(m.command);
     default:
@@ -79,6 +160,87 @@ export function isSidebarToHost(m: unknown): m is SidebarToHost {
   }
 }
 
+function isRouteRow(r: unknown): r is RouteRow {
+  return (
+    isObj(r) &&
+    isStr(r.service) &&
+    isStr(r.method) &&
+    isStr(r.route) &&
+    isNum(r.count) &&
+    isNum(r.rps) &&
+    isNum(r.errorRate) &&
+    isNumOrNull(r.p50Ms) &&
+    isNumOrNull(r.p95Ms) &&
+    isNumOrNull(r.p99Ms) &&
+    isBool(r.hasCode) &&
+    Array.isArray(r.spark) &&
+    r.spark.every(isNum)
+  );
+}
+
+function isErrorRow(e: unknown): e is ErrorRow {
+  return isObj(e) && isStr(e.fingerprint) && isStr(e.service) && isStr(e.type) && isStr(e.message) && isNum(e.count) && isNum(e.lastSeenMs) && isOptStr(e.route) && isOptStr(e.where) && (e.traceId === undefined || isTraceId(e.traceId));
+}
+
+function isTraceRow(t: unknown): t is TraceRow {
+  return isObj(t) && isTraceId(t.traceId) && isStr(t.service) && isStr(t.method) && isStr(t.route) && isNum(t.durationMs) && (t.statusCode === undefined || isNum(t.statusCode)) && isBool(t.error) && isBool(t.slow) && isNum(t.receivedMs);
+}
+
+export function isChartSeries(s: unknown): s is ChartSeries {
+  if (!isObj(s) || !Array.isArray(s.t) || !Array.isArray(s.lines)) return false;
+  const n = s.t.length;
+  return s.t.every(isNum) && s.lines.every((l) => Array.isArray(l) && l.length === n && l.every(isNumOrNull));
+}
+
+function isCharts(c: unknown): c is ChartsData {
+  return (
+    isObj(c) &&
+    isNum(c.fromSec) &&
+    isNum(c.toSec) &&
+    isNum(c.stepSec) &&
+    isChartSeries(c.requests) &&
+    isChartSeries(c.latency) &&
+    isChartSeries(c.errors) &&
+    (c.memory === undefined || isChartSeries(c.memory)) &&
+    (c.cpu === undefined || isChartSeries(c.cpu))
+  );
+}
+
+const COLLECTOR_STATES: readonly string[] = ['starting', 'listening', 'portInUse', 'error', 'stopped'];
+
+export function isSidebarState(s: unknown): s is SidebarState {
+  if (!isObj(s)) return false;
+  const c = s.collector;
+  const t = s.totals;
+  return (
+    isObj(c) &&
+    isStr(c.state) &&
+    COLLECTOR_STATES.includes(c.state) &&
+    isStr(c.endpoint) &&
+    isOptStr(c.message) &&
+    Array.isArray(s.services) &&
+    s.services.every(isStr) &&
+    (s.service === null || isStr(s.service)) &&
+    isNum(s.windowSec) &&
+    isBool(s.paused) &&
+    isNum(s.nowMs) &&
+    Array.isArray(s.routes) &&
+    s.routes.every(isRouteRow) &&
+    Array.isArray(s.errors) &&
+    s.errors.every(isErrorRow) &&
+    Array.isArray(s.traces) &&
+    s.traces.every(isTraceRow) &&
+    isCharts(s.charts) &&
+    isObj(t) &&
+    isNum(t.rps) &&
+    isNumOrNull(t.p50Ms) &&
+    isNumOrNull(t.p95Ms) &&
+    isNumOrNull(t.p99Ms) &&
+    isNum(t.errorRate) &&
+    isNum(t.requests)
+  );
+}
+
 export function isHostToSidebar(m: unknown): m is HostToSidebar {
-  return isObj(m) && m.type === 'state' && isObj(m.state) && Array.isArray((m.state as Record<string, unknown>).routes);
+  return isObj(m) && m.type === 'state' && isSidebarState(m.state);
 }

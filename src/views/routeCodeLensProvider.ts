@@ -64,7 +64,10 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       vscode.window.onDidChangeVisibleTextEditors(() => this.decorate()),
       vscode.workspace.onDidDeleteFiles((e) => e.files.forEach((f) => this.forget(f))),
     );
-    const sub = store.onDidChange(() => this.schedule());
+    const sub = store.onDidChange((e) => {
+      if (e.cleared) this.everSeen.clear();
+      this.schedule();
+    });
     this.disposables.push({ dispose: () => sub.dispose() });
     // Windows slide and rates decay even when nothing arrives.
     const tick = setInterval(() => this.schedule(), 5000);

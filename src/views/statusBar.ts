@@ -50,6 +50,7 @@ export class StatusBar implements vscode.Disposable {
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
         return;
     }
+    const viewer = s.state === 'viewer' ? ' (viewer)' : '';
     const now = Date.now() / 1000;
     let count = 0;
     let rps = 0;
@@ -63,11 +64,13 @@ export class StatusBar implements vscode.Disposable {
       if (w.count) p95 = Math.max(p95, w.sketch.quantile(0.95));
     }
     if (count === 0) {
-      this.item.text = '$(pulse) Routelens';
-      this.item.tooltip = `Routelens: listening on ${s.endpoint}; no requests in the last ${this.windowSec()} s`;
+      this.item.text = `$(pulse) Routelens${viewer}`;
+      this.item.tooltip = viewer
+        ? `Routelens: showing the collector of another VS Code window (${s.endpoint}); no requests in the last ${this.windowSec()} s`
+        : `Routelens: listening on ${s.endpoint}; no requests in the last ${this.windowSec()} s`;
     } else {
       this.item.text = `$(pulse) ${formatRate(rps)} req/s · p95 ${formatMs(p95)}`;
-      this.item.tooltip = `Routelens: ${count} requests in the last ${this.windowSec()} s; collector on ${s.endpoint}`;
+      this.item.tooltip = `Routelens: ${count} requests in the last ${this.windowSec()} s; collector on ${s.endpoint}${viewer ? ', owned by another window' : ''}`;
     }
   }
 

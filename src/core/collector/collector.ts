@@ -4,7 +4,9 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { Counters } from '../counters';
 import { withPrefix, type Logger } from '../log';
 import type { Resource } from '../model';
+import type { TelemetrySink } from '../sink';
 import type { TelemetryStore } from '../store/store';
+import type { LiveHub } from './live';
 import { isAllowedOrigin, isLoopbackHost } from './hostCheck';
 import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
 import { handleQuery } from './queryApi';
@@ -14,6 +16,10 @@ export const VERSION = '0.1.0';
 
 export interface CollectorOptions {
   store: TelemetryStore;
+  /** Where decoded native-protocol items go (default: the store). */
+  sink?: TelemetrySink;
+  /** Serves the token-protected live stream at /api/v1/live (other windows attach through it). */
+  live?: LiveHub;
   token: string;
   log: Logger;
   /** 0 picks a free port (tests). */
@@ -65,7 +71,7 @@ export class Collector {
   private nextId = 1;
   private listeningPort = 0;
   private readonly startedAt = Date.now();
-  private readonly opts: Required<Omit<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'counters'>> & Pick<CollectorOptions, 'otlpHttp' | 'onAnnounce'>;
+  private readonly opts: Required<Omit<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'counters' | 'sink' | 'live'>> & Pick<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'live'> & { sink: TelemetrySink };
   private logBudget = { second: 0, used: 0 };
 
   constructor(options: CollectorOptions) {
@@ -74,6 +80,7 @@ export class Collector {
       allowedOrigins: [],
       ...DEFAULTS,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+      sink: options.sink ?? options.store,
     } as unknown as typeof this.opts;
     this.counters = options.counters ?? options.store.counters;
     this.log = withPrefix(options.log, 'collector');
@@ -127,6 +134,7 @@ export class Collector {
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.opts.live?.close();
     for (const ws of this.connections.keys()) ws.close(1001, 'collector shutting down');
     // Give clients a moment to receive the close frame, then cut whatever is left.
     await new Promise((r) => setTimeout(r, 50));
@@ -199,6 +207,11 @@ export class Collector {
     if (!isLoopbackHost(req.headers.host)) return refuse(403, 'Host must be a loopback name', 'ws.rejected.host');
     if (!isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) return refuse(403, 'browser origins are not allowed', 'ws.rejected.origin');
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (path === '/api/v1/live' && this.opts.live) {
+      if (!tokenMatches(this.opts.token, bearer(req.headers.authorization))) return refuse(401, 'the live stream needs "Authorization: Bearer <token>"', 'api.rejected.token');
+      this.opts.live.handleUpgrade(req, socket, head);
+      return;
+    }
     if (path !== '/v1/ws') return refuse(404, `no WebSocket endpoint at ${path.slice(0, 100)}`, 'ws.rejected.path');
     if (this.connections.size >= this.opts.maxConnections) return refuse(503, 'too many connections', 'ws.rejected.connections');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
@@ -247,9 +260,9 @@ export class Collector {
           if (!conn.resource) throw new ProtocolError('no_hello', 'send a hello message before any batch');
           const decoded = decodeBatch(msg, conn.resource);
           // Each kind goes in on its own so one failing consumer cannot lose the others.
-          this.opts.store.addSpans(decoded.spans);
-          this.opts.store.addLogs(decoded.logs);
-          this.opts.store.addMetrics(decoded.metrics);
+          this.opts.sink.addSpans(decoded.spans);
+          this.opts.sink.addLogs(decoded.logs);
+          this.opts.sink.addMetrics(decoded.metrics);
           const rej = decoded.rejected;
           this.counters.inc('ws.accepted.spans', decoded.spans.length);
           this.counters.inc('ws.accepted.logs', decoded.logs.length);

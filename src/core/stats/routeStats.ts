@@ -25,7 +25,13 @@ export class WindowedSeries {
 
   record(nowSec: number, durationMs: number, isError: boolean, weight = 1): void {
     const sec = Math.floor(nowSec);
+    this.total.add(durationMs, weight);
+    if (isError) this.totalErrors += weight;
+    if (this.firstSecond < 0 || sec < this.firstSecond) this.firstSecond = sec;
+    this.lastSecond = Math.max(this.lastSecond, sec);
     const i = sec % HISTORY_SECONDS;
+    // Data older than what a slot already holds (a restored snapshot, say) is past the history.
+    if (this.secondOf[i] > sec) return;
     if (this.secondOf[i] !== sec) {
       this.secondOf[i] = sec;
       this.counts[i] = 0;
@@ -35,15 +41,12 @@ export class WindowedSeries {
     if (isError) this.errors[i] += weight;
     const slot = Math.floor(sec / SKETCH_SLOT_SECONDS);
     const j = slot % SKETCH_SLOTS;
+    if (this.slotOf[j] > slot) return;
     if (this.slotOf[j] !== slot || !this.sketches[j]) {
       this.slotOf[j] = slot;
       this.sketches[j] = new LatencySketch();
     }
     this.sketches[j]!.add(durationMs, weight);
-    this.total.add(durationMs, weight);
-    if (isError) this.totalErrors += weight;
-    if (this.firstSecond < 0) this.firstSecond = sec;
-    this.lastSecond = Math.max(this.lastSecond, sec);
   }
 
   /** Count and errors over the last `windowSec` seconds ending at `nowSec` (inclusive). */

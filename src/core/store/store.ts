@@ -128,11 +128,16 @@ export class TelemetryStore implements TelemetrySink {
 
   // ---- ingestion -------------------------------------------------------------------------------
 
-  addSpans(spans: Span[]): void {
+  /**
+   * `historical`: the spans come from a snapshot, an import or another window rather than live, so
+   * each is placed in the statistics at its own end time instead of now.
+   */
+  addSpans(spans: Span[], historical = false): void {
     if (spans.length === 0) return;
-    const received = this.now();
+    const now = this.now();
     let errorsChanged = false;
     for (const span of spans) {
+      const received = historical ? Math.min(now, span.endMs) : now;
       const bytes = estimateSpanBytes(span);
       this.bytes += bytes;
       this.spanRing.push({ span, bytes });
@@ -148,11 +153,12 @@ export class TelemetryStore implements TelemetrySink {
     this.change.fire({ spans: spans.length, logs: 0, metrics: 0, errorsChanged, cleared: false });
   }
 
-  addLogs(logs: LogRecord[]): void {
+  addLogs(logs: LogRecord[], historical = false): void {
     if (logs.length === 0) return;
-    const received = this.now();
+    const now = this.now();
     let errorsChanged = false;
     for (const log of logs) {
+      const received = historical ? Math.min(now, log.timeMs) : now;
       const bytes = estimateLogBytes(log);
       this.bytes += bytes;
       this.logRing.push({ log, bytes });
@@ -385,7 +391,7 @@ export class TelemetryStore implements TelemetrySink {
       s = { name: resource.serviceName, resource, lastSeenMs: now, spans: 0, logs: 0 };
       this.services.set(resource.serviceName, s);
     }
-    s.lastSeenMs = now;
+    s.lastSeenMs = Math.max(s.lastSeenMs, now);
     s.resource = resource;
     if (kind) s[kind]++;
   }
@@ -415,7 +421,7 @@ export class TelemetryStore implements TelemetrySink {
     const d = durationMs(span);
     const error = span.status === 'error' || isServerError(http.statusCode);
     entry.series.record(received / 1000, d, error);
-    entry.lastSeenMs = received;
+    entry.lastSeenMs = Math.max(entry.lastSeenMs, received);
     if (span.code) entry.code = span.code;
     let svc = this.serviceSeries.get(key.service);
     if (!svc) this.serviceSeries.set(key.service, (svc = new WindowedSeries()));
@@ -435,7 +441,7 @@ export class TelemetryStore implements TelemetrySink {
         return false;
       }
       g.count++;
-      g.lastSeenMs = received;
+      g.lastSeenMs = Math.max(g.lastSeenMs, received);
       g.message = e.message;
       g.frames = e.frames.length ? e.frames : g.frames;
       g.location = e.location ?? g.location;
