@@ -19,6 +19,7 @@ export interface RoutelensConfig {
   windowSeconds: number;
   problems: ProblemsConfig;
   autoInstrument: 'debug' | 'debugAndTerminal' | 'off';
+  persistence: boolean;
   lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
 }
 
@@ -37,6 +38,7 @@ export function readConfig(): RoutelensConfig {
       maxMegabytes: c.get<number>('store.maxMegabytes', 64),
     },
     windowSeconds: c.get<number>('windowSeconds', 60),
+    persistence: c.get<boolean>('persistence.enabled', true),
     autoInstrument: c.get<'debug' | 'debugAndTerminal' | 'off'>('autoInstrument', 'debug'),
     lens: {
       enabled: c.get<boolean>('codeLens.enabled', true),

@@ -3,11 +3,14 @@
  * extension-lifetime disposables. extension.ts only calls in here.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { CodeLocation } from './core/model';
 import { CollectorHost, type HostMode } from './core/collectorHost';
+import { exportOtlpJson, importOtlpJson } from './core/importExport';
 import { TelemetryStore } from './core/store/store';
 import { RESTART_KEYS, readConfig, type RoutelensConfig } from './config';
 import { createLog } from './log';
@@ -30,6 +33,8 @@ export interface RoutelensApi {
   readonly agent: { readonly bootstrapDir: string; resolveDebugConfiguration(config: import('vscode').DebugConfiguration): import('vscode').DebugConfiguration };
   /** CodeLens titles Routelens gives a document, in order. */
   lensTitles(uri: import('vscode').Uri): Promise<string[]>;
+  saveSnapshot(): void;
+  restoreSnapshot(): number;
   /** Resolves when the workspace's route handlers are indexed. */
   whenRoutesIndexed(): Promise<void>;
   /** Diagnostics Routelens currently shows, by file. */
@@ -57,6 +62,8 @@ export class Services implements vscode.Disposable {
   readonly agent: AgentSetup;
   readonly lenses: RouteCodeLensProvider;
   private starting: Promise<void> = Promise.resolve();
+  private readonly snapshotFile: vscode.Uri;
+  private dirtySinceSnapshot = false;
 
   constructor(context: vscode.ExtensionContext) {
     const { channel, log } = createLog();
@@ -67,6 +74,13 @@ export class Services implements vscode.Disposable {
     this.windowSec = this.config.windowSeconds;
     this.store = new TelemetryStore({ maxSpans: this.config.store.maxSpans, maxLogs: this.config.store.maxLogs, maxBytes: this.config.store.maxMegabytes * 1024 * 1024 });
     this.token = loadOrCreateToken(defaultTokenFile());
+    this.snapshotFile = vscode.Uri.joinPath(context.storageUri ?? context.globalStorageUri, 'snapshot.otlp.jsonl');
+    if (this.config.persistence) this.restoreSnapshot();
+    const dirty = this.store.onDidChange(() => (this.dirtySinceSnapshot = true));
+    const saver = setInterval(() => {
+      if (this.config.persistence && this.dirtySinceSnapshot) this.saveSnapshot();
+    }, 60_000);
+    this.disposables.push({ dispose: () => dirty.dispose() }, { dispose: () => clearInterval(saver) });
     this.state = { state: 'starting', endpoint: `http://127.0.0.1:${this.config.collector.port}` };
 
     this.statusBar = new StatusBar(this.store, () => this.state, () => this.windowSec);
@@ -190,6 +204,8 @@ export class Services implements vscode.Disposable {
     reg('routelens.togglePause', () => this.sidebar.setPaused(!this.sidebar.paused));
     reg('routelens.dismissError', (fingerprint) => typeof fingerprint === 'string' && this.store.dismissError(fingerprint));
     reg('routelens.dismissAllErrors', () => this.store.dismissAllErrors());
+    reg('routelens.exportData', () => this.exportData());
+    reg('routelens.importData', (uri) => this.importData(uri instanceof vscode.Uri ? uri : undefined));
     reg('routelens.openRouteTraces', (keys, label) => this.openRouteTraces(Array.isArray(keys) ? (keys as RouteKey[]) : [], String(label ?? '')));
   }
 
@@ -221,6 +237,61 @@ export class Services implements vscode.Disposable {
         return;
       }
     }
+  }
+
+  /** Writes the newest spans and logs where the next start of this window finds them. */
+  saveSnapshot(): void {
+    try {
+      fs.mkdirSync(path.dirname(this.snapshotFile.fsPath), { recursive: true });
+      fs.writeFileSync(this.snapshotFile.fsPath, exportOtlpJson(this.store, { maxSpans: SNAPSHOT_SPANS, maxLogs: SNAPSHOT_LOGS }), { mode: 0o600 });
+      this.dirtySinceSnapshot = false;
+    } catch (e) {
+      this.log.warn(`could not save the snapshot to ${this.snapshotFile.fsPath}: ${(e as Error).message}`);
+    }
+  }
+
+  restoreSnapshot(): number {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.snapshotFile.fsPath, 'utf8');
+    } catch {
+      return 0;
+    }
+    const r = importOtlpJson(this.store, text);
+    this.log.info(`restored ${r.spans} spans and ${r.logs} log records from the last session`);
+    return r.spans + r.logs;
+  }
+
+  private async exportData(): Promise<void> {
+    const target = await vscode.window.showSaveDialog({
+      title: 'Routelens: Export Data',
+      defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir()), `routelens-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.otlp.jsonl`),
+      filters: { 'OTLP JSON lines': ['jsonl', 'json'] },
+    });
+    if (!target) return;
+    const text = exportOtlpJson(this.store);
+    await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
+    const sizes = this.store.sizes();
+    void vscode.window.showInformationMessage(`Routelens: exported ${sizes.spans} spans and ${sizes.logs} log records to ${target.fsPath}`);
+  }
+
+  private async importData(uri?: vscode.Uri): Promise<void> {
+    const picked = uri ? [uri] : await vscode.window.showOpenDialog({ title: 'Routelens: Import Data', canSelectMany: true, filters: { 'OTLP JSON': ['jsonl', 'json'] } });
+    if (!picked?.length) return;
+    let spans = 0;
+    let logs = 0;
+    const problems: string[] = [];
+    for (const u of picked) {
+      const r = importOtlpJson(this.store, Buffer.from(await vscode.workspace.fs.readFile(u)).toString('utf8'));
+      spans += r.spans;
+      logs += r.logs;
+      problems.push(...r.errors.slice(0, 3).map((e) => `${u.fsPath}: ${e}`));
+      if (r.rejected) problems.push(`${u.fsPath}: ${r.rejected} item(s) rejected`);
+    }
+    for (const p of problems) this.log.warn(`import: ${p}`);
+    const msg = `Routelens: imported ${spans} spans and ${logs} log records.`;
+    if (problems.length) void vscode.window.showWarningMessage(`${msg} Some input was skipped (see Routelens: Show Logs).`);
+    else void vscode.window.showInformationMessage(msg);
   }
 
   /** What a CodeLens click does: the route's traces in the trace panel, or a quick pick of them. */
@@ -262,6 +333,8 @@ export class Services implements vscode.Disposable {
         const doc = await vscode.workspace.openTextDocument(uri);
         return this.lenses.provideCodeLenses(doc).map((l) => l.command?.title ?? '');
       },
+      saveSnapshot: () => this.saveSnapshot(),
+      restoreSnapshot: () => this.restoreSnapshot(),
       whenRoutesIndexed: () => this.starting.then(() => this.lenses.scanned),
       diagnostics: () => {
         this.problems.refresh();
@@ -276,6 +349,7 @@ export class Services implements vscode.Disposable {
   }
 
   async dispose(): Promise<void> {
+    if (this.config.persistence) this.saveSnapshot();
     for (const d of this.disposables.splice(0).reverse()) {
       try {
         d.dispose();
@@ -289,6 +363,9 @@ export class Services implements vscode.Disposable {
     if (host) await host.stop();
   }
 }
+
+const SNAPSHOT_SPANS = 5000;
+const SNAPSHOT_LOGS = 2000;
 
 const VIEW_STATE: Record<HostMode, CollectorView['state']> = {
   starting: 'starting',
