@@ -26,26 +26,37 @@ export interface HandlerStats {
 export function handlerStatsForFile(uri: string, index: RouteIndex, store: TelemetryStore, windowSec: number, nowMs = Date.now()): HandlerStats[] {
   const handlers = index.routesOf(uri);
   const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; seconds: number; sketch: LatencySketch }>();
-  for (const summary of store.routeSummaries(900)) {
-    const m = index.match(summary.method, summary.route, summary.code ?? undefined);
+  if (handlers.length === 0) return [];
+  for (const entry of store.routeEntries()) {
+    const summary = entry.key;
+    const m = index.match(summary.method, summary.route, entry.code);
     if (!m || m.uri !== uri) continue;
-    const entry = store.route(summary);
-    if (!entry) continue;
     const w = entry.series.window(nowMs / 1000, windowSec);
     let acc = byHandler.get(m.handler);
-    if (!acc) byHandler.set(m.handler, (acc = { keys: [], count: 0, errors: 0, seconds: 0, sketch: new LatencySketch() }));
+    if (!acc) {
+      // Most handlers have one route: use its window sketch as is, merge only when a second comes.
+      byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, seconds: w.seconds, sketch: w.sketch });
+      continue;
+    }
     acc.keys.push({ service: summary.service, method: summary.method, route: summary.route });
     acc.count += w.count;
     acc.errors += w.errors;
     acc.seconds = Math.max(acc.seconds, w.seconds);
     acc.sketch.merge(w.sketch);
   }
-  const groups = store.errorGroups();
+  // Error groups by route, so each handler looks up only its own.
+  const groupsByRoute = new Map<string, ErrorGroup[]>();
+  for (const g of store.errorGroups()) {
+    if (!g.route) continue;
+    const list = groupsByRoute.get(g.route) ?? [];
+    list.push(g);
+    groupsByRoute.set(g.route, list);
+  }
   return handlers.map((handler) => {
     const acc = byHandler.get(handler);
     const keys = acc?.keys ?? [];
     const q = (p: number) => (acc && acc.count ? acc.sketch.quantile(p) : null);
-    const errors = groups.filter((g) => g.route && keys.some((k) => k.route === g.route && (!g.method || g.method === k.method) && k.service === g.service));
+    const errors = keys.flatMap((k) => (groupsByRoute.get(k.route) ?? []).filter((g) => (!g.method || g.method === k.method) && k.service === g.service));
     return {
       handler,
       keys,

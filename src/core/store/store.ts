@@ -258,6 +258,11 @@ export class TelemetryStore implements TelemetrySink {
     return out.sort((a, b) => b.count - a.count || a.route.localeCompare(b.route) || a.method.localeCompare(b.method));
   }
 
+  /** Every route with statistics, without computing any (cheap: for matching routes to handlers). */
+  routeEntries(): IterableIterator<RouteEntry> {
+    return this.routes.values();
+  }
+
   route(key: RouteKey): RouteEntry | undefined {
     return this.routes.get(routeKeyString(key));
   }
