@@ -1,0 +1,484 @@
+"""The bounded queue and the thread that ships it to the collector.
+
+The application's threads only ever append to a deque (dropping the oldest
+item when it is full); everything else (serialising, connecting, sending,
+reading acknowledgements, sampling process metrics) happens on one daemon
+thread, so a slow or absent collector costs the application nothing.
+"""
+
+import collections
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import weakref
+
+from . import _config, _json, _trace
+from ._ws import WebSocketClient, WebSocketError
+
+log = logging.getLogger("routelens")
+
+SPANS, LOGS, METRICS = "spans", "logs", "metrics"
+_KINDS = (SPANS, LOGS, METRICS)
+
+BACKOFF_START = 0.1
+BACKOFF_MAX = 5.0
+WELCOME_WAIT = 1.0
+STABLE_CONNECTION = 5.0
+
+
+def _dumps(obj):
+    return _json.dumps(obj)
+
+
+# Every exporter of this process, so a forked child can reset them all.
+_live = weakref.WeakSet()
+
+
+def _reset_after_fork():
+    for exporter in list(_live):
+        exporter._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+class Exporter:
+    def __init__(self, config, resource_fn, sampler=None):
+        self.config = config
+        self._resource_fn = resource_fn
+        self._resource = None
+        self._sampler = sampler
+        self._init_state()
+        self.stats = {
+            "connects": 0,
+            "batches": 0,
+            "sent": {SPANS: 0, LOGS: 0, METRICS: 0},
+            "accepted": {SPANS: 0, LOGS: 0, METRICS: 0},
+            "rejected": {SPANS: 0, LOGS: 0, METRICS: 0},
+            "errors": [],
+        }
+        self._closed = False
+        _live.add(self)
+
+    def _init_state(self):
+        self._queue = collections.deque()
+        self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._stop_deadline = None
+        self._thread = None
+        self._started = False
+        self._client = None
+        self._backoff = BACKOFF_START
+        self._next_connect = 0.0
+        self._connected_at = 0.0
+        self._seq = 0
+        self._acked_seq = 0
+        self._sent_seq = 0
+        self._busy = False
+        self._flush_requested = False
+        self.max_message_bytes = 4 * 1024 * 1024
+        self.max_batch_items = self.config.max_batch
+        self._trigger = max(1, self.config.max_batch // 2)
+        self._max_queue = self.config.max_queue
+
+    def _after_fork(self):
+        # The child shares the parent's socket and queue contents; both belong to the parent.
+        client = self._client
+        if client is not None:
+            client.abort()
+        self._init_state()
+        self._resource = None
+        if self._sampler is not None:
+            try:
+                self._sampler.reset()
+            except Exception:
+                pass
+
+    # -- called from application threads ----------------------------------------
+
+    def enqueue(self, kind, item):
+        """Never blocks and never raises; when the queue is full the oldest item goes."""
+        try:
+            if self._closed:
+                return
+            queue = self._queue
+            if len(queue) >= self._max_queue:
+                self._drop_oldest(queue)
+            queue.append((kind, item))
+            if not self._started:
+                self.start()
+            elif len(queue) >= self._trigger and not self._wake.is_set():
+                self._wake.set()
+        except Exception:
+            pass
+
+    def export_span(self, span):
+        # enqueue() inlined: this runs once per request.
+        try:
+            queue = self._queue
+            if len(queue) >= self._max_queue:
+                if self._closed:
+                    return
+                self._drop_oldest(queue)
+            queue.append((SPANS, span))
+            if not self._started:
+                self.start()
+            elif len(queue) >= self._trigger and not self._wake.is_set():
+                self._wake.set()
+        except Exception:
+            pass
+
+    def _drop_oldest(self, queue):
+        with self._lock:
+            while len(queue) >= self._max_queue:
+                try:
+                    kind = queue.popleft()[0]
+                except IndexError:
+                    return
+                self._dropped[kind] += 1
+
+    def dropped_pending(self):
+        with self._lock:
+            return dict(self._dropped)
+
+    def start(self):
+        with self._lock:
+            if self._started or self._closed:
+                return
+            self._started = True
+        thread = threading.Thread(target=self._run, name="routelens-exporter", daemon=True)
+        self._thread = thread
+        try:
+            thread.start()
+        except RuntimeError:
+            # Interpreter shutting down: nothing more will be sent.
+            self._closed = True
+
+    def flush(self, timeout=2.0):
+        """Waits until everything queued so far is sent and acknowledged (or timeout).
+
+        True if the collector acknowledged every batch sent up to then.
+        """
+        deadline = time.monotonic() + timeout
+        self._flush_requested = True
+        self._wake.set()
+        while time.monotonic() < deadline:
+            if not self._queue and not self._busy and not self._flush_requested:
+                if self._client is None:
+                    return False
+                if self._acked_seq >= self._sent_seq:
+                    return True
+                # The exporter thread reads acknowledgements when woken.
+                self._wake.set()
+            time.sleep(0.005)
+        return False
+
+    def shutdown(self, timeout=1.0):
+        """Stops the thread after a last send bounded by timeout seconds."""
+        if self._closed:
+            return
+        self._stop_deadline = time.monotonic() + max(0.0, timeout)
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(max(0.0, timeout))
+        self._closed = True
+        client = self._client
+        if client is not None and (thread is None or not thread.is_alive()):
+            self._client = None
+            client.abort()
+
+    @property
+    def connected(self):
+        return self._client is not None
+
+    # -- exporter thread ------------------------------------------------------------
+
+    def _run(self):
+        interval = self.config.flush_interval
+        metrics_interval = self.config.metrics_interval
+        now = time.monotonic()
+        next_flush = now + interval
+        next_metrics = now + metrics_interval
+        while True:
+            try:
+                if self._stopping:
+                    self._final_flush()
+                    return
+                _trace.sync_clock()
+                now = time.monotonic()
+                if self._sampler is not None and metrics_interval > 0 and now >= next_metrics:
+                    self._sample()
+                    next_metrics += metrics_interval
+                    if next_metrics < now:
+                        next_metrics = now + metrics_interval
+                if self._client is None and now >= self._next_connect:
+                    self._connect(2.0)
+                if self._client is not None:
+                    self._read_incoming(0.0)
+                flush_now = self._flush_requested or now >= next_flush or len(self._queue) >= self._trigger
+                if flush_now:
+                    if self._client is not None:
+                        self._send_pending()
+                    next_flush = time.monotonic() + interval
+                    self._flush_requested = False
+                now = time.monotonic()
+                deadlines = [next_flush]
+                if self._sampler is not None and metrics_interval > 0:
+                    deadlines.append(next_metrics)
+                if self._client is None:
+                    deadlines.append(self._next_connect)
+                wait = max(0.0, min(deadlines) - now)
+                if self._wake.wait(wait):
+                    self._wake.clear()
+            except Exception as exc:  # never let the thread die
+                self._note("exporter loop: %r" % (exc,))
+                self._disconnect()
+                time.sleep(0.05)
+
+    def _sample(self):
+        try:
+            for point in self._sampler.sample():
+                self.enqueue(METRICS, point)
+        except Exception as exc:
+            self._note("metrics: %r" % (exc,))
+
+    def _note(self, message):
+        errors = self.stats["errors"]
+        if len(errors) < 50:
+            errors.append(message)
+        log.debug("routelens: %s", message)
+
+    def _resource_attrs(self):
+        if self._resource is None:
+            self._resource = self._resource_fn()
+        return self._resource
+
+    def _connect(self, timeout):
+        client = WebSocketClient(self.config.ws_url, timeout=max(0.05, min(2.0, timeout)),
+                                 user_agent="%s/%s" % (_config.SDK_NAME, _config.VERSION))
+        try:
+            client.connect()
+            client.send_text(_dumps({"v": 1, "type": "hello", "resource": self._resource_attrs()}))
+            deadline = time.monotonic() + min(WELCOME_WAIT, timeout)
+            welcomed = False
+            while not welcomed and time.monotonic() < deadline:
+                for text in client.receive(deadline - time.monotonic()):
+                    if self._handle_message(text) == "welcome":
+                        welcomed = True
+            if not welcomed:
+                # Still usable: the protocol orders hello before any batch on the socket.
+                self._note("no welcome within %.1fs" % WELCOME_WAIT)
+        except Exception as exc:
+            client.abort()
+            self._note("connect to %s failed: %r" % (self.config.ws_url, exc))
+            self._next_connect = time.monotonic() + self._backoff
+            self._backoff = min(BACKOFF_MAX, self._backoff * 2)
+            return False
+        self._client = client
+        self._connected_at = time.monotonic()
+        self.stats["connects"] += 1
+        return True
+
+    def _disconnect(self):
+        client, self._client = self._client, None
+        if client is not None:
+            client.abort()
+            now = time.monotonic()
+            # A connection that lasted starts the backoff afresh; one that flaps keeps doubling it.
+            if now - self._connected_at > STABLE_CONNECTION:
+                self._backoff = BACKOFF_START
+            self._next_connect = now + self._backoff
+            self._backoff = min(BACKOFF_MAX, self._backoff * 2)
+
+    def _read_incoming(self, timeout):
+        try:
+            for text in self._client.receive(timeout):
+                self._handle_message(text)
+        except (OSError, WebSocketError) as exc:
+            self._note("connection lost: %r" % (exc,))
+            self._disconnect()
+
+    def _handle_message(self, text):
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(message, dict):
+            return None
+        kind = message.get("type")
+        if kind == "welcome":
+            limit = message.get("maxMessageBytes")
+            if isinstance(limit, int) and limit > 1024:
+                self.max_message_bytes = limit
+            items = message.get("maxBatchItems")
+            if isinstance(items, int) and items > 0:
+                self.max_batch_items = min(self.config.max_batch, items)
+        elif kind == "ack":
+            seq = message.get("seq")
+            if isinstance(seq, int) and seq > self._acked_seq:
+                self._acked_seq = seq
+            for field in ("accepted", "rejected"):
+                counts = message.get(field)
+                if isinstance(counts, dict):
+                    for k in _KINDS:
+                        value = counts.get(k)
+                        if isinstance(value, int):
+                            self.stats[field][k] += value
+            for error in (message.get("errors") or [])[:10]:
+                self._note("collector rejected %s" % (error,))
+        elif kind == "error":
+            self._note("collector error %s: %s" % (message.get("code"), message.get("message")))
+        return kind
+
+    def _take(self, limit):
+        queue = self._queue
+        items = []
+        popleft = queue.popleft
+        try:
+            while len(items) < limit:
+                items.append(popleft())
+        except IndexError:
+            pass
+        return items
+
+    def _send_pending(self, deadline=None):
+        self._busy = True
+        try:
+            while self._client is not None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                items = self._take(self.max_batch_items)
+                with self._lock:
+                    dropped = self._dropped
+                    has_drops = any(dropped.values())
+                    if has_drops:
+                        self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
+                if not items and not has_drops:
+                    return
+                unsent, reported = self._send_items(items, dropped if has_drops else None)
+                if has_drops and not reported:
+                    with self._lock:
+                        for k in _KINDS:
+                            self._dropped[k] += dropped[k]
+                if unsent:
+                    # The connection failed: the next one sends these.
+                    self._requeue(unsent)
+                    return
+                if len(self._queue) < self._trigger and not self._flush_requested and not self._stopping:
+                    return
+        finally:
+            self._busy = False
+
+    def _requeue(self, items):
+        room = self._max_queue - len(self._queue)
+        if room < len(items):
+            with self._lock:
+                for kind, _ in items[: len(items) - max(0, room)]:
+                    self._dropped[kind] += 1
+            items = items[len(items) - max(0, room):]
+        self._queue.extendleft(reversed(items))
+
+    def _encode(self, items):
+        spans, logs, metrics = [], [], []
+        for kind, item in items:
+            if kind == SPANS:
+                spans.append(item.to_json())
+            elif kind == LOGS:
+                logs.append(item)
+            else:
+                metrics.append(item)
+        return spans, logs, metrics
+
+    def _message(self, spans, logs, metrics, dropped):
+        self._seq += 1
+        parts = ['{"v":1,"type":"batch","seq":%d' % self._seq]
+        if spans:
+            parts.append(',"spans":[' + ",".join(spans) + "]")
+        if logs:
+            parts.append(',"logs":' + _json.dumps(logs))
+        if metrics:
+            parts.append(',"metrics":' + _json.dumps(metrics))
+        if dropped:
+            parts.append(',"dropped":' + _json.dumps(dropped))
+        parts.append("}")
+        return "".join(parts)
+
+    def _send_items(self, items, dropped):
+        """Sends items in as many messages as the size limit needs.
+
+        Returns (items not sent because the connection failed, whether `dropped` was reported).
+        """
+        spans, logs, metrics = self._encode(items)
+        text = self._message(spans, logs, metrics, dropped)
+        if len(text) > self.max_message_bytes:
+            if len(items) == 1:
+                # One item alone is over the limit: it can never be sent.
+                with self._lock:
+                    self._dropped[items[0][0]] += 1
+                return [], False
+            half = len(items) // 2
+            unsent, reported = self._send_items(items[:half], dropped)
+            if unsent:
+                return unsent + items[half:], reported
+            unsent, reported_later = self._send_items(items[half:], None if reported else dropped)
+            return unsent, reported or reported_later
+        seq = self._seq
+        try:
+            self._client.send_text(text)
+        except (OSError, WebSocketError) as exc:
+            self._note("send failed: %r" % (exc,))
+            self._disconnect()
+            return items, False
+        self._sent_seq = seq
+        self.stats["batches"] += 1
+        for k, values in ((SPANS, spans), (LOGS, logs), (METRICS, metrics)):
+            self.stats["sent"][k] += len(values)
+        return [], dropped is not None
+
+    def _final_flush(self):
+        deadline = self._stop_deadline or (time.monotonic() + 1.0)
+        try:
+            if self._client is None and self._queue:
+                remaining = deadline - time.monotonic()
+                if remaining > 0.05:
+                    self._connect(min(remaining / 2, 0.5))
+            if self._client is not None:
+                self._read_incoming(0.0)
+                self._send_pending(deadline)
+                if self._client is not None:
+                    # Give the acks a moment so the collector has read everything before the close.
+                    self._read_incoming(min(0.05, max(0.0, deadline - time.monotonic())))
+        finally:
+            client, self._client = self._client, None
+            if client is not None:
+                client.close(1000)
+
+
+def default_resource(service_name=None):
+    pid = os.getpid()
+    try:
+        host = socket.gethostname()
+    except OSError:
+        host = "localhost"
+    impl = sys.implementation
+    version = "%d.%d.%d" % sys.version_info[:3]
+    return {
+        "service.name": service_name or _config.derive_service_name(),
+        "service.instance.id": "%s-%d" % (host, pid),
+        "process.pid": pid,
+        "process.runtime.name": impl.name,
+        "process.runtime.version": version,
+        "host.name": host,
+        "telemetry.sdk.name": _config.SDK_NAME,
+        "telemetry.sdk.version": _config.VERSION,
+        "telemetry.sdk.language": "python",
+    }

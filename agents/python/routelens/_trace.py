@@ -1,0 +1,505 @@
+"""Spans, the current-span context and the public span API."""
+
+import contextvars
+import functools
+import inspect
+import math
+import os
+import random
+import threading
+import time
+
+from . import _errors, _json
+from ._codeloc import code_attributes
+from ._json import string as _enc
+
+_current = contextvars.ContextVar("routelens.current_span", default=None)
+
+_rng = random.Random()
+_id_lock = threading.Lock()
+
+
+def _reseed():
+    # After fork both processes would otherwise produce the same ids (and a lock held
+    # by another thread at fork time would never be released in the child).
+    global _id_lock
+    _rng.seed(os.urandom(16))
+    _id_lock = threading.Lock()
+
+
+_reseed()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed)
+
+_getrandbits = _rng.getrandbits
+_perf = time.perf_counter
+_now = time.time
+
+# Wall-clock time as perf_counter() plus an offset: one clock read per span edge instead
+# of two. The exporter thread refreshes the offset, so clock adjustments are followed.
+_wall_offset = _now() - _perf()
+
+
+def sync_clock():
+    global _wall_offset
+    _wall_offset = _now() - _perf()
+
+
+# Set by the agent: a callable taking a finished span. None while the agent is off.
+_export = None
+# Set by _http: the fast encoder for request spans (returns None when it does not apply).
+_server_json = None
+
+
+def set_exporter(fn):
+    global _export
+    _export = fn
+
+
+def new_trace_id():
+    value = _getrandbits(128)
+    while not value:
+        value = _getrandbits(128)
+    return "%032x" % value
+
+
+def new_span_id():
+    value = _getrandbits(64)
+    while not value:
+        value = _getrandbits(64)
+    return "%016x" % value
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def parse_traceparent(header):
+    """(trace_id, parent_span_id) from a W3C traceparent header, or None if it is invalid."""
+    if not header or not isinstance(header, str):
+        return None
+    header = header.strip()
+    parts = header.split("-")
+    if len(parts) < 4:
+        return None
+    version, trace_id, span_id, flags = parts[0], parts[1], parts[2], parts[3]
+    if len(version) != 2 or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
+        return None
+    if version == "ff" or (version == "00" and len(parts) != 4):
+        return None
+    if not (_HEX.issuperset(version) and _HEX.issuperset(trace_id) and _HEX.issuperset(span_id)
+            and _HEX.issuperset(flags)):
+        return None
+    if trace_id == "0" * 32 or span_id == "0" * 16:
+        return None
+    return trace_id, span_id
+
+
+def _attr_value(value):
+    """Coerces a user-supplied value to what the protocol allows in attributes."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        # Beyond 2**53 a JSON number loses precision in the collector; a string does not.
+        return value if -(2 ** 53) <= value <= 2 ** 53 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        out = []
+        for item in value:
+            item = _attr_value(item)
+            if isinstance(item, list):
+                item = str(item)
+            out.append(item)
+        return out
+    if value is None:
+        return ""
+    try:
+        return str(value)
+    except Exception:
+        return "<unprintable>"
+
+
+class Span:
+    """One operation. Created through `span()`, `traced` or the framework hooks."""
+
+    __slots__ = (
+        "_trace_id",
+        "_span_id",
+        "parent_span_id",
+        "name",
+        "kind",
+        "start_ms",
+        "end_ms",
+        "_t0",
+        "status",
+        "status_message",
+        "attributes",
+        "events",
+        "exception",
+        "_exc_obj",
+        "_token",
+        "_route",
+        "_request",
+        "_status_code",
+    )
+
+    def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
+                 parent_span_id=None):
+        if parent is not None:
+            self._trace_id = parent.trace_id
+            self.parent_span_id = parent.span_id
+        elif trace_id is not None:
+            self._trace_id = trace_id
+            self.parent_span_id = parent_span_id
+        else:
+            self._trace_id = None
+            self.parent_span_id = None
+        self._span_id = None
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes if attributes is not None else {}
+        self.events = None
+        self.exception = None
+        self._exc_obj = None
+        self.status = None
+        self.status_message = None
+        self.end_ms = None
+        self._token = None
+        self._route = None
+        self._request = None
+        self._status_code = None
+        t0 = self._t0 = _perf()
+        self.start_ms = (t0 + _wall_offset) * 1000.0
+
+    # Ids are made on first use: a request nobody logs in or opens a child span under
+    # gets its ids on the exporter thread, off the request's path. The lock makes the
+    # first use from two threads agree on one value.
+
+    @property
+    def trace_id(self):
+        value = self._trace_id
+        if value is None:
+            with _id_lock:
+                value = self._trace_id
+                if value is None:
+                    value = self._trace_id = new_trace_id()
+        return value
+
+    @property
+    def span_id(self):
+        value = self._span_id
+        if value is None:
+            with _id_lock:
+                value = self._span_id
+                if value is None:
+                    value = self._span_id = new_span_id()
+        return value
+
+    # -- mutation ---------------------------------------------------------
+
+    def set_attribute(self, key, value):
+        try:
+            self.attributes[str(key)] = _attr_value(value)
+        except Exception:
+            pass
+        return self
+
+    def set_attributes(self, attributes):
+        if attributes:
+            for key, value in attributes.items():
+                self.set_attribute(key, value)
+        return self
+
+    def add_event(self, name, attributes=None):
+        try:
+            event = {"name": str(name), "timeMs": (_perf() + _wall_offset) * 1000.0}
+            if attributes:
+                event["attributes"] = {str(k): _attr_value(v) for k, v in attributes.items()}
+            if self.events is None:
+                self.events = []
+            if len(self.events) < 128:
+                self.events.append(event)
+        except Exception:
+            pass
+        return self
+
+    def set_status(self, status, message=None):
+        if status in ("unset", "ok", "error"):
+            self.status = status
+            if message is not None:
+                self.status_message = _errors.truncate(str(message))
+        return self
+
+    def record_exception(self, exc, tb=None):
+        """Attaches exc (once) and marks the span as failed."""
+        try:
+            if exc is None or exc is self._exc_obj:
+                return self
+            described = _errors.describe(exc, tb)
+            self._exc_obj = exc
+            self.exception = described
+            self.status = "error"
+            self.status_message = _errors.truncate(described["type"] + ": " + described["message"], 1024)
+            if self.events is None:
+                self.events = []
+            self.events.append(_errors.event(described, (_perf() + _wall_offset) * 1000.0))
+        except Exception:
+            pass
+        return self
+
+    def end(self):
+        if self.end_ms is not None:
+            return
+        self.end_ms = self.start_ms + (_perf() - self._t0) * 1000.0
+        # The exception object keeps frames (and their locals) alive; it is described already.
+        self._exc_obj = None
+        export = _export
+        if export is not None:
+            export(self)
+
+    # -- context manager ---------------------------------------------------
+
+    def __enter__(self):
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc is not None and isinstance(exc, Exception):
+                self.record_exception(exc, tb)
+            token, self._token = self._token, None
+            if token is not None:
+                _current.reset(token)
+        except Exception:
+            pass
+        self.end()
+        return False
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type, exc, tb):
+        return self.__exit__(exc_type, exc, tb)
+
+    # -- serialisation (exporter thread) -------------------------------------
+
+    def all_attributes(self):
+        """Every attribute of the span: its route's, its request's and those set on it."""
+        route = self._route
+        request = self._request
+        if route is None and request is None:
+            return self.attributes
+        merged = dict(route.attributes) if route is not None else {}
+        if request is not None:
+            merged.update(request_attributes(request, self._status_code))
+        merged.update(self.attributes)
+        return merged
+
+    def to_dict(self):
+        d = {
+            "traceId": self.trace_id,
+            "spanId": self.span_id,
+            "name": self.name,
+            "kind": self.kind,
+            "startMs": self.start_ms,
+            "endMs": self.end_ms if self.end_ms is not None else self.start_ms,
+        }
+        if self.parent_span_id:
+            d["parentSpanId"] = self.parent_span_id
+        if self.status:
+            d["status"] = self.status
+        if self.status_message:
+            d["statusMessage"] = self.status_message
+        attributes = self.all_attributes()
+        if attributes:
+            d["attributes"] = attributes
+        if self.events:
+            d["events"] = self.events
+        if self.exception is not None:
+            d["exception"] = self.exception
+        return d
+
+    def to_json(self):
+        """The span as protocol JSON (on the exporter thread, where the cost does not meet a request)."""
+        if self._request is not None and _server_json is not None:
+            fast = _server_json(self)
+            if fast is not None:
+                return fast
+        start = self.start_ms
+        end = self.end_ms if self.end_ms is not None else start
+        parts = ['{"traceId":"', self.trace_id, '","spanId":"', self.span_id, '","name":', _enc(self.name),
+                 ',"kind":"', self.kind, '","startMs":', "%.3f" % start, ',"endMs":', "%.3f" % end]
+        if self.parent_span_id:
+            parts.append(',"parentSpanId":"%s"' % self.parent_span_id)
+        if self.status:
+            parts.append(',"status":"%s"' % self.status)
+        if self.status_message:
+            parts.append(',"statusMessage":' + _enc(self.status_message))
+        attrs = self.attributes
+        route = self._route
+        request = self._request
+        if request is not None:
+            generated = request_attributes(request, self._status_code)
+            if attrs:
+                generated.update(attrs)
+            attrs = generated
+        if route is not None:
+            if not attrs:
+                parts.append(',"attributes":{' + route.fragment + "}")
+            elif route.keys.isdisjoint(attrs):
+                parts.append(',"attributes":{' + route.fragment + "," + _json.attributes_body(attrs) + "}")
+            else:
+                merged = dict(route.attributes)
+                merged.update(attrs)
+                parts.append(',"attributes":{' + _json.attributes_body(merged) + "}")
+        elif attrs:
+            parts.append(',"attributes":{' + _json.attributes_body(attrs) + "}")
+        if self.events:
+            parts.append(',"events":' + _json.dumps(self.events))
+        if self.exception is not None:
+            parts.append(',"exception":' + _json.dumps(self.exception))
+        parts.append("}")
+        return "".join(parts)
+
+    def __repr__(self):
+        return "<Span %s trace=%s span=%s>" % (self.name, self.trace_id, self.span_id)
+
+
+def current_span():
+    """The span active in this thread or task, or None."""
+    return _current.get()
+
+
+def span(name, attributes=None, kind="internal"):
+    """A child of the current span, for use as `with routelens.span("db.query", {...}) as s:`.
+
+    The span becomes current inside the block; an exception leaving the block is
+    recorded on it and propagates unchanged.
+    """
+    try:
+        attrs = {str(k): _attr_value(v) for k, v in attributes.items()} if attributes else {}
+        return Span(str(name), attrs, kind if kind in _KINDS else "internal", parent=_current.get())
+    except Exception:
+        return Span("span")
+
+
+_KINDS = ("server", "client", "internal", "producer", "consumer")
+
+
+def traced(func=None, name=None, attributes=None, kind="internal"):
+    """Decorator: runs the function (sync or async) inside a span named after it.
+
+    Usable bare (`@traced`), with a name (`@traced("charge card")`) or with
+    keywords (`@traced(name=..., attributes=...)`).
+    """
+    if isinstance(func, str) and name is None:
+        name, func = func, None
+    if func is None:
+        return lambda f: traced(f, name=name, attributes=attributes, kind=kind)
+
+    span_name = name or getattr(func, "__qualname__", None) or getattr(func, "__name__", "function")
+    kind = kind if kind in _KINDS else "internal"
+    static = {}
+    try:
+        static.update(code_attributes(func))
+    except Exception:
+        pass
+    if attributes:
+        static.update({str(k): _attr_value(v) for k, v in attributes.items()})
+
+    if inspect.iscoroutinefunction(func):
+        @functools.wraps(func)
+        async def async_wrapper(*args, **kwargs):
+            with Span(span_name, dict(static), kind, parent=_current.get()):
+                return await func(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with Span(span_name, dict(static), kind, parent=_current.get()):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+_new_span = Span.__new__
+
+
+def server_span(request, trace_id=None, parent_span_id=None):
+    """The span of one incoming request; request is (method, path, client, host, original method).
+
+    Built field by field (it runs on every request) and carrying the request as a
+    tuple: its attributes are only spelled out on the exporter thread.
+    """
+    span = _new_span(Span)
+    span._trace_id = trace_id
+    span.parent_span_id = parent_span_id
+    span._span_id = None
+    span.name = request[0]
+    span.kind = "server"
+    span.attributes = {}
+    span.events = span.exception = span._exc_obj = span.status = span.status_message = None
+    span.end_ms = span._token = span._route = span._status_code = None
+    span._request = request
+    t0 = span._t0 = _perf()
+    span.start_ms = (t0 + _wall_offset) * 1000.0
+    return span
+
+
+_hosts = {}
+
+
+def split_host(host):
+    """('example.com', 8000) from 'example.com:8000'; IPv6 brackets removed; port may be None."""
+    try:
+        return _hosts[host]
+    except KeyError:
+        pass
+    except TypeError:
+        return None, None
+    result = _split_host(host)
+    if len(_hosts) < 256:
+        _hosts[host] = result
+    return result
+
+
+def _split_host(host):
+    if not host:
+        return None, None
+    if host.count(":") > 1 and not host.startswith("["):
+        return host, None
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0:
+            return host, None
+        address = host[1:end]
+        rest = host[end + 1:]
+        port = rest[1:] if rest.startswith(":") else None
+    else:
+        address, sep, port = host.rpartition(":")
+        if not sep:
+            address, port = host, None
+    if port is not None:
+        try:
+            port = int(port)
+        except ValueError:
+            port = None
+    return address, port
+
+
+def request_attributes(request, status_code):
+    method, path, client, host, original = request
+    attributes = {"http.request.method": method, "url.path": path}
+    if original:
+        attributes["http.request.method_original"] = original
+    if client:
+        attributes["client.address"] = client
+    address, port = split_host(host)
+    if address:
+        attributes["server.address"] = address
+        if port:
+            attributes["server.port"] = port
+    if status_code is not None:
+        attributes["http.response.status_code"] = status_code
+    return attributes

@@ -1,0 +1,177 @@
+"""WSGI: Flask, plus a middleware for any other WSGI app.
+
+For Flask three methods are wrapped: `wsgi_app` (the span around the whole
+request), `full_dispatch_request` (by then the URL rule is matched, so the
+route template and the view are known) and `handle_exception` (the unhandled
+exception, before Flask turns it into a 500 or re-raises it).
+"""
+
+from . import _http
+from ._patch import patch
+from ._trace import _current
+
+ENVIRON_KEY = "routelens.span"
+
+
+def _path(environ):
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if not path.isascii():
+        # WSGI hands over the raw bytes as latin-1; the URL itself is UTF-8.
+        try:
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        except UnicodeError:
+            pass
+    return path
+
+
+def _begin(environ):
+    return _http.begin(
+        environ.get("REQUEST_METHOD", "GET"),
+        _path(environ),
+        environ.get("HTTP_TRACEPARENT"),
+        environ.get("REMOTE_ADDR"),
+        environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+    )
+
+
+def _status_code(status_line):
+    try:
+        return int(status_line[:3])
+    except (TypeError, ValueError):
+        return None
+
+
+def _finish(span, status_line, exc):
+    try:
+        _http.finish(span, span._route, _status_code(status_line) if status_line else None, exc)
+    except Exception:
+        try:
+            span.end()
+        except Exception:
+            pass
+
+
+def call(app, environ, start_response):
+    """Runs the WSGI callable app inside a server span."""
+    try:
+        span = _begin(environ)
+        environ[ENVIRON_KEY] = span
+        token = _current.set(span)
+    except Exception:
+        return app(environ, start_response)
+    status = [None]
+
+    def start_response_with_status(status_line, headers, exc_info=None):
+        status[0] = status_line
+        if exc_info is None:
+            return start_response(status_line, headers)
+        return start_response(status_line, headers, exc_info)
+
+    try:
+        result = app(environ, start_response_with_status)
+    except Exception as exc:
+        _finish(span, status[0], exc)
+        raise
+    except BaseException:
+        _finish(span, status[0], None)
+        raise
+    finally:
+        try:
+            _current.reset(token)
+        except ValueError:
+            pass
+    _finish(span, status[0], None)
+    return result
+
+
+class RoutelensMiddleware:
+    """Wraps any WSGI app: `app.wsgi_app = RoutelensMiddleware(app.wsgi_app)`.
+
+    Without a framework hook to name the route, requests are reported as /{unmatched}.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if ENVIRON_KEY in environ or _http.State.agent is None:
+            return self.app(environ, start_response)
+        return call(self.app, environ, start_response)
+
+
+# -- Flask ---------------------------------------------------------------------------
+
+def _request_getter():
+    """A function returning the current Flask request (or None), resolved once per process."""
+    try:
+        from flask.globals import _cv_request  # Flask 2.2 and later
+
+        get = _cv_request.get
+
+        def current():
+            ctx = get(None)
+            return ctx.request if ctx is not None else None
+
+        return current
+    except ImportError:
+        from flask import _request_ctx_stack
+
+        def current_legacy():
+            ctx = _request_ctx_stack.top
+            return ctx.request if ctx is not None else None
+
+        return current_legacy
+
+
+def _make_wsgi_app(original):
+    def wsgi_app(self, environ, start_response):
+        if ENVIRON_KEY in environ or _http.State.agent is None:
+            return original(self, environ, start_response)
+        return call(original.__get__(self, type(self)), environ, start_response)
+
+    return wsgi_app
+
+
+def _make_full_dispatch_request(original):
+    current_request = _request_getter()
+
+    def full_dispatch_request(self):
+        try:
+            request = current_request()
+            span = request.environ.get(ENVIRON_KEY) if request is not None else None
+            if span is not None:
+                rule = request.url_rule
+                if rule is not None:
+                    span._route = _http.route_info(rule.rule, self.view_functions.get(rule.endpoint), request.method)
+        except Exception:
+            pass
+        return original(self)
+
+    return full_dispatch_request
+
+
+def _make_handle_exception(original):
+    current_request = _request_getter()
+
+    def handle_exception(self, e):
+        try:
+            request = current_request()
+            span = request.environ.get(ENVIRON_KEY) if request is not None else None
+            if span is not None:
+                span.record_exception(e)
+        except Exception:
+            pass
+        return original(self, e)
+
+    return handle_exception
+
+
+def instrument_flask(module=None):
+    # Called while `flask/__init__` is still importing flask.app, so take the class from the module.
+    if module is None:
+        import flask.app as module
+    Flask = module.Flask
+
+    patch(Flask, "wsgi_app", _make_wsgi_app)
+    patch(Flask, "full_dispatch_request", _make_full_dispatch_request)
+    patch(Flask, "handle_exception", _make_handle_exception)
