@@ -3,14 +3,20 @@
  */
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
+import type { ScrapeTargetConfig } from './core/prometheus/scraper';
 import { startRuntime } from './core/runtime';
 
-const USAGE = `Usage: routelens serve [--port N] [--grpc-port N] [--token T] [--verbose]
+const USAGE = `Usage: routelens serve [--port N] [--grpc-port N] [--token T] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
 
 Runs the Routelens collector on 127.0.0.1 without VS Code.
   --port N      HTTP port for OTLP/HTTP, the WebSocket agent endpoint and the query API (default 4318)
   --grpc-port N OTLP/gRPC port (default 4317; 0 turns gRPC off)
   --token T     token for the query API (default: $ROUTELENS_TOKEN, else the token file)
+  --scrape [SERVICE=]URL
+                scrape a Prometheus /metrics URL (repeatable); SERVICE names what it exposes
+                (default: the URL's host:port)
+  --scrape-interval S
+                seconds between scrapes of each target (default 5)
   --verbose     log every connection
 `;
 
@@ -19,10 +25,12 @@ interface ServeArgs {
   grpcPort: number;
   token?: string;
   verbose: boolean;
+  scrape: ScrapeTargetConfig[];
+  scrapeIntervalSec: number;
 }
 
 export function parseArgs(argv: string[]): ServeArgs | { error: string } | { help: true } {
-  const args: ServeArgs = { port: 4318, grpcPort: 4317, verbose: false };
+  const args: ServeArgs = { port: 4318, grpcPort: 4317, verbose: false, scrape: [], scrapeIntervalSec: 5 };
   if (argv[0] !== 'serve') return argv.includes('--help') || argv.includes('-h') || argv.length === 0 ? { help: true } : { error: `unknown command ${JSON.stringify(argv[0])}` };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -40,6 +48,14 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
         const p = Number(value());
         if (!Number.isInteger(p) || p < 0 || p > 65535) return { error: '--grpc-port must be a whole number from 0 to 65535' };
         args.grpcPort = p;
+      } else if (a === '--scrape') {
+        const target = parseScrapeTarget(value());
+        if (typeof target === 'string') return { error: target };
+        args.scrape.push(target);
+      } else if (a === '--scrape-interval') {
+        const sec = Number(value());
+        if (!Number.isFinite(sec) || sec < 0.1 || sec > 3600) return { error: '--scrape-interval must be a number of seconds from 0.1 to 3600' };
+        args.scrapeIntervalSec = sec;
       } else if (a === '--token') args.token = value();
       else if (a === '--verbose') args.verbose = true;
       else if (a === '--help' || a === '-h') return { help: true };
@@ -49,6 +65,21 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
     }
   }
   return args;
+}
+
+/** `URL` or `SERVICE=URL`; only http and https can be scraped. */
+export function parseScrapeTarget(v: string): ScrapeTargetConfig | string {
+  const m = /^([^=/:]+)=(.+)$/.exec(v);
+  const service = m ? m[1].trim() : undefined;
+  const url = (m ? m[2] : v).trim();
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `--scrape: ${JSON.stringify(url)} is not a URL (e.g. http://127.0.0.1:8000/metrics)`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `--scrape: only http and https URLs can be scraped, not ${parsed.protocol}`;
+  return service ? { url, service } : { url };
 }
 
 function stderrLogger(verbose: boolean): Logger {
@@ -74,7 +105,14 @@ export async function main(argv: string[]): Promise<number> {
     tokenWhere = `in ${file}`;
   }
   const log = stderrLogger(parsed.verbose);
-  const runtime = await startRuntime({ port: parsed.port, grpcPort: parsed.grpcPort, token, log });
+  const runtime = await startRuntime({
+    port: parsed.port,
+    grpcPort: parsed.grpcPort,
+    token,
+    log,
+    scrapeTargets: parsed.scrape,
+    scrapeIntervalMs: parsed.scrapeIntervalSec * 1000,
+  });
   const base = runtime.collector.url;
   process.stdout.write(
     [
@@ -83,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       runtime.grpcPort ? `  OTLP/gRPC:        127.0.0.1:${runtime.grpcPort}` : `  OTLP/gRPC:        off${runtime.grpcError ? ` (${runtime.grpcError})` : ''}`,
       `  Python agent:     ${base.replace('http', 'ws')}/v1/ws (set ROUTELENS_ENDPOINT=${base})`,
       `  Query API:        ${base}/api/v1/routes (Authorization: Bearer <token>; token ${tokenWhere})`,
+      ...parsed.scrape.map((t) => `  Prometheus:       scraping ${t.url} every ${parsed.scrapeIntervalSec} s${t.service ? ` as ${t.service}` : ''}`),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),

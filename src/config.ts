@@ -20,6 +20,7 @@ export interface RoutelensConfig {
   problems: ProblemsConfig;
   autoInstrument: 'debug' | 'debugAndTerminal' | 'off';
   persistence: boolean;
+  prometheus: { targets: (string | { url: string; service?: string })[]; scrapeIntervalSeconds: number };
   lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
 }
 
@@ -39,6 +40,10 @@ export function readConfig(): RoutelensConfig {
     },
     windowSeconds: c.get<number>('windowSeconds', 60),
     persistence: c.get<boolean>('persistence.enabled', true),
+    prometheus: {
+      targets: c.get<unknown[]>('prometheus.targets', []).filter((t): t is string | { url: string; service?: string } => typeof t === 'string' || (typeof t === 'object' && t !== null && typeof (t as { url?: unknown }).url === 'string')),
+      scrapeIntervalSeconds: Math.max(1, c.get<number>('prometheus.scrapeIntervalSeconds', 5)),
+    },
     autoInstrument: c.get<'debug' | 'debugAndTerminal' | 'off'>('autoInstrument', 'debug'),
     lens: {
       enabled: c.get<boolean>('codeLens.enabled', true),

@@ -115,6 +115,11 @@ export class Services implements vscode.Disposable {
         if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
         if (e.affectsConfiguration('routelens.problems')) this.problems.refresh();
         if (e.affectsConfiguration('routelens.autoInstrument')) this.agent.updateTerminalEnvironment();
+        if (e.affectsConfiguration('routelens.prometheus')) {
+          const prom = this.host?.runtime?.prometheus;
+          prom?.setIntervalMs(this.config.prometheus.scrapeIntervalSeconds * 1000);
+          prom?.setTargets(this.config.prometheus.targets);
+        }
         if (restart) {
           this.log.info('collector settings changed: restarting the collector');
           void this.restart();
@@ -140,6 +145,8 @@ export class Services implements vscode.Disposable {
       allowedOrigins: this.config.collector.allowedOrigins,
       maxMessageBytes: this.config.collector.maxMessageBytes,
       grpcPort: this.config.collector.grpcPort,
+      scrapeTargets: this.config.prometheus.targets,
+      scrapeIntervalMs: this.config.prometheus.scrapeIntervalSeconds * 1000,
     });
     this.host = host;
     let warnedPort = false;

@@ -2,10 +2,12 @@
  * Wires the core pieces (store, collector, decoders) into one running collector, the same way for
  * the extension and for `routelens serve`.
  */
-import { Collector, type CollectorOptions } from './collector/collector';
+import { Collector, type CollectorOptions, type CollectorTuning } from './collector/collector';
 import { LiveHub } from './collector/live';
 import { Counters } from './counters';
-import type { Logger } from './log';
+import { withPrefix, type Logger } from './log';
+import { RouteDeriver } from './prometheus/routes';
+import { PrometheusScraper, type ScrapeTargetConfig } from './prometheus/scraper';
 import type { MetricPoint } from './model';
 import { CumulativeToDelta, createOtlpHttpHandler, httpServerDuration, startOtlpGrpcServer } from './otlp';
 import type { TelemetrySink } from './sink';
@@ -23,6 +25,12 @@ export interface RuntimeOptions {
   store?: TelemetryStore;
   /** OTLP/gRPC port; 0 or undefined turns gRPC off. */
   grpcPort?: number;
+  /** Connection caps and timeouts of the HTTP server (defaults in collector.ts). */
+  tuning?: Omit<CollectorTuning, 'maxMessageBytes' | 'maxBodyBytes'>;
+  /** Prometheus /metrics URLs to scrape from the start; more can be set on `prometheus` later. */
+  scrapeTargets?: (string | ScrapeTargetConfig)[];
+  /** Default scrape interval (5 s when not given). */
+  scrapeIntervalMs?: number;
 }
 
 export interface Runtime {
@@ -33,6 +41,8 @@ export interface Runtime {
   grpcPort: number;
   /** Why gRPC is not running, when it was asked for and failed. */
   grpcError?: string;
+  /** The Prometheus scraper; it scrapes nothing until it is given targets. */
+  prometheus: PrometheusScraper;
   stop(): Promise<void>;
 }
 
@@ -41,6 +51,9 @@ export interface Runtime {
  * routes that send metrics but no spans (the store ignores them once spans arrive for a route).
  */
 export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
+  // Prometheus HTTP histograms (scraped here, or relayed to a viewer window) become route
+  // statistics in the same place, so owner and viewers derive the same figures.
+  const prometheusRoutes = new RouteDeriver();
   return {
     addSpans: (spans) => store.addSpans(spans),
     addLogs: (logs) => store.addLogs(logs),
@@ -52,8 +65,18 @@ export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
         const obs = observationsFromHistogram(d.histogramMs).map((o) => ({ ...o, error: d.error }));
         if (obs.length) store.recordRouteHistogram({ service: d.service, method: d.method, route: d.route }, obs);
       }
+      for (const r of prometheusRoutes.derive(points)) if (r.observations.length) store.recordRouteHistogram(r.key, r.observations);
     },
   };
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  } catch {
+    return false;
+  }
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
@@ -64,6 +87,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   const collectorOptions: CollectorOptions = {
+    ...opts.tuning,
     store,
     sink,
     live,
@@ -75,7 +99,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     allowedOrigins: opts.allowedOrigins,
     maxMessageBytes: opts.maxMessageBytes,
     maxBodyBytes: opts.maxBodyBytes,
+    // An agent whose app serves /metrics announces it: scrape it under the agent's service name.
+    onAnnounce: (service, urls) => {
+      for (const url of urls) {
+        if (!isLoopbackUrl(url)) {
+          counters.inc('announce.rejected.notLoopback');
+          continue;
+        }
+        announced?.addTarget({ url, service });
+      }
+    },
   };
+  let announced: PrometheusScraper | undefined;
   const collector = new Collector(collectorOptions);
   await collector.start();
   let grpc: { port: number; stop(): Promise<void> } | undefined;
@@ -89,13 +124,19 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       opts.log.warn(`[otlp] gRPC receiver not started: ${grpcError}`);
     }
   }
+  // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
+  const prometheus = new PrometheusScraper({ sink, counters, log: withPrefix(opts.log, 'prometheus'), intervalMs: opts.scrapeIntervalMs });
+  if (opts.scrapeTargets?.length) prometheus.setTargets(opts.scrapeTargets);
+  announced = prometheus;
   return {
     store,
     collector,
     counters,
     grpcPort: grpc?.port ?? 0,
     grpcError,
+    prometheus,
     stop: async () => {
+      prometheus.dispose();
       await Promise.all([collector.stop(), grpc?.stop()]);
     },
   };

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { Counters } from '../counters';
@@ -10,11 +11,35 @@ import type { LiveHub } from './live';
 import { isAllowedOrigin, isLoopbackHost } from './hostCheck';
 import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
 import { handleQuery } from './queryApi';
+import { SocketGuard } from './socketGuard';
+import { ProcessStats } from './processStats';
 import { tokenMatches } from './token';
 
 export const VERSION = '0.1.0';
 
-export interface CollectorOptions {
+/** Longest run of agent messages handled in one event-loop turn (see startTurn). */
+const TURN_BUDGET_MS = 10;
+
+/** Limits and timeouts; the defaults suit a local tool, tests lower them. */
+export interface CollectorTuning {
+  maxMessageBytes?: number;
+  maxBodyBytes?: number;
+  maxBatchItems?: number;
+  /** Agent WebSocket connections at once; more are refused with 503 before the upgrade. */
+  maxConnections?: number;
+  /** TCP connections the HTTP server holds at once, WebSockets included (see SocketGuard). */
+  maxSockets?: number;
+  /** Time for a request's headers to arrive; a slower client gets 408 and is disconnected. */
+  headersTimeoutMs?: number;
+  /** Time for a whole request, body included. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs?: number;
+  /** WebSocket ping interval; a connection that misses a pong by the next ping is cut. */
+  heartbeatMs?: number;
+}
+
+export interface CollectorOptions extends CollectorTuning {
   store: TelemetryStore;
   /** Where decoded native-protocol items go (default: the store). */
   sink?: TelemetrySink;
@@ -26,10 +51,6 @@ export interface CollectorOptions {
   port: number;
   host?: string;
   counters?: Counters;
-  maxMessageBytes?: number;
-  maxBodyBytes?: number;
-  maxBatchItems?: number;
-  maxConnections?: number;
   allowedOrigins?: string[];
   /** OTLP/HTTP handler for POST /v1/{traces,logs,metrics}; the collector checks Host and Origin first. */
   otlpHttp?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -42,6 +63,11 @@ export const DEFAULTS = {
   maxBodyBytes: 16 * 1024 * 1024,
   maxBatchItems: 10_000,
   maxConnections: 256,
+  maxSockets: 512,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  heartbeatMs: 30_000,
 };
 
 interface Connection {
@@ -66,6 +92,8 @@ export class Collector {
   private readonly log: Logger;
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
+  readonly sockets: SocketGuard;
+  process: ProcessStats | undefined;
   private readonly connections = new Map<WebSocket, Connection>();
   private heartbeat: NodeJS.Timeout | undefined;
   private nextId = 1;
@@ -73,6 +101,8 @@ export class Collector {
   private readonly startedAt = Date.now();
   private readonly opts: Required<Omit<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'counters' | 'sink' | 'live'>> & Pick<CollectorOptions, 'otlpHttp' | 'onAnnounce' | 'live'> & { sink: TelemetrySink };
   private logBudget = { second: 0, used: 0 };
+  private turnStartedAt = 0;
+  private yielding = false;
 
   constructor(options: CollectorOptions) {
     this.opts = {
@@ -84,16 +114,32 @@ export class Collector {
     } as unknown as typeof this.opts;
     this.counters = options.counters ?? options.store.counters;
     this.log = withPrefix(options.log, 'collector');
-    this.server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
-    this.server.keepAliveTimeout = 5_000;
+    const { headersTimeoutMs, requestTimeoutMs } = this.opts;
+    this.server = http.createServer(
+      {
+        maxHeaderSize: 16 * 1024,
+        // A request without Host goes to the loopback check below (refused and counted there)
+        // rather than to Node's own uncounted 400.
+        requireHostHeader: false,
+        headersTimeout: Math.min(headersTimeoutMs, requestTimeoutMs),
+        requestTimeout: requestTimeoutMs,
+        keepAliveTimeout: this.opts.keepAliveTimeoutMs,
+        // Node checks the two timeouts only this often (30 s by default), which would let a slow
+        // client hold its socket well past them.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.sockets = new SocketGuard(this.server, this.opts.maxSockets, this.counters);
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.server.on('clientError', (err, socket) => {
-      this.counters.inc('http.clientError');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const [status, counter] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'http.rejected.timeout']
+        : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'http.rejected.headers_too_large']
+        : [400, 'http.clientError'];
+      this.counters.inc(counter);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
-      void err;
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxMessageBytes, perMessageDeflate: false });
   }
@@ -121,7 +167,8 @@ export class Collector {
         const addr = this.server.address();
         this.listeningPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
         this.server.on('error', (e) => this.log.error(`server error: ${e.message}`));
-        this.heartbeat = setInterval(() => this.sweep(), 30_000);
+        this.heartbeat = setInterval(() => this.sweep(), this.opts.heartbeatMs);
+        this.process = new ProcessStats();
         this.heartbeat.unref();
         this.log.info(`listening on ${this.url} (WebSocket ${this.url.replace('http', 'ws')}/v1/ws, OTLP/HTTP ${this.url})`);
         resolve(this.listeningPort);
@@ -134,6 +181,8 @@ export class Collector {
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.process?.dispose();
+    this.process = undefined;
     this.opts.live?.close();
     for (const ws of this.connections.keys()) ws.close(1001, 'collector shutting down');
     // Give clients a moment to receive the close frame, then cut whatever is left.
@@ -240,6 +289,38 @@ export class Collector {
   }
 
   private onMessage(ws: WebSocket, conn: Connection, data: RawData, isBinary: boolean): void {
+    this.startTurn();
+    try {
+      this.handleMessage(ws, conn, data, isBinary);
+    } finally {
+      this.yieldIfOverBudget();
+    }
+  }
+
+  /**
+   * Agents sending flat out keep every socket readable, and Node would handle all of them in one
+   * event-loop turn: with 50 agents that was hundreds of milliseconds in which no timer, webview
+   * message or editor request of the extension host ran. So a turn handles agent messages for at
+   * most TURN_BUDGET_MS; then every agent connection pauses (the kernel and stream buffers hold
+   * what arrives, and TCP slows the senders) until the loop has gone round once.
+   */
+  private startTurn(): void {
+    if (this.turnStartedAt) return;
+    this.turnStartedAt = performance.now();
+    setImmediate(() => (this.turnStartedAt = 0));
+  }
+
+  private yieldIfOverBudget(): void {
+    if (this.yielding || performance.now() - this.turnStartedAt < TURN_BUDGET_MS) return;
+    this.yielding = true;
+    for (const ws of this.connections.keys()) ws.pause();
+    setImmediate(() => {
+      this.yielding = false;
+      for (const ws of this.connections.keys()) ws.resume();
+    });
+  }
+
+  private handleMessage(ws: WebSocket, conn: Connection, data: RawData, isBinary: boolean): void {
     if (isBinary) {
       this.counters.inc('ws.rejected.binary');
       this.warn(`connection #${conn.id} sent a binary frame; the protocol is JSON text (closed with 1003)`);
@@ -305,6 +386,7 @@ export class Collector {
     for (const [ws, conn] of this.connections) {
       if (!conn.alive) {
         ws.terminate();
+        this.counters.inc('ws.closed.unresponsive');
         continue;
       }
       conn.alive = false;

@@ -38,7 +38,7 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
   }
   if (!isObj(raw)) throw new ProtocolError('bad_message', 'message must be a JSON object');
   if (raw.v === undefined) throw new ProtocolError('bad_message', 'message has no "v" (protocol version)');
-  if (raw.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version', `protocol version ${JSON.stringify(raw.v)} is not supported; this collector speaks version ${PROTOCOL_VERSION}`);
+  if (raw.v !== PROTOCOL_VERSION) throw new ProtocolError('unsupported_version', `protocol version ${describe(raw.v)} is not supported; this collector speaks version ${PROTOCOL_VERSION}`);
   if (typeof raw.type !== 'string') throw new ProtocolError('bad_message', 'message has no string "type"');
   switch (raw.type) {
     case 'hello': {
@@ -63,6 +63,17 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
     default:
       throw new ProtocolError('unknown_type', `unknown message type ${JSON.stringify(raw.type).slice(0, 64)}; expected hello, batch or announce`);
   }
+}
+
+/**
+ * A short rendering of a sender's value for an error message. Not JSON.stringify: a value nested
+ * thousands of levels deep would overflow the stack there and turn a plain refusal into an
+ * internal error.
+ */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 32));
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -142,7 +153,10 @@ export function toAttributes(v: unknown): Attributes {
   for (const k of Object.keys(v)) {
     if (++n > MAX_ATTRIBUTES) break;
     const val = toValue(v[k]);
-    if (val !== undefined) out[clip(k)] = val;
+    if (val === undefined) continue;
+    // JSON.parse makes "__proto__" an ordinary key; assigning it would swap the object's prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    else out[clip(k)] = val;
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * The caller has already checked the token and the method.
  */
 import type { TelemetryStore } from '../store/store';
+import type { ProcessSnapshot } from './processStats';
 
 export interface QueryResult {
   status: number;
@@ -13,6 +14,8 @@ interface CollectorInfo {
   readonly counters: { snapshot(): Record<string, number> };
   readonly connectionCount: number;
   readonly port: number;
+  readonly process?: { snapshot(): ProcessSnapshot };
+  readonly sockets?: { readonly size: number; readonly highWater: number };
 }
 
 function intParam(params: URLSearchParams, name: string, def: number, min: number, max: number): number | { error: string } {
@@ -58,7 +61,17 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
       return { status: 200, body: { logs: store.logs({ limit, traceId: params.get('traceId') || undefined, service }) } };
     }
     case '/api/v1/stats':
-      return { status: 200, body: { port: collector.port, connections: collector.connectionCount, store: store.sizes(), counters: collector.counters.snapshot() } };
+      return {
+        status: 200,
+        body: {
+          port: collector.port,
+          connections: collector.connectionCount,
+          sockets: collector.sockets ? { open: collector.sockets.size, highWater: collector.sockets.highWater } : undefined,
+          store: store.sizes(),
+          counters: collector.counters.snapshot(),
+          process: collector.process?.snapshot(),
+        },
+      };
     default: {
       const m = /^\/api\/v1\/traces\/([0-9a-f]{32})$/.exec(path);
       if (m) {

@@ -50,8 +50,19 @@ export function list(v: unknown, what: string, fail: typeof OtlpItemError = Otlp
   throw new fail(`${what} is not an array`);
 }
 
+/**
+ * Longest string kept, as in the native protocol. The body limit alone would let one request carry
+ * a 15 MiB route or service name, and names are kept outside the store's byte budget (route and
+ * service tables, error groups, metric series keys): 2,000 such routes would hold gigabytes.
+ */
+export const MAX_STRING = 16 * 1024;
+
+export function clip(s: string): string {
+  return s.length > MAX_STRING ? s.slice(0, MAX_STRING) + '…' : s;
+}
+
 export function str(v: unknown, what: string): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return clip(v);
   if (v === undefined || v === null) return '';
   throw new OtlpItemError(`${what} is not a string`);
 }
@@ -165,10 +176,11 @@ export function id(v: unknown, bytes: 16 | 8, json: boolean, what: string): stri
 }
 
 function bytesToString(v: unknown, json: boolean): string {
-  if (json) return typeof v === 'string' ? v : '';
+  if (json) return typeof v === 'string' ? clip(v) : '';
   const b = v as Uint8Array;
   if (!b || typeof b.length !== 'number') return '';
-  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)).toString('base64');
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+  return clip(buf.subarray(0, (MAX_STRING / 4) * 3 + 3).toString('base64'));
 }
 
 /**
@@ -224,7 +236,7 @@ export function anyValue(v: unknown, json: boolean, depth = 0): AttrValue {
   }
   // Decoded members are own properties; unset ones only show prototype defaults. Should a sender
   // set several (invalid for a oneof), the first in this order wins.
-  if (hasOwn.call(o, 'stringValue')) return intern(o.stringValue as string);
+  if (hasOwn.call(o, 'stringValue')) return intern(clip(o.stringValue as string));
   if (hasOwn.call(o, 'intValue')) return intValue(o.intValue);
   if (hasOwn.call(o, 'doubleValue')) return finiteOrText(o.doubleValue as number);
   if (hasOwn.call(o, 'boolValue')) return o.boolValue as boolean;
@@ -267,7 +279,7 @@ function attributesInto(target: Attributes, v: unknown, json: boolean, depth: nu
     if (kv === null || typeof kv !== 'object') throw new OtlpItemError('attribute is not an object');
     const key = kv.key;
     if (typeof key !== 'string') throw new OtlpItemError('attribute key is not a string');
-    setKey(target, key, anyValue(kv.value, json, depth));
+    setKey(target, clip(key), anyValue(kv.value, json, depth));
   }
   return target;
 }
@@ -296,7 +308,7 @@ export function scopeOf(v: unknown): Scope {
   const name = s.name ?? '';
   const version = s.version ?? '';
   if (typeof name !== 'string' || typeof version !== 'string') throw new OtlpMalformedError('scope name/version is not a string');
-  return { name, version };
+  return { name: clip(name), version: clip(version) };
 }
 
 export function resourceOf(v: unknown, json: boolean): Resource {

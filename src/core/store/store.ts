@@ -17,6 +17,8 @@ export interface StoreLimits {
   maxMetricSeries: number;
   /** Recent requests remembered per route, for its trace list. */
   tracesPerRoute: number;
+  /** Services remembered (name, resource, last seen); the one seen longest ago is forgotten first. */
+  maxServices: number;
 }
 
 export const DEFAULT_LIMITS: StoreLimits = {
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: StoreLimits = {
   maxErrorGroups: 500,
   maxMetricSeries: 2_000,
   tracesPerRoute: 200,
+  maxServices: 1_000,
 };
 
 export interface StoreChange {
@@ -227,7 +230,7 @@ export class TelemetryStore implements TelemetrySink {
       entry.source = 'metrics';
     }
     const nowSec = this.now() / 1000;
-    for (const o of observations) if (o.count > 0) entry.series.record(nowSec, o.valueMs, o.error, o.count);
+    for (const o of observations) if (o.count > 0) entry.series.record(nowSec, statDuration(o.valueMs), o.error, o.count);
     entry.lastSeenMs = this.now();
     return true;
   }
@@ -393,12 +396,28 @@ export class TelemetryStore implements TelemetrySink {
   private touchService(resource: Resource, now: number, kind?: 'spans' | 'logs'): void {
     let s = this.services.get(resource.serviceName);
     if (!s) {
+      // The name is whatever the sender put in service.name: without a cap, a sender cycling
+      // through names would grow this table for as long as it runs.
+      if (this.services.size >= this.limits.maxServices) this.forgetOldestService();
       s = { name: resource.serviceName, resource, lastSeenMs: now, spans: 0, logs: 0 };
       this.services.set(resource.serviceName, s);
     }
     s.lastSeenMs = Math.max(s.lastSeenMs, now);
     s.resource = resource;
     if (kind) s[kind]++;
+  }
+
+  private forgetOldestService(): void {
+    let oldest: string | undefined;
+    let oldestMs = Infinity;
+    for (const [name, info] of this.services) {
+      if (info.lastSeenMs < oldestMs) {
+        oldest = name;
+        oldestMs = info.lastSeenMs;
+      }
+    }
+    if (oldest !== undefined) this.services.delete(oldest);
+    this.counters.inc('store.dropped.services');
   }
 
   private newRoute(key: RouteKey): RouteEntry | undefined {
@@ -425,12 +444,12 @@ export class TelemetryStore implements TelemetrySink {
     if (!entry) return;
     const d = durationMs(span);
     const error = span.status === 'error' || isServerError(http.statusCode);
-    entry.series.record(received / 1000, d, error);
+    entry.series.record(received / 1000, statDuration(d), error);
     entry.lastSeenMs = Math.max(entry.lastSeenMs, received);
     if (span.code) entry.code = span.code;
     let svc = this.serviceSeries.get(key.service);
     if (!svc) this.serviceSeries.set(key.service, (svc = new WindowedSeries()));
-    svc.record(received / 1000, d, error);
+    svc.record(received / 1000, statDuration(d), error);
     let reqs = this.routeRequests.get(k);
     if (!reqs) this.routeRequests.set(k, (reqs = new RingBuffer(this.limits.tracesPerRoute)));
     reqs.push({ traceId: span.traceId, spanId: span.spanId, startMs: span.startMs, durationMs: d, statusCode: http.statusCode, error, receivedMs: received });
@@ -477,6 +496,19 @@ export class TelemetryStore implements TelemetrySink {
     }
     return true;
   }
+}
+
+/**
+ * Longest duration the latency statistics take in; longer ones count as this. A latency sketch's
+ * memory grows with the span of values it holds (a bucket per 1% step from 1 µs up), so one
+ * request claiming 10^308 ms next to a fast one made a route's sketch half a megabyte, per
+ * 10-second slot: a handful of such spans per route could take gigabytes. A day is beyond any
+ * request a dashboard charts, and caps a sketch at about 2,500 buckets.
+ */
+export const MAX_STAT_DURATION_MS = 86_400_000;
+
+function statDuration(ms: number): number {
+  return ms > MAX_STAT_DURATION_MS ? MAX_STAT_DURATION_MS : ms;
 }
 
 const SEVERITY_RANK: Record<LogRecord['severity'], number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };

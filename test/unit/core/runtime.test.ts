@@ -78,6 +78,21 @@ describe('the runtime: collector with OTLP wired in', () => {
     assert.ok(route.p95Ms! > 100 && route.p95Ms! <= 250, `p95 ${route.p95Ms}`);
   });
 
+  it('scrapes the /metrics URL an agent announces, under its service name, and only on loopback', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${rt.collector.port}/v1/ws`);
+    await new Promise((r) => ws.on('open', r));
+    ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'shop' } }));
+    ws.send(JSON.stringify({ v: 1, type: 'announce', prometheus: ['http://127.0.0.1:9/metrics', 'http://example.com/metrics'] }));
+    for (let i = 0; i < 50 && rt.prometheus.targets().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    ws.close();
+    const targets = rt.prometheus.targets();
+    assert.equal(targets.length, 1);
+    assert.equal(targets[0].url, 'http://127.0.0.1:9/metrics');
+    assert.equal(targets[0].service, 'shop');
+    assert.equal(rt.counters.get('announce.rejected.notLoopback'), 1);
+  });
+
   it('spreads histogram buckets so quantiles follow linear interpolation', () => {
     const obs = observationsFromHistogram({ bounds: [10, 20, 40], counts: [0, 100, 0, 5], sum: 0, count: 105 });
     const sk = new LatencySketch();
