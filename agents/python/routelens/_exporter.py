@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 
-from . import _config, _json, _trace
+from . import _config, _http, _json, _trace
 from ._ws import WebSocketClient, WebSocketError
 
 log = logging.getLogger("routelens")
@@ -32,6 +32,15 @@ STABLE_CONNECTION = 5.0
 
 def _dumps(obj):
     return _json.dumps(obj)
+
+
+_Span = _trace.Span
+
+
+def _kind(entry):
+    # Spans are queued as they are (one per request: no tuple to build), logs and
+    # metric points as (kind, item).
+    return SPANS if entry.__class__ is _Span else entry[0]
 
 
 # Every exporter of this process, so a forked child can reset them all.
@@ -127,7 +136,7 @@ class Exporter:
                 if self._closed:
                     return
                 self._drop_oldest(queue)
-            queue.append((SPANS, span))
+            queue.append(span)
             if not self._started:
                 self.start()
             elif len(queue) >= self._trigger and not self._wake.is_set():
@@ -139,7 +148,7 @@ class Exporter:
         with self._lock:
             while len(queue) >= self._max_queue:
                 try:
-                    kind = queue.popleft()[0]
+                    kind = _kind(queue.popleft())
                 except IndexError:
                     return
                 self._dropped[kind] += 1
@@ -342,11 +351,13 @@ class Exporter:
     def _take(self, limit):
         queue = self._queue
         items = []
+        append = items.append
         popleft = queue.popleft
         try:
-            while len(items) < limit:
-                items.append(popleft())
+            for _ in range(min(limit, len(queue))):
+                append(popleft())
         except IndexError:
+            # An application thread dropped the oldest items meanwhile (the queue was full).
             pass
         return items
 
@@ -382,35 +393,47 @@ class Exporter:
         room = self._max_queue - len(self._queue)
         if room < len(items):
             with self._lock:
-                for kind, _ in items[: len(items) - max(0, room)]:
-                    self._dropped[kind] += 1
+                for entry in items[: len(items) - max(0, room)]:
+                    self._dropped[_kind(entry)] += 1
             items = items[len(items) - max(0, room):]
         self._queue.extendleft(reversed(items))
 
     def _encode(self, items):
         spans, logs, metrics = [], [], []
-        for kind, item in items:
-            if kind == SPANS:
-                spans.append(item.to_json())
-            elif kind == LOGS:
-                logs.append(item)
+        Span = _Span
+        for entry in items:
+            if entry.__class__ is Span:
+                spans.append(entry)
+            elif entry[0] == LOGS:
+                logs.append(entry[1])
+            elif entry[0] == SPANS:
+                spans.append(entry[1])
             else:
-                metrics.append(item)
+                metrics.append(entry[1])
+        if spans:
+            spans = _http.encode_spans(spans)
         return spans, logs, metrics
 
     def _message(self, spans, logs, metrics, dropped):
         self._seq += 1
-        parts = ['{"v":1,"type":"batch","seq":%d' % self._seq]
-        if spans:
-            parts.append(',"spans":[' + ",".join(spans) + "]")
+        head = '{"v":1,"type":"batch","seq":%d' % self._seq
+        tail = []
         if logs:
-            parts.append(',"logs":' + _json.dumps(logs))
+            tail.append(',"logs":' + _json.dumps(logs))
         if metrics:
-            parts.append(',"metrics":' + _json.dumps(metrics))
+            tail.append(',"metrics":' + _json.dumps(metrics))
         if dropped:
-            parts.append(',"dropped":' + _json.dumps(dropped))
-        parts.append("}")
-        return "".join(parts)
+            tail.append(',"dropped":' + _json.dumps(dropped))
+        tail.append("}")
+        if not spans:
+            return head + "".join(tail)
+        # A batch of spans is hundreds of kilobytes: the frame around them goes onto the
+        # first and last span so that the whole message is built by one join, not copied
+        # again by each concatenation.
+        spans = list(spans)
+        spans[0] = head + ',"spans":[' + spans[0]
+        spans[-1] = spans[-1] + "]" + "".join(tail)
+        return ",".join(spans)
 
     def _send_items(self, items, dropped):
         """Sends items in as many messages as the size limit needs.
@@ -423,7 +446,7 @@ class Exporter:
             if len(items) == 1:
                 # One item alone is over the limit: it can never be sent.
                 with self._lock:
-                    self._dropped[items[0][0]] += 1
+                    self._dropped[_kind(items[0])] += 1
                 return [], False
             half = len(items) // 2
             unsent, reported = self._send_items(items[:half], dropped)

@@ -1,8 +1,10 @@
 """What every framework integration shares: the server span of one request."""
 
+import os
+
 from . import _json, _trace
 from ._codeloc import code_attributes
-from ._trace import parse_traceparent, server_span, split_host
+from ._trace import parse_traceparent, split_host
 
 UNMATCHED = "/{unmatched}"
 
@@ -78,17 +80,36 @@ def route_info(template, handler=None, method=None):
     return info
 
 
+_Span = _trace.Span
+_new_span = _Span.__new__
+_perf = _trace._perf
+
+
 def begin(method, path, traceparent, client_address, host):
     """A started server span for one request (route and status come with finish())."""
     if method in _METHODS:
         request = (method, path, client_address, host, None)
     else:
         request = ("_OTHER", path, client_address, host, str(method)[:32])
+    trace_id = parent_span_id = None
     if traceparent:
         parent = parse_traceparent(traceparent)
         if parent is not None:
-            return server_span(request, parent[0], parent[1])
-    return server_span(request)
+            trace_id, parent_span_id = parent
+    # _trace.server_span() written out here: one call less on every request.
+    span = _new_span(_Span)
+    span._trace_id = trace_id
+    span.parent_span_id = parent_span_id
+    span._span_id = None
+    span.name = request[0]
+    span.kind = "server"
+    span.attributes = {}
+    span.events = span.exception = span._exc_obj = span.status = span.status_message = None
+    span.end_ms = span._token = span._route = span._status_code = None
+    span._request = request
+    t0 = span._t0 = _perf()
+    span.start_ms = (t0 + _trace._wall_offset) * 1000.0
+    return span
 
 
 def finish(span, route, status_code, exc=None):
@@ -105,8 +126,16 @@ def finish(span, route, status_code, exc=None):
         span._status_code = status_code
         if status_code >= 500 and span.status is None:
             span.status = "error"
-    span.name = route.span_name(span._request[0])
-    span.end()
+    method = span._request[0]
+    name = route._names.get(method)
+    span.name = name if name is not None else route.span_name(method)
+    # Span.end() written out, for the same reason as above.
+    if span.end_ms is None:
+        span.end_ms = span.start_ms + (_perf() - span._t0) * 1000.0
+        span._exc_obj = None
+        export = _trace._export
+        if export is not None:
+            export(span)
 
 
 # -- encoding request spans --------------------------------------------------------
@@ -137,44 +166,131 @@ def _fragment(kind, value):
     return text
 
 
-# Times as whole microseconds printed with a decimal point: integer formatting costs
-# half of what "%.3f" does on a float.
-_TEMPLATE = ('{"traceId":"%s","spanId":"%s"%s,"startMs":%d.%03d,"endMs":%d.%03d%s%s'
-             ',"attributes":{%s,"http.request.method":"%s","url.path":%s%s%s%s}}')
+# Everything but the ids, times and path repeats across the requests of one route, method,
+# client, host and outcome: it is encoded once and spliced between them. Times are whole
+# microseconds printed with a decimal point (integer formatting costs half of "%.3f").
+_TEMPLATE = '{"traceId":"%s","spanId":"%s","startMs":%d.%03d,"endMs":%d.%03d%s%s,"url.path":%s}}'
+_statics = {}
+
+
+def _static(route, method, client, host, code, status):
+    name, head = route.head(method)
+    text = "".join((
+        head,
+        ',"status":"%s"' % status if status else "",
+        ',"attributes":{',
+        route.fragment,
+        ',"http.request.method":"%s"' % method,
+        _fragment("client", client),
+        _fragment("host", host),
+        ',"http.response.status_code":%d' % code if code.__class__ is int else "",
+    ))
+    return name, text
 
 
 def _server_json(span):
-    route = span._route
     request = span._request
-    if (route is None or span.attributes or span.events or span.exception is not None
-            or span.status_message or request[4] is not None or span.end_ms is None):
+    if (span.attributes or span.events or span.exception is not None or span.status_message
+            or request[4] is not None or span.end_ms is None):
         return None
-    method = request[0]
-    name, head = route.head(method)
-    if span.name != name:
+    route = span._route
+    if route is None:
+        return None
+    key = (route, request[0], request[2], request[3], span._status_code, span.status)
+    try:
+        entry = _statics[key]
+    except KeyError:
+        entry = _static(*key)
+        if len(_statics) < 4096:
+            _statics[key] = entry
+    except TypeError:
+        return None
+    if span.name != entry[0]:
         return None
     parent = span.parent_span_id
-    status = span.status
-    code = span._status_code
     start = int(span.start_ms * 1000.0 + 0.5)
     end = int(span.end_ms * 1000.0 + 0.5)
     return _TEMPLATE % (
-        span.trace_id,
-        span.span_id,
-        head,
+        span._trace_id or span.trace_id,
+        span._span_id or span.span_id,
         start // 1000,
         start % 1000,
         end // 1000,
         end % 1000,
         ',"parentSpanId":"%s"' % parent if parent else "",
-        ',"status":"%s"' % status if status else "",
-        route.fragment,
-        method,
+        entry[1],
         _json.string(request[1]),
-        _fragment("client", request[2]),
-        _fragment("host", request[3]),
-        ',"http.response.status_code":%d' % code if code.__class__ is int else "",
     )
 
+
+def encode_spans(spans):
+    """Protocol JSON for a batch of finished spans (exporter thread).
+
+    Ids and request spans are handled inline, one loop for the batch: this is what the
+    exporter spends its time on, and per-span calls are a good part of it.
+    """
+    pending = [span for span in spans if span._span_id is None or span._trace_id is None]
+    if pending:
+        # A trace id and a span id for every span that has none, from one system call. The
+        # lock (which a request thread takes only to read the ids of a span already
+        # finished) is held per slice of the batch, never for long.
+        ids = _urandom(24 * len(pending)).hex()
+        lock = _trace._id_lock
+        at = 0
+        for first in range(0, len(pending), 64):
+            with lock:
+                for span in pending[first:first + 64]:
+                    if span._trace_id is None:
+                        value = ids[at:at + 32]
+                        span._trace_id = value if value != _ZERO_TRACE else _trace.new_trace_id()
+                    if span._span_id is None:
+                        value = ids[at + 32:at + 48]
+                        span._span_id = value if value != _ZERO_SPAN else _trace.new_span_id()
+                    at += 48
+    statics = _statics
+    template = _TEMPLATE
+    enc = _json.string
+    out = []
+    append = out.append
+    for span in spans:
+        request = span._request
+        route = span._route
+        if (request is None or route is None or span.attributes or span.events or span.exception is not None
+                or span.status_message or request[4] is not None or span.end_ms is None):
+            append(span.to_json())
+            continue
+        key = (route, request[0], request[2], request[3], span._status_code, span.status)
+        try:
+            entry = statics.get(key)
+        except TypeError:  # a host or client that is not a string: the general path
+            append(span.to_json())
+            continue
+        if entry is None:
+            entry = _static(*key)
+            if len(statics) < 4096:
+                statics[key] = entry
+        if span.name != entry[0]:
+            append(span.to_json())
+            continue
+        parent = span.parent_span_id
+        start = int(span.start_ms * 1000.0 + 0.5)
+        end = int(span.end_ms * 1000.0 + 0.5)
+        append(template % (
+            span._trace_id,
+            span._span_id,
+            start // 1000,
+            start % 1000,
+            end // 1000,
+            end % 1000,
+            ',"parentSpanId":"%s"' % parent if parent else "",
+            entry[1],
+            enc(request[1]),
+        ))
+    return out
+
+
+_ZERO_TRACE = "0" * 32
+_ZERO_SPAN = "0" * 16
+_urandom = os.urandom
 
 _trace._server_json = _server_json

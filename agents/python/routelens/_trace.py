@@ -423,30 +423,6 @@ def traced(func=None, name=None, attributes=None, kind="internal"):
     return wrapper
 
 
-_new_span = Span.__new__
-
-
-def server_span(request, trace_id=None, parent_span_id=None):
-    """The span of one incoming request; request is (method, path, client, host, original method).
-
-    Built field by field (it runs on every request) and carrying the request as a
-    tuple: its attributes are only spelled out on the exporter thread.
-    """
-    span = _new_span(Span)
-    span._trace_id = trace_id
-    span.parent_span_id = parent_span_id
-    span._span_id = None
-    span.name = request[0]
-    span.kind = "server"
-    span.attributes = {}
-    span.events = span.exception = span._exc_obj = span.status = span.status_message = None
-    span.end_ms = span._token = span._route = span._status_code = None
-    span._request = request
-    t0 = span._t0 = _perf()
-    span.start_ms = (t0 + _wall_offset) * 1000.0
-    return span
-
-
 _hosts = {}
 
 

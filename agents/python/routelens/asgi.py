@@ -224,34 +224,36 @@ def _make_call(original):
         if scope.get("type") != "http" or SCOPE_KEY in scope or _http.State.agent is None:
             return await original(self, scope, receive, send)
         try:
+            # Routing rewrites path and root_path for mounts; the route lookup needs the originals.
             path = scope.get("path", "")
             root_path = scope.get("root_path", "")
             span = _begin(scope)
-            status = _Status()
             scope[SCOPE_KEY] = span
             token = _current.set(span)
         except Exception:
             return await original(self, scope, receive, send)
+        code = None
 
         async def send_with_status(message):
+            nonlocal code
             if message.get("type") == "http.response.start":
-                status.code = message.get("status")
+                code = message.get("status")
             await send(message)
 
         try:
             await original(self, scope, receive, send_with_status)
         except Exception as exc:
-            _finish(self, span, scope, status.code, path, root_path, exc)
+            _finish(self, span, scope, code, path, root_path, exc)
             raise
         except BaseException:
-            _finish(self, span, scope, status.code, path, root_path, None)
+            _finish(self, span, scope, code, path, root_path, None)
             raise
         finally:
             try:
                 _current.reset(token)
             except ValueError:
                 pass
-        _finish(self, span, scope, status.code, path, root_path, None)
+        _finish(self, span, scope, code, path, root_path, None)
 
     return __call__
 

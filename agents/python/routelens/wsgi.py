@@ -59,10 +59,11 @@ def call(app, environ, start_response):
         token = _current.set(span)
     except Exception:
         return app(environ, start_response)
-    status = [None]
+    status = None
 
     def start_response_with_status(status_line, headers, exc_info=None):
-        status[0] = status_line
+        nonlocal status
+        status = status_line
         if exc_info is None:
             return start_response(status_line, headers)
         return start_response(status_line, headers, exc_info)
@@ -70,17 +71,17 @@ def call(app, environ, start_response):
     try:
         result = app(environ, start_response_with_status)
     except Exception as exc:
-        _finish(span, status[0], exc)
+        _finish(span, status, exc)
         raise
     except BaseException:
-        _finish(span, status[0], None)
+        _finish(span, status, None)
         raise
     finally:
         try:
             _current.reset(token)
         except ValueError:
             pass
-    _finish(span, status[0], None)
+    _finish(span, status, None)
     return result
 
 
