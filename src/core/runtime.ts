@@ -70,6 +70,9 @@ export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
   };
 }
 
+/** Agents may announce /metrics URLs; past this many targets announcements are refused (counted). */
+const MAX_SCRAPE_TARGETS = 50;
+
 function isLoopbackUrl(url: string): boolean {
   try {
     const u = new URL(url);
@@ -86,6 +89,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const sink = live.tee(metricsAwareSink(store));
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
+  const prometheus = new PrometheusScraper({ sink, counters, log: withPrefix(opts.log, 'prometheus'), intervalMs: opts.scrapeIntervalMs });
+  if (opts.scrapeTargets?.length) prometheus.setTargets(opts.scrapeTargets);
   const collectorOptions: CollectorOptions = {
     ...opts.tuning,
     store,
@@ -106,11 +112,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           counters.inc('announce.rejected.notLoopback');
           continue;
         }
-        announced?.addTarget({ url, service });
+        if (prometheus.targets().length >= MAX_SCRAPE_TARGETS && !prometheus.targets().some((t) => t.url === url)) {
+          counters.inc('announce.rejected.tooMany');
+          continue;
+        }
+        prometheus.addTarget({ url, service });
       }
     },
   };
-  let announced: PrometheusScraper | undefined;
   const collector = new Collector(collectorOptions);
   await collector.start();
   let grpc: { port: number; stop(): Promise<void> } | undefined;
@@ -124,10 +133,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       opts.log.warn(`[otlp] gRPC receiver not started: ${grpcError}`);
     }
   }
-  // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
-  const prometheus = new PrometheusScraper({ sink, counters, log: withPrefix(opts.log, 'prometheus'), intervalMs: opts.scrapeIntervalMs });
-  if (opts.scrapeTargets?.length) prometheus.setTargets(opts.scrapeTargets);
-  announced = prometheus;
   return {
     store,
     collector,

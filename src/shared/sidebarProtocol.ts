@@ -94,6 +94,11 @@ export interface SidebarState {
   paused: boolean;
   /** The host's clock when the state was built, so "12 s ago" is measured against one clock. */
   nowMs: number;
+  /**
+   * Changes when the routes, the slow and failed list and the charts were computed afresh (at
+   * most once a second); between two such states the webview can leave them alone.
+   */
+  seq: number;
   routes: RouteRow[];
   errors: ErrorRow[];
   traces: TraceRow[];
@@ -206,7 +211,7 @@ function isCharts(c: unknown): c is ChartsData {
   );
 }
 
-const COLLECTOR_STATES: readonly string[] = ['starting', 'listening', 'portInUse', 'error', 'stopped'];
+const COLLECTOR_STATES: readonly string[] = ['starting', 'listening', 'viewer', 'portInUse', 'error', 'stopped'];
 
 export function isSidebarState(s: unknown): s is SidebarState {
   if (!isObj(s)) return false;
@@ -224,6 +229,7 @@ export function isSidebarState(s: unknown): s is SidebarState {
     isNum(s.windowSec) &&
     isBool(s.paused) &&
     isNum(s.nowMs) &&
+    isNum(s.seq) &&
     Array.isArray(s.routes) &&
     s.routes.every(isRouteRow) &&
     Array.isArray(s.errors) &&

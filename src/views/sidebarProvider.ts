@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import type { TelemetryStore } from '../core/store/store';
-import { isSidebarToHost, type CollectorView, type ErrorRow, type HostToSidebar, type RouteRow, type SidebarState, type SidebarToHost } from '../shared/sidebarProtocol';
+import { isSidebarToHost, type CollectorView, type HostToSidebar, type SidebarCommand, type SidebarState, type SidebarToHost } from '../shared/sidebarProtocol';
+import { buildSidebarState, type SidebarCache } from './sidebarModel';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** At most four updates a second reach the webview, however fast telemetry arrives. */
-const UPDATE_INTERVAL_MS = 250;
+export const UPDATE_INTERVAL_MS = 250;
 
 export interface SidebarHost {
   store: TelemetryStore;
@@ -15,6 +16,12 @@ export interface SidebarHost {
   onMessage(msg: SidebarToHost): void;
 }
 
+/** Commands of the empty state that the composition root does not map: run here. */
+const LOCAL_COMMANDS: Partial<Record<SidebarCommand, [string, ...unknown[]]>> = {
+  copyAgentEnv: ['routelens.copyAgentEnvironment'],
+  prometheusSettings: ['workbench.action.openSettings', 'routelens.prometheus'],
+};
+
 export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewId = 'routelens.dashboard';
   private view: vscode.WebviewView | undefined;
@@ -22,17 +29,25 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
   private lastSent = 0;
+  private service: string | null = null;
   paused = false;
   private readonly disposables: vscode.Disposable[] = [];
-  /** The last state posted, for tests and the status of the view. */
+  private viewDisposables: vscode.Disposable[] = [];
+  /** The last state posted: what a paused view keeps showing, and what tests read. */
   lastState: SidebarState | undefined;
+  /** Milliseconds spent building the last state (extension-host CPU per update). */
+  lastBuildMs = 0;
+  private readonly cache: { current?: SidebarCache; generation: number } = { generation: 0 };
 
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly host: SidebarHost,
     private readonly log: Logger,
   ) {
-    const sub = host.store.onDidChange(() => this.schedule());
+    const sub = host.store.onDidChange((e) => {
+      if (e.cleared) this.cache.generation++;
+      this.schedule();
+    });
     this.disposables.push({ dispose: () => sub.dispose() });
     // Rates decay and windows slide even when nothing arrives.
     const tick = setInterval(() => this.schedule(), 1000);
@@ -40,34 +55,56 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
+    for (const d of this.viewDisposables.splice(0)) d.dispose();
     this.view = view;
     this.ready = false;
     view.webview.options = webviewOptions(this.extensionUri);
     view.webview.html = webviewHtml(view.webview, this.extensionUri, { script: 'sidebar.js', styles: ['sidebar.css'], title: 'Routelens' });
-    this.disposables.push(
-      view.webview.onDidReceiveMessage((m: unknown) => {
-        if (!isSidebarToHost(m)) {
-          this.log.warn(`[sidebar] ignored an unexpected message from the webview`);
-          return;
-        }
-        if (m.type === 'ready') {
-          this.ready = true;
-          this.flush();
-          return;
-        }
-        if (m.type === 'setWindow') {
-          this.host.setWindowSeconds(m.seconds);
-          this.flush();
-          return;
-        }
-        this.host.onMessage(m);
+    this.viewDisposables.push(
+      view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+      view.onDidChangeVisibility(() => {
+        // A hidden view's document is destroyed; the new one says `ready` when it can listen.
+        if (!view.visible) this.ready = false;
       }),
-      view.onDidChangeVisibility(() => view.visible && this.flush()),
       view.onDidDispose(() => {
         this.view = undefined;
         this.ready = false;
       }),
     );
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isSidebarToHost(m)) {
+      this.log.warn('[sidebar] ignored an unexpected message from the webview');
+      return;
+    }
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        // A paused view comes back with the figures it was frozen on.
+        if (this.paused && this.lastState) this.post(this.lastState);
+        else this.flush(true);
+        return;
+      case 'setWindow':
+        this.host.setWindowSeconds(m.seconds);
+        this.flush(true);
+        return;
+      case 'setService':
+        this.service = m.service;
+        this.flush(true);
+        return;
+      case 'openTrace':
+        void vscode.commands.executeCommand('routelens.showTrace', m.traceId);
+        return;
+      case 'command': {
+        const local = LOCAL_COMMANDS[m.command];
+        if (local) void vscode.commands.executeCommand(...local);
+        else this.host.onMessage(m);
+        return;
+      }
+      default:
+        this.host.onMessage(m);
+    }
   }
 
   get visible(): boolean {
@@ -76,7 +113,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
 
   /** Forces an update now (state changes such as the collector restarting). */
   refresh(): void {
-    this.flush();
+    this.flush(true);
   }
 
   setPaused(paused: boolean): void {
@@ -96,66 +133,32 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
 
   private flush(force = false): void {
     if (!this.view || !this.ready || !this.view.visible) return;
-    if (this.paused && !force && this.lastState) return;
+    if (this.paused && !force) return;
     this.dirty = false;
     this.lastSent = Date.now();
-    const state = this.buildState();
-    this.lastState = state;
-    const msg: HostToSidebar = { type: 'state', state };
-    void this.view.webview.postMessage(msg);
+    this.post(this.buildState(true));
   }
 
-  buildState(): SidebarState {
-    const store = this.host.store;
-    const windowSec = this.host.windowSeconds();
-    const now = Date.now();
-    const summaries = store.routeSummaries(windowSec);
-    const routes: RouteRow[] = summaries.map((r) => {
-      const entry = store.route(r);
-      const spark = entry ? entry.series.perSecond(now / 1000, 60).counts : [];
-      return { service: r.service, method: r.method, route: r.route, count: r.count, rps: r.rps, errorRate: r.errorRate, p50Ms: r.p50Ms, p95Ms: r.p95Ms, p99Ms: r.p99Ms, hasCode: !!r.code, spark };
-    });
-    const errors: ErrorRow[] = store.errorGroups().slice(0, 50).map((g) => ({
-      fingerprint: g.fingerprint,
-      service: g.service,
-      type: g.type,
-      message: g.message,
-      count: g.count,
-      lastSeenMs: g.lastSeenMs,
-      route: g.route ? `${g.method ?? ''} ${g.route}`.trim() : undefined,
-      where: g.location ? `${basename(g.location.file)}:${g.location.line}` : undefined,
-    }));
-    let requests = 0;
-    let rps = 0;
-    let errorsN = 0;
-    let p95: number | null = null;
-    for (const svc of store.serviceList()) {
-      const series = store.serviceSeriesOf(svc.name);
-      if (!series) continue;
-      const w = series.window(now / 1000, windowSec);
-      requests += w.count;
-      errorsN += w.errors;
-      rps += w.count / w.seconds;
-      if (w.count) p95 = Math.max(p95 ?? 0, w.sketch.quantile(0.95));
-    }
-    return {
-      collector: this.host.collectorView(),
-      services: store.serviceList().map((s) => s.name),
-      windowSec,
-      paused: this.paused,
-      routes,
-      errors,
-      totals: { rps: Math.round(rps * 100) / 100, p95Ms: p95 === null ? null : Math.round(p95 * 100) / 100, errorRate: requests ? errorsN / requests : 0, requests },
-    };
+  private post(state: SidebarState): void {
+    this.lastState = state;
+    const msg: HostToSidebar = { type: 'state', state };
+    void this.view?.webview.postMessage(msg);
+  }
+
+  /**
+   * The state as of now. Live updates reuse what changes only once a second (`cached`); without
+   * it everything is computed afresh, as a caller asking right after new data expects.
+   */
+  buildState(cached = false): SidebarState {
+    const t0 = performance.now();
+    const input = { collector: this.host.collectorView(), windowSec: this.host.windowSeconds(), service: this.service, paused: this.paused, nowMs: Date.now() };
+    const state = buildSidebarState(this.host.store, input, cached ? this.cache : { generation: this.cache.generation });
+    this.lastBuildMs = performance.now() - t0;
+    return state;
   }
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    for (const d of this.disposables) d.dispose();
+    for (const d of [...this.viewDisposables, ...this.disposables]) d.dispose();
   }
-}
-
-function basename(p: string): string {
-  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
-  return i >= 0 ? p.slice(i + 1) : p;
 }

@@ -290,6 +290,9 @@ export class Collector {
 
   private onMessage(ws: WebSocket, conn: Connection, data: RawData, isBinary: boolean): void {
     this.startTurn();
+    // Least recently served last in the map, which is the order connections resume in after a
+    // pause: otherwise the first few would take every turn and the rest would starve.
+    if (this.connections.delete(ws)) this.connections.set(ws, conn);
     try {
       this.handleMessage(ws, conn, data, isBinary);
     } finally {

@@ -32,7 +32,7 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
     const m = index.match(summary.method, summary.route, entry.code);
     if (!m || m.uri !== uri) continue;
     const w = entry.series.window(nowMs / 1000, windowSec);
-    let acc = byHandler.get(m.handler);
+    const acc = byHandler.get(m.handler);
     if (!acc) {
       // Most handlers have one route: use its window sketch as is, merge only when a second comes.
       byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, seconds: w.seconds, sketch: w.sketch });

@@ -1,243 +1,279 @@
 /**
- * The sidebar: collector status, totals, the routes table and recent errors. Every string from
- * telemetry goes into the DOM through textContent or attributes, never as HTML.
+ * The sidebar: collector status, live charts, the routes table, recent errors and the slow and
+ * failed requests. The page is built once and updated in place on every state from the host.
+ * Every string from telemetry goes into the DOM as text (textContent, attribute values).
  */
-import { isHostToSidebar, WINDOWS, type RouteRow, type SidebarState, type SidebarToHost } from '../../shared/sidebarProtocol';
+import { isHostToSidebar, WINDOWS, type ErrorRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TraceRow } from '../../shared/sidebarProtocol';
+import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
+import { ago, fmtBytes, fmtMs, fmtPct, fmtRate } from '../shared/format';
+import { onThemeChange, readTheme } from '../shared/theme';
+import { TimeChart } from '../shared/timeChart';
+import { vscodeApi } from '../shared/vscodeApi';
+import { RoutesTable, SORT_KEYS, type SortKey, type TableUi } from './routesTable';
 
-declare function acquireVsCodeApi(): { postMessage(m: SidebarToHost): void; getState(): unknown; setState(s: unknown): void };
-
-const vscode = acquireVsCodeApi();
-type SortKey = 'route' | 'rps' | 'p50Ms' | 'p95Ms' | 'p99Ms' | 'errorRate';
-interface ViewState {
-  sort: SortKey;
-  desc: boolean;
-  filter: string;
-}
-const saved = vscode.getState() as Partial<ViewState> | undefined;
-const ui: ViewState = { sort: saved?.sort ?? 'rps', desc: saved?.desc ?? true, filter: saved?.filter ?? '' };
-let last: SidebarState | undefined;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const c of children) e.append(typeof c === 'string' ? document.createTextNode(c) : c);
-  return e;
+interface SavedUi extends TableUi {
+  scrollY: number;
 }
 
-function post(m: SidebarToHost): void {
-  vscode.postMessage(m);
+function isSavedUi(s: unknown): s is SavedUi {
+  if (typeof s !== 'object' || s === null) return false;
+  const o = s as Record<string, unknown>;
+  return SORT_KEYS.includes(o.sort as SortKey) && typeof o.desc === 'boolean' && typeof o.filter === 'string' && typeof o.scrollY === 'number';
 }
 
-export function fmtMs(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return '–';
-  if (v >= 1000) return `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)} s`;
-  if (v >= 10) return `${v.toFixed(0)} ms`;
-  return `${v.toFixed(1)} ms`;
-}
+const vscode = vscodeApi<SidebarToHost, SavedUi>(isSavedUi);
+const ui: SavedUi = vscode.getState() ?? { sort: 'rps', desc: true, filter: '', scrollY: 0 };
+const post = (m: SidebarToHost) => vscode.postMessage(m);
+const save = () => vscode.setState(ui);
 
-export function fmtRate(v: number): string {
-  if (v >= 100) return v.toFixed(0);
-  if (v >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
-
-export function fmtPct(v: number): string {
-  if (v === 0) return '0%';
-  const p = v * 100;
-  return p < 0.1 ? '<0.1%' : `${p < 10 ? p.toFixed(1) : p.toFixed(0)}%`;
-}
-
-/** Table cells: the unit is in the caption, so figures stay short enough for a narrow sidebar. */
-export function fmtMsShort(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return '–';
-  if (v >= 10000) return `${(v / 1000).toFixed(0)}s`;
-  if (v >= 1000) return `${(v / 1000).toFixed(1)}s`;
-  if (v >= 10) return v.toFixed(0);
-  return v.toFixed(1);
-}
-
-function ago(ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.round(s / 60)}m ago`;
-  return `${Math.round(s / 3600)}h ago`;
-}
-
-function sparkline(values: number[]): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  const w = 60;
-  const h = 16;
-  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
-  svg.setAttribute('class', 'spark');
-  svg.setAttribute('aria-hidden', 'true');
-  const max = Math.max(1, ...values);
-  const n = Math.max(1, values.length - 1);
-  const pts = values.map((v, i) => `${((i / n) * w).toFixed(1)},${(h - 1 - (v / max) * (h - 2)).toFixed(1)}`).join(' ');
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', pts);
-  svg.append(line);
-  return svg;
-}
-
-function button(label: string, command: Extract<SidebarToHost, { type: 'command' }>['command'], title: string, cls = ''): HTMLButtonElement {
+function commandButton(label: string, command: SidebarCommand, title: string, cls = ''): HTMLButtonElement {
   const b = el('button', { type: 'button', title, class: cls }, label);
   b.addEventListener('click', () => post({ type: 'command', command }));
   return b;
 }
 
-function header(s: SidebarState): HTMLElement {
+// ---- header --------------------------------------------------------------------------------------
+
+const STATE_TEXT: Record<SidebarState['collector']['state'], string> = { listening: 'Listening', viewer: 'Connected to another window', starting: 'Starting…', stopped: 'Stopped', portInUse: 'Port in use', error: 'Not running' };
+
+const dot = el('span', { class: 'dot busy', 'aria-hidden': 'true' });
+const stateText = el('span', { class: 'state', 'data-testid': 'collector-state', role: 'status' }, 'Starting…');
+const pausedBadge = el('span', { class: 'badge paused', hidden: '' }, 'Paused');
+const endpoint = el('code', { class: 'endpoint', title: 'OTLP/HTTP and agent endpoint' });
+const message = el('p', { class: 'message', role: 'alert', hidden: '' });
+const windowSelect = el('select', { 'aria-label': 'Statistics window', title: 'Statistics window' });
+for (const w of WINDOWS) windowSelect.append(el('option', { value: String(w) }, `${w / 60} min`));
+windowSelect.addEventListener('change', () => post({ type: 'setWindow', seconds: Number(windowSelect.value) }));
+const serviceSelect = el('select', { 'aria-label': 'Service', title: 'Service', 'data-testid': 'service-select', hidden: '' });
+serviceSelect.addEventListener('change', () => post({ type: 'setService', service: serviceSelect.value === '' ? null : serviceSelect.value }));
+const pauseButton = commandButton('Pause', 'togglePause', 'Pause live updates');
+pauseButton.setAttribute('data-testid', 'pause');
+const restartButton = commandButton('Restart', 'restartCollector', 'Restart the collector', 'primary');
+restartButton.hidden = true;
+const servicesLine = el('div', { class: 'services', 'data-testid': 'services' });
+const header = el(
+  'header',
+  { class: 'head' },
+  el('div', { class: 'status-line' }, dot, stateText, pausedBadge, endpoint),
+  message,
+  el('div', { class: 'tools' }, windowSelect, serviceSelect, pauseButton, commandButton('Clear', 'clearData', 'Clear all data'), commandButton('Logs', 'showLogs', 'Show the Routelens log'), restartButton),
+  servicesLine,
+);
+
+let serviceOptions = '';
+function updateHeader(s: SidebarState): void {
   const c = s.collector;
-  const dotClass = c.state === 'listening' ? 'ok' : c.state === 'starting' || c.state === 'stopped' ? 'busy' : 'bad';
-  const stateText = { listening: 'Listening', starting: 'Starting…', stopped: 'Stopped', portInUse: 'Port in use', error: 'Not running' }[c.state];
-  const head = el('header', { class: 'head' });
-  const line = el('div', { class: 'status-line' }, el('span', { class: `dot ${dotClass}`, 'aria-hidden': 'true' }), el('span', { class: 'state', 'data-testid': 'collector-state' }, stateText), el('code', { class: 'endpoint', title: 'OTLP/HTTP and agent endpoint' }, c.endpoint));
-  head.append(line);
-  if (c.message) head.append(el('p', { class: 'message', role: 'alert' }, c.message));
-  const tools = el('div', { class: 'tools' });
-  const win = el('select', { 'aria-label': 'Statistics window', title: 'Statistics window' });
-  for (const w of WINDOWS) {
-    const o = el('option', { value: String(w) }, w < 120 ? `${w / 60} min` : `${w / 60} min`);
-    if (w === s.windowSec) o.selected = true;
-    win.append(o);
+  dot.className = `dot ${c.state === 'listening' || c.state === 'viewer' ? 'ok' : c.state === 'starting' || c.state === 'stopped' ? 'busy' : 'bad'}`;
+  setText(stateText, STATE_TEXT[c.state]);
+  setText(endpoint, c.endpoint);
+  message.hidden = !c.message;
+  setText(message, c.message ?? '');
+  restartButton.hidden = !(c.state === 'portInUse' || c.state === 'error');
+  pausedBadge.hidden = !s.paused;
+  setText(pauseButton, s.paused ? 'Resume' : 'Pause');
+  setAttr(pauseButton, 'title', s.paused ? 'Resume live updates' : 'Pause live updates');
+  if (windowSelect.value !== String(s.windowSec)) windowSelect.value = String(s.windowSec);
+  const options = JSON.stringify(s.services);
+  if (options !== serviceOptions) {
+    serviceOptions = options;
+    serviceSelect.replaceChildren(el('option', { value: '' }, 'All services'), ...s.services.map((name) => el('option', { value: name }, name)));
   }
-  win.addEventListener('change', () => post({ type: 'setWindow', seconds: Number(win.value) }));
-  tools.append(win, button(s.paused ? 'Resume' : 'Pause', 'togglePause', s.paused ? 'Resume live updates' : 'Pause live updates'), button('Clear', 'clearData', 'Clear all data'), button('Logs', 'showLogs', 'Show the Routelens log'));
-  if (c.state === 'portInUse' || c.state === 'error') tools.append(button('Restart', 'restartCollector', 'Restart the collector', 'primary'));
-  head.append(tools);
-  if (s.services.length) head.append(el('div', { class: 'services', 'data-testid': 'services' }, `Services: ${s.services.join(', ')}`));
-  return head;
+  serviceSelect.hidden = s.services.length < 2;
+  if (serviceSelect.value !== (s.service ?? '')) serviceSelect.value = s.service ?? '';
+  servicesLine.hidden = s.services.length !== 1;
+  setText(servicesLine, s.services.length === 1 ? `Service: ${s.services[0]}` : '');
 }
 
-function totals(s: SidebarState): HTMLElement {
-  const t = s.totals;
-  const tile = (label: string, value: string, id: string) => el('div', { class: 'tile' }, el('div', { class: 'tile-value', 'data-testid': id }, value), el('div', { class: 'tile-label' }, label));
-  return el('section', { class: 'tiles', 'aria-label': 'Totals' }, tile('req/s', fmtRate(t.rps), 'total-rps'), tile('p95', fmtMs(t.p95Ms), 'total-p95'), tile('errors', fmtPct(t.errorRate), 'total-errors'), tile('requests', String(t.requests), 'total-requests'));
-}
+// ---- empty state ---------------------------------------------------------------------------------
 
-function emptyState(): HTMLElement {
-  return el(
-    'section',
-    { class: 'empty', 'data-testid': 'empty-state' },
-    el('h2', {}, 'No requests yet'),
-    el('p', {}, 'Routelens shows your API here as soon as it handles requests. Three ways to connect:'),
-    el('ol', {},
-      el('li', {}, 'Press F5 on a FastAPI, Flask or Django app: it is instrumented with no code change.'),
-      el('li', {}, 'Point any OpenTelemetry SDK at the collector: set OTEL_EXPORTER_OTLP_ENDPOINT to the endpoint above.'),
-      el('li', {}, 'Add your /metrics URL to the setting routelens.prometheus.targets.'),
-    ),
-    el('div', { class: 'tools' }, button('Start Debugging', 'debugHelp', 'Start debugging (F5)', 'primary'), button('Copy Endpoint', 'copyEndpoint', 'Copy the OTLP endpoint')),
-  );
-}
+const emptyEndpoint = el('code', {});
+const empty = el(
+  'section',
+  { class: 'empty', 'data-testid': 'empty-state', 'aria-label': 'Getting started' },
+  el('h2', {}, 'No requests yet'),
+  el('p', {}, 'Routelens shows your API here as soon as it handles requests. Three ways to connect:'),
+  el(
+    'ol',
+    {},
+    el('li', {}, el('div', {}, 'Press F5 on a FastAPI, Flask or Django app: it reports with no code change.'), el('div', { class: 'tools' }, commandButton('Start Debugging', 'debugHelp', 'Start debugging (F5)', 'primary'), commandButton('Copy Agent Environment', 'copyAgentEnv', 'For an app started outside VS Code: copy the environment that turns the agent on'))),
+    el('li', {}, el('div', {}, 'Point any OpenTelemetry SDK at ', emptyEndpoint, ' with OTEL_EXPORTER_OTLP_ENDPOINT (it is also the SDKs’ default).'), el('div', { class: 'tools' }, commandButton('Copy Endpoint', 'copyEndpoint', 'Copy the OTLP endpoint'))),
+    el('li', {}, el('div', {}, 'Serving Prometheus metrics? Add the /metrics URL to routelens.prometheus.targets.'), el('div', { class: 'tools' }, commandButton('Open Setting', 'prometheusSettings', 'Open the Prometheus settings'))),
+  ),
+);
 
-function sortRows(rows: RouteRow[]): RouteRow[] {
-  const dir = ui.desc ? -1 : 1;
-  const key = ui.sort;
-  return [...rows].sort((a, b) => {
-    if (key === 'route') return dir * `${a.route} ${a.method}`.localeCompare(`${b.route} ${b.method}`);
-    const av = a[key] ?? -1;
-    const bv = b[key] ?? -1;
-    return dir * (av - bv) || a.route.localeCompare(b.route);
-  });
-}
+// ---- totals and charts ---------------------------------------------------------------------------
 
-function routesTable(s: SidebarState): HTMLElement {
-  const section = el('section', { class: 'routes', 'aria-label': 'Routes' });
-  const filter = el('input', { type: 'search', placeholder: 'Filter routes', 'aria-label': 'Filter routes', value: ui.filter });
-  filter.addEventListener('input', () => {
-    ui.filter = filter.value;
-    vscode.setState(ui);
-    renderTable();
-  });
-  const windowLabel = s.windowSec < 120 ? `${s.windowSec} s` : `${s.windowSec / 60} min`;
-  section.append(el('h3', {}, 'Routes'), el('div', { class: 'caption' }, `Latency in ms over the last ${windowLabel}; the line shows requests in the last minute.`), filter);
-  // Two lines per route (name, then figures under the column headers) so the table reads well in
-  // a narrow sidebar without cutting routes mid-word.
-  const table = el('table', { 'data-testid': 'routes-table' });
-  const cols: [SortKey, string][] = [['route', 'Route'], ['rps', 'req/s'], ['p50Ms', 'p50'], ['p95Ms', 'p95'], ['p99Ms', 'p99'], ['errorRate', 'err']];
-  const headRow = el('tr');
-  for (const [key, label] of cols) {
-    const th = el('th', { scope: 'col', tabindex: '0', 'aria-sort': ui.sort === key ? (ui.desc ? 'descending' : 'ascending') : 'none', class: key === 'route' ? 'left' : '' }, label + (ui.sort === key ? (ui.desc ? ' ▾' : ' ▴') : ''));
-    const sort = () => {
-      if (ui.sort === key) ui.desc = !ui.desc;
-      else {
-        ui.sort = key;
-        ui.desc = key !== 'route';
-      }
-      vscode.setState(ui);
-      render();
-    };
-    th.addEventListener('click', sort);
-    th.addEventListener('keydown', (e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), sort()));
-    headRow.append(th);
+const tile = (label: string, id: string) => {
+  const value = el('div', { class: 'tile-value', 'data-testid': id }, '–');
+  return { value, node: el('div', { class: 'tile' }, value, el('div', { class: 'tile-label' }, label)) };
+};
+const tiles = { rps: tile('req/s', 'total-rps'), p95: tile('p95', 'total-p95'), errors: tile('errors', 'total-errors'), requests: tile('requests', 'total-requests') };
+const tilesSection = el('section', { class: 'tiles', 'aria-label': 'Totals' }, tiles.rps.node, tiles.p95.node, tiles.errors.node, tiles.requests.node);
+
+let theme = readTheme();
+const charts = {
+  requests: new TimeChart({ id: 'requests', title: 'Requests/s', lines: [{ label: 'req/s', colour: 'blue', fill: true }], format: fmtRate, tickFormat: (v) => (Number.isInteger(v) ? String(v) : fmtRate(v)), minTop: 1 }, theme),
+  latency: new TimeChart({ id: 'latency', title: 'Latency', lines: [{ label: 'p50', colour: 'green' }, { label: 'p95', colour: 'orange' }, { label: 'p99', colour: 'red' }], format: fmtMs, minTop: 1, spanGaps: false }, theme),
+  errors: new TimeChart({ id: 'errors', title: 'Error rate', lines: [{ label: 'errors', colour: 'red', fill: true }], format: fmtPct, minTop: 0.05, maxTop: 1 }, theme),
+  memory: new TimeChart({ id: 'memory', title: 'Memory', description: 'Resident memory of the app’s processes', lines: [{ label: 'resident', colour: 'purple', fill: true }], format: fmtBytes, spanGaps: true, half: true, height: 64 }, theme),
+  cpu: new TimeChart({ id: 'cpu', title: 'CPU', description: 'CPU of the app’s processes, as a share of one core', lines: [{ label: 'cpu', colour: 'yellow', fill: true }], format: fmtPct, minTop: 0.1, spanGaps: true, half: true, height: 64 }, theme),
+};
+const chartsSection = el('section', { class: 'charts', 'aria-label': 'Charts' }, ...Object.values(charts).map((c) => c.root));
+onThemeChange((t) => {
+  theme = t;
+  for (const c of Object.values(charts)) c.setTheme(t);
+});
+
+function updateCharts(s: SidebarState): void {
+  const { fromSec, toSec } = s.charts;
+  charts.requests.update(s.charts.requests, fromSec, toSec);
+  charts.latency.update(s.charts.latency, fromSec, toSec);
+  charts.errors.update(s.charts.errors, fromSec, toSec);
+  for (const key of ['memory', 'cpu'] as const) {
+    const data = s.charts[key];
+    charts[key].root.hidden = !data;
+    if (data) charts[key].update(data, fromSec, toSec);
   }
-  table.append(el('thead', {}, headRow));
-  section.append(table);
-  const multiService = s.services.length > 1;
-  const renderTable = () => {
-    for (const old of [...table.tBodies]) old.remove();
-    const f = ui.filter.toLowerCase();
-    for (const r of sortRows(s.routes)) {
-      if (f && !`${r.method} ${r.route} ${r.service}`.toLowerCase().includes(f)) continue;
-      const body = el('tbody', { tabindex: '0', class: `route-row${r.errorRate > 0 ? ' has-errors' : ''}`, 'data-route': r.route, title: `${r.method} ${r.route} (${r.service}): ${r.count} requests${r.hasCode ? ' · click to open the handler' : ''}` });
-      const open = () => post({ type: 'openRoute', service: r.service, method: r.method, route: r.route });
-      body.addEventListener('click', open);
-      body.addEventListener('keydown', (e) => e.key === 'Enter' && open());
-      const name = el('td', { colspan: '6', class: 'left route' }, el('span', { class: `method m-${r.method.toLowerCase()}` }, r.method), ' ', el('span', { class: 'path' }, r.route));
-      if (multiService) name.append(' ', el('span', { class: 'svc' }, r.service));
-      body.append(
-        el('tr', { class: 'name' }, name),
-        el('tr', { class: 'figures' }, el('td', { class: 'left spark-cell' }, sparkline(r.spark)), el('td', {}, fmtRate(r.rps)), el('td', {}, fmtMsShort(r.p50Ms)), el('td', {}, fmtMsShort(r.p95Ms)), el('td', {}, fmtMsShort(r.p99Ms)), el('td', { class: r.errorRate > 0 ? 'err' : '' }, fmtPct(r.errorRate))),
-      );
-      table.append(body);
-    }
+}
+
+// ---- routes, errors, traces ----------------------------------------------------------------------
+
+const routes = new RoutesTable(ui, (r) => post({ type: 'openRoute', service: r.service, method: r.method, route: r.route }), save);
+
+const errorsTitle = el('h3', {}, 'Recent errors');
+const errorsList = el('ul', { 'data-testid': 'errors-list', class: 'list' });
+const errorsSection = el('section', { class: 'errors', 'aria-label': 'Recent errors' }, errorsTitle, errorsList);
+const errorItems = new Map<string, HTMLLIElement>();
+
+interface ErrorItem {
+  type: HTMLElement;
+  count: HTMLElement;
+  msg: HTMLElement;
+  meta: HTMLElement;
+  trace: HTMLButtonElement;
+  row: ErrorRow;
+}
+const errorParts = new WeakMap<Element, ErrorItem>();
+
+function createErrorItem(e: ErrorRow): HTMLLIElement {
+  const li = el('li', { tabindex: '0' });
+  const parts: ErrorItem = {
+    type: el('span', { class: 'err-type' }),
+    count: el('span', { class: 'count' }),
+    msg: el('div', { class: 'err-msg' }),
+    meta: el('div', { class: 'err-meta' }),
+    trace: el('button', { type: 'button', class: 'link', title: 'Show the trace of the latest occurrence' }, 'trace'),
+    row: e,
   };
-  renderTable();
-  return section;
+  parts.trace.addEventListener('click', (ev) => {
+    ev.stopPropagation();
+    if (parts.row.traceId) post({ type: 'openTrace', traceId: parts.row.traceId });
+  });
+  li.append(el('div', { class: 'err-title' }, parts.type, parts.count), parts.msg, el('div', { class: 'err-foot' }, parts.meta, parts.trace));
+  onActivate(li, () => post({ type: 'openError', fingerprint: parts.row.fingerprint }));
+  errorParts.set(li, parts);
+  return li;
 }
 
-function errorsList(s: SidebarState): HTMLElement {
-  const section = el('section', { class: 'errors', 'aria-label': 'Recent errors' }, el('h3', {}, `Recent errors (${s.errors.length})`));
-  const list = el('ul', { 'data-testid': 'errors-list' });
-  for (const e of s.errors.slice(0, 20)) {
-    const li = el('li', { tabindex: '0', title: e.where ? `Open ${e.where}` : e.message });
-    const open = () => post({ type: 'openError', fingerprint: e.fingerprint });
-    li.addEventListener('click', open);
-    li.addEventListener('keydown', (ev) => ev.key === 'Enter' && open());
-    li.append(
-      el('div', { class: 'err-title' }, el('span', { class: 'err-type' }, e.type), el('span', { class: 'count' }, `×${e.count}`)),
-      el('div', { class: 'err-msg' }, e.message),
-      el('div', { class: 'err-meta' }, [e.route, e.where, ago(e.lastSeenMs)].filter(Boolean).join(' · ')),
-    );
-    list.append(li);
-  }
-  section.append(list);
-  return section;
+function updateErrors(s: SidebarState): void {
+  errorsSection.hidden = s.errors.length === 0;
+  setText(errorsTitle, `Recent errors (${s.errors.length})`);
+  reconcile(errorsList, s.errors.slice(0, 20), errorItems, {
+    key: (e) => e.fingerprint,
+    create: createErrorItem,
+    update: (li, e) => {
+      const p = errorParts.get(li)!;
+      p.row = e;
+      setText(p.type, e.type);
+      setText(p.count, `×${e.count}`);
+      setText(p.msg, e.message);
+      setText(p.meta, [e.route, e.where, ago(e.lastSeenMs, s.nowMs)].filter(Boolean).join(' · '));
+      p.trace.hidden = !e.traceId;
+      setAttr(li, 'title', e.where ? `Open ${e.where}, where it was raised` : e.message);
+    },
+  });
 }
 
-function render(): void {
-  const app = document.getElementById('app')!;
-  if (!last) return;
-  const focusedFilter = document.activeElement instanceof HTMLInputElement && document.activeElement.type === 'search';
-  const parts: HTMLElement[] = [header(last)];
-  if (last.routes.length === 0 && last.errors.length === 0) parts.push(emptyState());
-  else {
-    parts.push(totals(last));
-    if (last.routes.length) parts.push(routesTable(last));
-    if (last.errors.length) parts.push(errorsList(last));
+const tracesList = el('ul', { 'data-testid': 'traces-list', class: 'list' });
+const tracesSection = el('section', { class: 'traces', 'aria-label': 'Slow and failed requests' }, el('h3', {}, 'Slow and failed requests'), tracesList);
+const traceItems = new Map<string, HTMLLIElement>();
+const traceParts = new WeakMap<Element, { name: HTMLElement; dur: HTMLElement; meta: HTMLElement; row: TraceRow }>();
+
+function updateTraces(s: SidebarState): void {
+  tracesSection.hidden = s.traces.length === 0;
+  reconcile(tracesList, s.traces, traceItems, {
+    key: (t) => t.traceId,
+    create: (t) => {
+      const li = el('li', { tabindex: '0', class: 'trace-item' });
+      const parts = { name: el('span', { class: 'trace-name' }), dur: el('span', { class: 'trace-dur' }), meta: el('div', { class: 'err-meta' }), row: t };
+      li.append(el('div', { class: 'err-title' }, parts.name, parts.dur), parts.meta);
+      onActivate(li, () => post({ type: 'openTrace', traceId: parts.row.traceId }));
+      traceParts.set(li, parts);
+      return li;
+    },
+    update: (li, t) => {
+      const p = traceParts.get(li)!;
+      p.row = t;
+      setText(p.name, `${t.method} ${t.route}`);
+      setText(p.dur, fmtMs(t.durationMs));
+      toggleClass(li, 'failed', t.error);
+      const why = [t.error ? 'failed' : '', t.slow ? 'slower than p95' : ''].filter(Boolean).join(', ');
+      setText(p.meta, [t.statusCode ? String(t.statusCode) : '', why, ago(t.receivedMs, s.nowMs)].filter(Boolean).join(' · '));
+      setAttr(li, 'title', `Show the trace of this request (${t.service})`);
+    },
+  });
+}
+
+// ---- page ----------------------------------------------------------------------------------------
+
+const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection);
+content.hidden = true;
+empty.hidden = true;
+document.getElementById('app')!.append(header, empty, content);
+
+let restoredScroll = false;
+let lastSeq = -1;
+function update(s: SidebarState): void {
+  updateHeader(s);
+  setText(emptyEndpoint, s.collector.endpoint);
+  const hasData = s.routes.length > 0 || s.errors.length > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined;
+  empty.hidden = hasData;
+  content.hidden = !hasData;
+  if (!hasData) return;
+  const t = s.totals;
+  setText(tiles.rps.value, fmtRate(t.rps));
+  setText(tiles.p95.value, fmtMs(t.p95Ms));
+  setText(tiles.errors.value, fmtPct(t.errorRate));
+  setText(tiles.requests.value, String(t.requests));
+  updateErrors(s);
+  // Routes, charts and the slow list change once a second; the other updates leave them be.
+  if (s.seq !== lastSeq) {
+    lastSeq = s.seq;
+    updateCharts(s);
+    routes.root.hidden = s.routes.length === 0;
+    routes.update(s.routes, s.services.length > 1, s.windowSec);
+    updateTraces(s);
   }
-  app.replaceChildren(...parts);
-  if (focusedFilter) {
-    const input = app.querySelector<HTMLInputElement>('input[type=search]');
-    input?.focus();
-    input?.setSelectionRange(input.value.length, input.value.length);
+  if (!restoredScroll) {
+    restoredScroll = true;
+    // Shown again after being hidden: back to where the reader was.
+    if (ui.scrollY > 0) window.scrollTo(0, ui.scrollY);
   }
 }
+
+let scrollSave: number | undefined;
+window.addEventListener('scroll', () => {
+  if (scrollSave !== undefined) return;
+  scrollSave = window.setTimeout(() => {
+    scrollSave = undefined;
+    ui.scrollY = window.scrollY;
+    save();
+  }, 200);
+});
 
 window.addEventListener('message', (ev: MessageEvent) => {
   if (!isHostToSidebar(ev.data)) return;
-  last = ev.data.state;
-  render();
+  update(ev.data.state);
 });
 
 post({ type: 'ready' });

@@ -1,0 +1,304 @@
+/**
+ * The sidebar's view model: pure functions from the store to the state the webview draws. No
+ * vscode here, so it is tested and benchmarked in plain Node.
+ */
+import type { CodeLocation } from '../core/model';
+import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
+import { LatencySketch } from '../core/stats/sketch';
+import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
+import type { ChartSeries, ChartsData, CollectorView, ErrorRow, RouteRow, SidebarState, Totals, TraceRow } from '../shared/sidebarProtocol';
+
+export interface SidebarInput {
+  collector: CollectorView;
+  windowSec: number;
+  /** The chosen service; ignored (all services) when it is not among those seen. */
+  service: string | null;
+  paused: boolean;
+  nowMs: number;
+}
+
+/** Buckets per chart: enough to read a trend in a narrow sidebar, few enough to post 4 times a second. */
+export const CHART_POINTS = 60;
+export const SPARK_SECONDS = 60;
+export const MAX_ERRORS = 50;
+export const MAX_TRACES = 12;
+/** A route needs this many requests in the window before "slower than its p95" means something. */
+export const MIN_REQUESTS_FOR_SLOW = 20;
+export const MEMORY_METRIC = 'process.memory.usage';
+export const CPU_METRIC = 'process.cpu.utilization';
+
+/**
+ * What changes only once a second (every figure is per second or per 10-second slot): the route
+ * rows, the slow and failed list and the charts. Kept between updates, so the four updates a
+ * second cost one full computation, not four.
+ */
+export interface SidebarCache {
+  key: string;
+  seq: number;
+  summaries: RouteSummary[];
+  routes: RouteRow[];
+  traces: TraceRow[];
+  charts: ChartsData;
+}
+
+export function buildSidebarState(store: TelemetryStore, input: SidebarInput, cache: { current?: SidebarCache; generation?: number } = {}): SidebarState {
+  const services = store.serviceList().map((s) => s.name);
+  const service = input.service !== null && services.includes(input.service) ? input.service : null;
+  const scope = service ?? undefined;
+  const nowSec = input.nowMs / 1000;
+  const key = `${Math.floor(nowSec)}|${input.windowSec}|${service}|${cache.generation ?? 0}`;
+  let heavy = cache.current;
+  if (!heavy || heavy.key !== key) {
+    const summaries = store.routeSummaries(input.windowSec, scope);
+    heavy = {
+      key,
+      seq: (heavy?.seq ?? 0) + 1,
+      summaries,
+      routes: routeRows(store, summaries, nowSec),
+      traces: slowAndFailed(store, summaries, input.nowMs, input.windowSec),
+      charts: buildCharts(store, seriesOf(store, summaries, service, services), service, input.windowSec, input.nowMs),
+    };
+    cache.current = heavy;
+  }
+  return {
+    collector: input.collector,
+    services,
+    service,
+    windowSec: input.windowSec,
+    paused: input.paused,
+    nowMs: input.nowMs,
+    seq: heavy.seq,
+    routes: heavy.routes,
+    errors: errorRows(store, scope),
+    traces: heavy.traces,
+    charts: heavy.charts,
+    totals: totalsOf(seriesOf(store, heavy.summaries, service, services), nowSec, input.windowSec),
+  };
+}
+
+export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowSec: number): RouteRow[] {
+  const routes: RouteRow[] = new Array(summaries.length);
+  for (let i = 0; i < summaries.length; i++) {
+    const r = summaries[i];
+    const entry = store.route(r);
+    routes[i] = {
+      service: r.service,
+      method: r.method,
+      route: r.route,
+      count: r.count,
+      rps: r.rps,
+      errorRate: r.errorRate,
+      p50Ms: r.p50Ms,
+      p95Ms: r.p95Ms,
+      p99Ms: r.p99Ms,
+      hasCode: r.code !== null,
+      spark: entry ? entry.series.perSecond(nowSec, SPARK_SECONDS).counts : [],
+    };
+  }
+  return routes;
+}
+
+/**
+ * Series that together count every request once: each service's own series (spans), plus routes
+ * whose figures come from metrics (Prometheus or OTLP histograms), which the service series do
+ * not include.
+ */
+export function seriesOf(store: TelemetryStore, summaries: RouteSummary[], service: string | null, services: string[]): WindowedSeries[] {
+  const out: WindowedSeries[] = [];
+  for (const name of service === null ? services : [service]) {
+    const s = store.serviceSeriesOf(name);
+    if (s) out.push(s);
+  }
+  for (const r of summaries) {
+    if (r.source !== 'metrics') continue;
+    const entry = store.route(r);
+    if (entry) out.push(entry.series);
+  }
+  return out;
+}
+
+export function totalsOf(series: WindowedSeries[], nowSec: number, windowSec: number): Totals {
+  const sketch = new LatencySketch();
+  let requests = 0;
+  let errors = 0;
+  let rps = 0;
+  for (const s of series) {
+    const w = s.window(nowSec, windowSec);
+    requests += w.count;
+    errors += w.errors;
+    rps += w.count / w.seconds;
+    sketch.merge(w.sketch);
+  }
+  const q = (p: number): number | null => (requests ? round(sketch.quantile(p), 2) : null);
+  return { rps: round(rps, 2), p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), errorRate: requests ? round(errors / requests, 4) : 0, requests };
+}
+
+export function errorRows(store: TelemetryStore, service?: string): ErrorRow[] {
+  return store
+    .errorGroups(service)
+    .slice(0, MAX_ERRORS)
+    .map((g) => ({
+      fingerprint: g.fingerprint,
+      service: g.service,
+      type: g.type,
+      message: g.message,
+      count: g.count,
+      lastSeenMs: g.lastSeenMs,
+      route: g.route ? `${g.method ?? ''} ${g.route}`.trim() : undefined,
+      where: g.location ? where(g.location) : undefined,
+      traceId: g.traceId,
+    }));
+}
+
+/**
+ * The requests worth opening, newest first: those that failed, and those slower than their
+ * route's p95 over the window (only for routes with enough requests for a p95 to mean something).
+ */
+export function slowAndFailed(store: TelemetryStore, summaries: RouteSummary[], nowMs: number, windowSec: number): TraceRow[] {
+  const since = nowMs - windowSec * 1000;
+  const out: TraceRow[] = [];
+  const seen = new Set<string>();
+  // Keeps only the newest MAX_TRACES: a candidate older than the oldest kept one is not even built.
+  let oldestKept = -Infinity;
+  const add = (r: RouteSummary, q: RequestRef, slow: boolean) => {
+    if (q.receivedMs < since || q.receivedMs < oldestKept || seen.has(q.traceId)) return;
+    seen.add(q.traceId);
+    out.push({ traceId: q.traceId, service: r.service, method: r.method, route: r.route, durationMs: round(q.durationMs, 3), statusCode: q.statusCode, error: q.error, slow, receivedMs: q.receivedMs });
+    if (out.length >= MAX_TRACES * 4) {
+      out.sort((a, b) => b.receivedMs - a.receivedMs).length = MAX_TRACES;
+      oldestKept = out[out.length - 1].receivedMs;
+    }
+  };
+  for (const r of summaries) {
+    if (r.count === 0 || r.source !== 'spans') continue;
+    const slowFrom = r.count >= MIN_REQUESTS_FOR_SLOW && r.p95Ms !== null ? r.p95Ms * 1.01 : undefined;
+    if (r.errorRate > 0) for (const q of store.routeRequestsOf(r, { limit: MAX_TRACES, errorsOnly: true })) add(r, q, slowFrom !== undefined && q.durationMs > slowFrom);
+    if (slowFrom !== undefined) for (const q of store.routeRequestsOf(r, { limit: MAX_TRACES, minDurationMs: slowFrom })) add(r, q, true);
+  }
+  return out.sort((a, b) => b.receivedMs - a.receivedMs).slice(0, MAX_TRACES);
+}
+
+/** Bucket width of the request and error charts: 1 s over a minute, 5 s over 5 min, 15 s over 15 min. */
+export function chartStep(windowSec: number): number {
+  return Math.max(1, Math.round(windowSec / CHART_POINTS));
+}
+
+export function buildCharts(store: TelemetryStore, series: WindowedSeries[], service: string | null, windowSec: number, nowMs: number): ChartsData {
+  const step = chartStep(windowSec);
+  // The current second is still filling: ending the charts there would draw a dip at the right edge.
+  const lastSec = Math.floor(nowMs / 1000) - 1;
+  const toSec = lastSec + 1;
+  const fromSec = toSec - windowSec;
+  const { requests, errors } = requestCharts(series, lastSec, windowSec, step);
+  const memory = gaugeChart(store.metricSeries({ name: MEMORY_METRIC, service: service ?? undefined }), fromSec, toSec, step);
+  const cpu = gaugeChart(store.metricSeries({ name: CPU_METRIC, service: service ?? undefined }), fromSec, toSec, step);
+  const charts: ChartsData = { fromSec, toSec, stepSec: step, requests, latency: latencyChart(series, lastSec, windowSec), errors };
+  if (memory) charts.memory = memory;
+  if (cpu) charts.cpu = cpu;
+  return charts;
+}
+
+/** Requests per second and error rate per bucket; buckets are aligned to the step so they do not shimmer as time passes. */
+export function requestCharts(series: WindowedSeries[], lastSec: number, windowSec: number, step: number): { requests: ChartSeries; errors: ChartSeries } {
+  const lastBucket = Math.floor(lastSec / step) * step;
+  const n = Math.max(1, Math.floor(windowSec / step));
+  const firstBucket = lastBucket - (n - 1) * step;
+  const span = lastSec - firstBucket + 1;
+  const counts = new Float64Array(span);
+  const errs = new Float64Array(span);
+  for (const s of series) {
+    const ps = s.perSecond(lastSec, span);
+    for (let i = 0; i < span; i++) {
+      counts[i] += ps.counts[i];
+      errs[i] += ps.errors[i];
+    }
+  }
+  const t: number[] = [];
+  const rps: (number | null)[] = [];
+  const rate: (number | null)[] = [];
+  for (let b = 0; b < n; b++) {
+    const start = firstBucket + b * step;
+    const seconds = Math.min(step, lastSec - start + 1);
+    let c = 0;
+    let e = 0;
+    for (let k = 0; k < seconds; k++) {
+      c += counts[start - firstBucket + k];
+      e += errs[start - firstBucket + k];
+    }
+    t.push(start);
+    rps.push(round(c / seconds, 3));
+    rate.push(c > 0 ? round(e / c, 4) : null);
+  }
+  return { requests: { t, lines: [rps] }, errors: { t, lines: [rate] } };
+}
+
+/** p50/p95/p99 per latency slot, merged over the series (exact: sketches merge losslessly). */
+export function latencyChart(series: WindowedSeries[], lastSec: number, windowSec: number): ChartSeries {
+  const qs = [0.5, 0.95, 0.99];
+  const t: number[] = [];
+  const lines: (number | null)[][] = [[], [], []];
+  if (series.length === 1) {
+    for (const slot of series[0].perSlotQuantiles(lastSec, windowSec, qs)) {
+      t.push(slot.slotStartSec);
+      slot.values.forEach((v, i) => lines[i].push(Number.isFinite(v) ? round(v, 2) : null));
+    }
+    return { t, lines };
+  }
+  const firstSlot = Math.floor((lastSec - windowSec + 1) / SKETCH_SLOT_SECONDS);
+  const lastSlot = Math.floor(lastSec / SKETCH_SLOT_SECONDS);
+  for (let slot = firstSlot; slot <= lastSlot; slot++) {
+    const merged = new LatencySketch();
+    // A window of exactly one slot, ending at its last second, is that slot's sketch.
+    for (const s of series) merged.merge(s.window(slot * SKETCH_SLOT_SECONDS + SKETCH_SLOT_SECONDS - 1, SKETCH_SLOT_SECONDS).sketch);
+    t.push(slot * SKETCH_SLOT_SECONDS);
+    qs.forEach((q, i) => lines[i].push(merged.count ? round(merged.quantile(q), 2) : null));
+  }
+  return { t, lines };
+}
+
+/**
+ * A gauge (memory, CPU) per bucket: each series' last value in the bucket, summed over series
+ * (several processes of one service). A series that skipped a bucket keeps its previous value for
+ * a few seconds, so a late report does not draw a dip. Undefined when no series has a point.
+ */
+export function gaugeChart(series: MetricSeries[], fromSec: number, toSec: number, step: number): ChartSeries | undefined {
+  if (series.length === 0) return undefined;
+  const n = Math.max(1, Math.ceil((toSec - fromSec) / step));
+  const holdBuckets = Math.max(1, Math.ceil(5 / step));
+  const sum: (number | null)[] = new Array(n).fill(null);
+  let any = false;
+  for (const s of series) {
+    const last: (number | null)[] = new Array(n).fill(null);
+    for (const p of s.points) {
+      const sec = p.t / 1000;
+      if (sec < fromSec || sec >= toSec) continue;
+      last[Math.floor((sec - fromSec) / step)] = p.v;
+    }
+    let held: number | null = null;
+    let age = 0;
+    for (let i = 0; i < n; i++) {
+      if (last[i] !== null) {
+        held = last[i];
+        age = 0;
+      } else if (held !== null && ++age > holdBuckets) held = null;
+      const v = last[i] ?? held;
+      if (v === null) continue;
+      any = true;
+      sum[i] = (sum[i] ?? 0) + v;
+    }
+  }
+  if (!any) return undefined;
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) t.push(fromSec + i * step);
+  return { t, lines: [sum.map((v) => (v === null ? null : round(v, 4)))] };
+}
+
+function where(loc: CodeLocation): string {
+  const i = Math.max(loc.file.lastIndexOf('/'), loc.file.lastIndexOf('\\'));
+  return `${i >= 0 ? loc.file.slice(i + 1) : loc.file}:${loc.line}`;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,159 @@
+/**
+ * The trace panel's view model: a route's trace list and the waterfall rows of one trace, built
+ * from the store by pure functions (no vscode), so they are tested in plain Node.
+ */
+import type { Attributes, AttrValue, ExceptionInfo, LogRecord, Span } from '../core/model';
+import type { TelemetryStore } from '../core/store/store';
+import type { AttrPair, ExceptionView, LogView, RouteRef, SpanView, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
+
+/** Requests listed per route: the store keeps at most this many per route anyway. */
+export const MAX_LIST = 200;
+/** Log records shown with a trace. */
+export const MAX_TRACE_LOGS = 500;
+/** Longest attribute value sent to the panel; the rest is cut with a marker. */
+export const MAX_VALUE_CHARS = 4096;
+
+export function traceListRows(store: TelemetryStore, route: RouteRef, filter: TraceFilter, p95Ms: number | null, nowMs: number): { rows: TraceListRow[]; total: number } {
+  const all = store.routeRequestsOf(route, { limit: MAX_LIST });
+  const since = filter.rangeSec > 0 ? nowMs - filter.rangeSec * 1000 : -Infinity;
+  const rows: TraceListRow[] = [];
+  for (const r of all) {
+    if (r.receivedMs < since) continue;
+    if (filter.errorsOnly && !r.error) continue;
+    if (filter.slowOnly && (p95Ms === null || !(r.durationMs > p95Ms))) continue;
+    const row: TraceListRow = { traceId: r.traceId, startMs: r.startMs, receivedMs: r.receivedMs, durationMs: r.durationMs, error: r.error };
+    if (r.statusCode !== undefined) row.statusCode = r.statusCode;
+    rows.push(row);
+  }
+  return { rows, total: all.length };
+}
+
+/** The route a trace belongs to: its outermost server span with a route template. */
+export function routeOfTrace(spans: Span[]): RouteRef | null {
+  const servers = spans.filter((s) => s.kind === 'server' && s.http?.route).sort((a, b) => a.startMs - b.startMs);
+  const best = servers.find((s) => !s.parentSpanId) ?? servers[0];
+  return best?.http?.route ? { service: best.resource.serviceName, method: best.http.method, route: best.http.route } : null;
+}
+
+/**
+ * Orders spans depth first with children by start time, the order in which the waterfall lists
+ * them. Spans whose parent is missing are shown as roots. Iterative, so a 2,000-level chain cannot
+ * overflow the stack, and each span is placed once even if the data has a cycle.
+ */
+export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]): TraceView | null {
+  if (spans.length === 0 && logs.length === 0) return null;
+  const byId = new Map<string, Span>();
+  for (const s of spans) if (!byId.has(s.spanId)) byId.set(s.spanId, s);
+  const children = new Map<string, Span[]>();
+  const roots: Span[] = [];
+  let orphans = 0;
+  for (const s of byId.values()) {
+    const parent = s.parentSpanId && s.parentSpanId !== s.spanId ? byId.get(s.parentSpanId) : undefined;
+    if (!parent) {
+      if (s.parentSpanId) orphans++;
+      roots.push(s);
+      continue;
+    }
+    let list = children.get(parent.spanId);
+    if (!list) children.set(parent.spanId, (list = []));
+    list.push(s);
+  }
+  const byStart = (a: Span, b: Span) => a.startMs - b.startMs || a.name.localeCompare(b.name);
+  roots.sort(byStart);
+  for (const list of children.values()) list.sort(byStart);
+
+  let start = Infinity;
+  let end = -Infinity;
+  for (const s of byId.values()) {
+    start = Math.min(start, s.startMs);
+    end = Math.max(end, s.endMs);
+  }
+  for (const l of logs) {
+    start = Math.min(start, l.timeMs);
+    end = Math.max(end, l.timeMs);
+  }
+
+  const services: string[] = [];
+  const serviceIndex = (name: string): number => {
+    let i = services.indexOf(name);
+    if (i < 0) i = services.push(name) - 1;
+    return i;
+  };
+
+  const ordered: SpanView[] = [];
+  const placed = new Set<string>();
+  const visit = (root: Span) => {
+    const stack: [Span, number][] = [[root, 0]];
+    while (stack.length) {
+      const [s, depth] = stack.pop()!;
+      if (placed.has(s.spanId)) continue;
+      placed.add(s.spanId);
+      const kids = children.get(s.spanId) ?? [];
+      ordered.push(spanView(s, depth, kids.length, start, serviceIndex));
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
+    }
+  };
+  for (const r of roots) visit(r);
+  // Spans only reachable through a cycle (a malformed trace): list them rather than lose them.
+  for (const s of [...byId.values()].sort(byStart)) if (!placed.has(s.spanId)) visit(s);
+
+  const sortedLogs = [...logs].sort((a, b) => a.timeMs - b.timeMs).slice(-MAX_TRACE_LOGS);
+  return {
+    traceId,
+    startMs: start,
+    durationMs: Math.max(0, end - start),
+    services,
+    spans: ordered,
+    logs: sortedLogs.map((l) => logView(l, start)),
+    orphans,
+  };
+}
+
+function spanView(s: Span, depth: number, children: number, traceStart: number, serviceIndex: (n: string) => number): SpanView {
+  const v: SpanView = {
+    spanId: s.spanId,
+    name: s.name,
+    service: serviceIndex(s.resource.serviceName),
+    kind: s.kind,
+    offsetMs: s.startMs - traceStart,
+    durationMs: Math.max(0, s.endMs - s.startMs),
+    status: s.status,
+    depth,
+    children,
+    attributes: attrPairs(s.attributes),
+    events: s.events.map((e) => ({ name: e.name, offsetMs: e.timeMs - traceStart, attributes: attrPairs(e.attributes) })),
+  };
+  if (s.parentSpanId) v.parentSpanId = s.parentSpanId;
+  if (s.statusMessage) v.statusMessage = s.statusMessage;
+  if (s.exception) v.exception = exceptionView(s.exception);
+  if (s.code) v.code = { file: s.code.file, line: s.code.line, function: s.code.function };
+  return v;
+}
+
+function logView(l: LogRecord, traceStart: number): LogView {
+  const v: LogView = { offsetMs: l.timeMs - traceStart, timeMs: l.timeMs, severity: l.severity, body: clip(l.body), service: l.resource.serviceName };
+  if (l.spanId) v.spanId = l.spanId;
+  if (l.exception) v.exception = exceptionView(l.exception);
+  if (l.code) v.code = { file: l.code.file, line: l.code.line, function: l.code.function };
+  return v;
+}
+
+export function exceptionView(e: ExceptionInfo): ExceptionView {
+  const v: ExceptionView = { type: e.type, message: clip(e.message), frames: e.frames.map((f) => ({ file: f.file, line: f.line, function: f.function })) };
+  if (e.stacktrace) v.stacktrace = clip(e.stacktrace, MAX_VALUE_CHARS * 4);
+  return v;
+}
+
+export function attrPairs(a: Attributes): AttrPair[] {
+  return Object.keys(a)
+    .sort()
+    .map((k) => [k, clip(attrText(a[k]))]);
+}
+
+export function attrText(v: AttrValue): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function clip(s: string, max = MAX_VALUE_CHARS): string {
+  return s.length > max ? `${s.slice(0, max)}… (${s.length - max} more characters)` : s;
+}

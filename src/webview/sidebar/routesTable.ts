@@ -1,0 +1,274 @@
+/**
+ * The routes table: sortable, filterable, a sparkline per route. The row elements stay where they
+ * are and take the data of the route now at their position: moving elements would make the
+ * browser lay out and paint every moved row again, and a live sort moves most of them each second.
+ * While the pointer or the focus is in the table the order holds still, so a row keeps its route
+ * as it is being clicked. Only the first rows in the chosen order are shown (more on request, the
+ * filter finds any route), and rows scrolled out of view are brought up to date when they come
+ * back into view: an update costs what is on screen, not what the API has.
+ */
+import type { RouteRow } from '../../shared/sidebarProtocol';
+import { el, onActivate, setAttr, setText, svg, toggleClass } from '../shared/dom';
+import { fmtMsShort, fmtPct, fmtRate, windowLabel } from '../shared/format';
+
+export type SortKey = 'route' | 'rps' | 'p50Ms' | 'p95Ms' | 'p99Ms' | 'errorRate';
+export const SORT_KEYS: readonly SortKey[] = ['route', 'rps', 'p50Ms', 'p95Ms', 'p99Ms', 'errorRate'];
+
+export interface TableUi {
+  sort: SortKey;
+  desc: boolean;
+  filter: string;
+}
+
+interface Row {
+  body: HTMLTableSectionElement;
+  method: HTMLElement;
+  path: HTMLElement;
+  svc: HTMLElement;
+  cells: HTMLTableCellElement[];
+  line: SVGPolylineElement;
+  /** The newest data, applied to the DOM once the row is visible. */
+  data: RouteRow;
+  applied: RouteRow | undefined;
+  multiService: boolean;
+}
+
+const COLUMNS: [SortKey, string, string][] = [
+  ['route', 'Route', 'Sort by route'],
+  ['rps', 'req/s', 'Sort by requests per second'],
+  ['p50Ms', 'p50', 'Sort by median latency'],
+  ['p95Ms', 'p95', 'Sort by 95th percentile latency'],
+  ['p99Ms', 'p99', 'Sort by 99th percentile latency'],
+  ['errorRate', 'err', 'Sort by error rate'],
+];
+
+/** Rows shown before "Show more": a glance needs the top of the list, and a table's layout grows with its rows. */
+export const PAGE_ROWS = 50;
+const SPARK_W = 60;
+const SPARK_H = 16;
+
+export function routeKey(r: RouteRow): string {
+  return `${r.service}\u0000${r.method}\u0000${r.route}`;
+}
+
+export function sortRoutes(rows: readonly RouteRow[], sort: SortKey, desc: boolean): RouteRow[] {
+  const dir = desc ? -1 : 1;
+  return [...rows].sort((a, b) => {
+    if (sort === 'route') return dir * (a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.service.localeCompare(b.service));
+    const av = a[sort] ?? -1;
+    const bv = b[sort] ?? -1;
+    return dir * (av - bv) || a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.service.localeCompare(b.service);
+  });
+}
+
+export function matchesFilter(r: RouteRow, filter: string): boolean {
+  if (!filter) return true;
+  return `${r.method} ${r.route} ${r.service}`.toLowerCase().includes(filter.toLowerCase());
+}
+
+export class RoutesTable {
+  readonly root: HTMLElement;
+  private readonly table: HTMLTableElement;
+  private readonly thead: HTMLTableSectionElement;
+  private readonly heads = new Map<SortKey, HTMLTableCellElement>();
+  private readonly caption: HTMLElement;
+  private readonly count: HTMLElement;
+  private readonly filterInput: HTMLInputElement;
+  private readonly more: HTMLButtonElement;
+  private limit = PAGE_ROWS;
+  /** The pointer or the focus is in the table: keep the rows where they are. */
+  private held = false;
+  /** Row elements in table order. */
+  private readonly rows: Row[] = [];
+  private readonly byBody = new WeakMap<Element, Row>();
+  private readonly visible = new WeakSet<Element>();
+  private readonly observer: IntersectionObserver;
+  private last: { routes: RouteRow[]; multiService: boolean; windowSec: number } = { routes: [], multiService: false, windowSec: 60 };
+
+  constructor(
+    private readonly ui: TableUi,
+    private readonly onOpen: (r: RouteRow) => void,
+    private readonly onUiChange: () => void,
+  ) {
+    this.count = el('span', { class: 'count' });
+    this.caption = el('div', { class: 'caption' });
+    this.filterInput = el('input', { type: 'search', placeholder: 'Filter routes', 'aria-label': 'Filter routes' });
+    this.filterInput.value = ui.filter;
+    this.filterInput.addEventListener('input', () => {
+      this.ui.filter = this.filterInput.value;
+      this.limit = PAGE_ROWS;
+      this.onUiChange();
+      this.render(true);
+    });
+    // Roles spelled out: the stylesheet lays the table out as a grid, which drops the implicit ones.
+    this.table = el('table', { 'data-testid': 'routes-table', 'aria-label': 'Routes', role: 'table' });
+    const headRow = el('tr', { role: 'row' });
+    for (const [key, label, title] of COLUMNS) {
+      const th = el('th', { scope: 'col', tabindex: '0', title, role: 'columnheader', class: key === 'route' ? 'left' : '' }, label);
+      onActivate(th, () => this.sortBy(key));
+      this.heads.set(key, th);
+      headRow.append(th);
+    }
+    this.thead = el('thead', { role: 'rowgroup' }, headRow);
+    this.table.append(this.thead);
+    this.more = el('button', { type: 'button', class: 'link more', 'data-testid': 'routes-more' });
+    this.more.addEventListener('click', () => {
+      this.limit += PAGE_ROWS;
+      this.render();
+    });
+    const hold = (on: boolean) => {
+      if (this.held === on) return;
+      this.held = on;
+      if (!on) this.render();
+    };
+    this.table.addEventListener('pointerenter', () => hold(true));
+    this.table.addEventListener('pointerleave', () => hold(this.table.contains(document.activeElement)));
+    this.table.addEventListener('focusin', () => hold(true));
+    this.table.addEventListener('focusout', (e) => hold(this.table.matches(':hover') || this.table.contains(e.relatedTarget as Node | null)));
+    this.root = el('section', { class: 'routes', 'aria-label': 'Routes' }, el('h3', {}, 'Routes ', this.count), this.caption, this.filterInput, this.table, this.more);
+    this.observer = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) {
+          this.visible.add(e.target);
+          const row = this.byBody.get(e.target);
+          if (row) this.apply(row);
+        } else this.visible.delete(e.target);
+      }
+    });
+    this.paintHeads();
+  }
+
+  update(routes: RouteRow[], multiService: boolean, windowSec: number): void {
+    this.last = { routes, multiService, windowSec };
+    this.render();
+  }
+
+  private sortBy(key: SortKey): void {
+    if (this.ui.sort === key) this.ui.desc = !this.ui.desc;
+    else {
+      this.ui.sort = key;
+      this.ui.desc = key !== 'route';
+    }
+    this.onUiChange();
+    this.paintHeads();
+    this.render(true);
+  }
+
+  private paintHeads(): void {
+    for (const [key, label] of COLUMNS) {
+      const th = this.heads.get(key)!;
+      const active = this.ui.sort === key;
+      setAttr(th, 'aria-sort', active ? (this.ui.desc ? 'descending' : 'ascending') : 'none');
+      setText(th, label + (active ? (this.ui.desc ? ' ▾' : ' ▴') : ''));
+    }
+  }
+
+  private render(reorder = !this.held): void {
+    const { routes, multiService, windowSec } = this.last;
+    const matching = sortRoutes(routes, this.ui.sort, this.ui.desc).filter((r) => matchesFilter(r, this.ui.filter));
+    let shown = matching.slice(0, this.limit);
+    if (!reorder) shown = keepOrder(shown, matching, this.rows.map((row) => routeKey(row.data)));
+    setText(this.count, matching.length === routes.length ? `(${routes.length})` : `(${matching.length} of ${routes.length})`);
+    setText(this.caption, `Latency in ms over the last ${windowLabel(windowSec)}; the line shows requests in the last minute.`);
+    const rest = matching.length - shown.length;
+    this.more.hidden = rest <= 0;
+    setText(this.more, `Show ${Math.min(rest, PAGE_ROWS)} more of ${rest} (or filter)`);
+    while (this.rows.length < shown.length) this.rows.push(this.create(shown[this.rows.length]));
+    while (this.rows.length > shown.length) {
+      const row = this.rows.pop()!;
+      this.observer.unobserve(row.body);
+      this.visible.delete(row.body);
+      row.body.remove();
+    }
+    for (let i = 0; i < shown.length; i++) {
+      const row = this.rows[i];
+      row.data = shown[i];
+      row.multiService = multiService;
+      this.identify(row);
+      if (this.visible.has(row.body) || !row.applied) this.apply(row);
+    }
+  }
+
+  private create(r: RouteRow): Row {
+    const body = el('tbody', { tabindex: '0', class: 'route-row', role: 'rowgroup' });
+    const method = el('span', { class: 'method' });
+    const path = el('span', { class: 'path' });
+    const svc = el('span', { class: 'svc' });
+    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc);
+    const line = svg('polyline');
+    const spark = svg('svg', { viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, class: 'spark', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
+    spark.append(line);
+    const cells = [el('td', { class: 'left spark-cell', role: 'cell' }, spark), ...[1, 2, 3, 4, 5].map(() => el('td', { role: 'cell' }))];
+    body.append(el('tr', { class: 'name', role: 'row' }, name), el('tr', { class: 'figures', role: 'row' }, ...cells));
+    const row: Row = { body, method, path, svc, cells, line, data: r, applied: undefined, multiService: false };
+    this.byBody.set(body, row);
+    onActivate(body, () => this.onOpen(row.data));
+    this.table.append(body);
+    this.observer.observe(body);
+    return row;
+  }
+
+  /** Which route a row shows: written for every row, so the table's routes are right even out of view. */
+  private identify(row: Row): void {
+    const r = row.data;
+    setText(row.method, r.method);
+    setAttr(row.method, 'class', `method m-${r.method.toLowerCase().replace(/[^a-z]/g, '')}`);
+    setText(row.path, r.route);
+    setAttr(row.body, 'data-route', r.route);
+    setText(row.svc, row.multiService ? r.service : '');
+  }
+
+  /** The figures, for rows in view (and each row once). */
+  private apply(row: Row): void {
+    const r = row.data;
+    const a = row.applied;
+    if (a === r) return;
+    row.applied = r;
+    setText(row.cells[1], fmtRate(r.rps));
+    setText(row.cells[2], fmtMsShort(r.p50Ms));
+    setText(row.cells[3], fmtMsShort(r.p95Ms));
+    setText(row.cells[4], fmtMsShort(r.p99Ms));
+    setText(row.cells[5], fmtPct(r.errorRate));
+    toggleClass(row.cells[5], 'err', r.errorRate > 0);
+    toggleClass(row.body, 'has-errors', r.errorRate > 0);
+    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window. Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
+    setAttr(row.body, 'title', title);
+    setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
+    if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));
+  }
+}
+
+/**
+ * The rows to show while the order is held: those on screen stay in place with fresh figures
+ * (gone ones leave), and newcomers that made the top go below them.
+ */
+export function keepOrder(top: RouteRow[], matching: RouteRow[], onScreen: string[]): RouteRow[] {
+  const byKey = new Map(matching.map((r) => [routeKey(r), r]));
+  const out: RouteRow[] = [];
+  for (const k of onScreen) {
+    const r = byKey.get(k);
+    if (r) out.push(r);
+  }
+  const present = new Set(onScreen);
+  for (const r of top) if (!present.has(routeKey(r))) out.push(r);
+  return out;
+}
+
+export function sparkPoints(values: readonly number[]): string {
+  let max = 1;
+  for (const v of values) if (v > max) max = v;
+  const n = Math.max(1, values.length - 1);
+  let out = '';
+  for (let i = 0; i < values.length; i++) {
+    const x = (i / n) * SPARK_W;
+    const y = SPARK_H - 1 - (values[i] / max) * (SPARK_H - 2);
+    out += `${i ? ' ' : ''}${x.toFixed(1)},${y.toFixed(1)}`;
+  }
+  return out;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
