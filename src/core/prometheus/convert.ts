@@ -199,7 +199,9 @@ export class ExpositionTracker {
   }
 
   private isNew(s: Series, ctx: ConvertContext): boolean {
-    return ctx.hasBaseline || (s.createdMs !== undefined && s.createdMs >= ctx.watchStartMs);
+    // Date.now() has whole milliseconds while `_created` has microseconds: a series created in the
+  // same millisecond the target was added, but before it, must not count as new.
+  return ctx.hasBaseline || (s.createdMs !== undefined && Math.floor(s.createdMs) > ctx.watchStartMs);
   }
 
   private sweep(nowMs: number): void {
