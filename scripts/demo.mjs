@@ -103,6 +103,17 @@ async function main() {
     const windowShot = join(REPO_ROOT, 'screenshots', 'demo-window.png');
     await page.locator('.part.sidebar').screenshot({ path: sidebarShot });
     await page.screenshot({ path: windowShot });
+    // The metrics explorer at the bottom: search the process memory series and pin it.
+    const search = frame.locator('[data-testid="metric-search"]');
+    await search.scrollIntoViewIfNeeded();
+    await search.fill('memory');
+    const pin = frame.locator('[data-testid="metric-list"] button', { hasText: 'Pin' }).first();
+    await pin.waitFor({ timeout: 10_000 });
+    await pin.click();
+    await frame.locator('[data-testid="pinned-charts"] canvas').first().waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(2500);
+    await frame.locator('[data-testid="pinned-charts"]').scrollIntoViewIfNeeded();
+    await page.locator('.part.sidebar').screenshot({ path: join(REPO_ROOT, 'screenshots', 'demo-metrics.png') });
     const rows = await frame.locator('[data-testid="routes-table"] tbody').count();
     log(`live: ${rows} routes in the sidebar; screenshots in ${sidebarShot} and ${windowShot}`);
   } finally {

@@ -92,6 +92,15 @@ export class Services implements vscode.Disposable {
       windowSeconds: () => this.windowSec,
       setWindowSeconds: (s) => (this.windowSec = s),
       onMessage: (m) => this.onSidebarMessage(m),
+      targets: () =>
+        (this.host?.runtime?.prometheus.targets() ?? []).map((t) => ({
+          url: t.displayUrl,
+          service: t.service,
+          state: t.state,
+          ...(t.lastError ? { lastError: t.lastError } : {}),
+          ...(t.durationMs !== undefined ? { durationMs: t.durationMs } : {}),
+          series: t.series,
+        })),
     }, log);
     this.disposables.push(this.sidebar, vscode.window.registerWebviewViewProvider(SidebarProvider.viewId, this.sidebar, { webviewOptions: { retainContextWhenHidden: false } }));
 

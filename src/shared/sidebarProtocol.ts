@@ -85,6 +85,45 @@ export interface Totals {
   requests: number;
 }
 
+/** A Prometheus target's health, as the scraper last saw it. */
+export interface TargetRow {
+  url: string;
+  service: string;
+  state: 'pending' | 'up' | 'down';
+  lastError?: string;
+  durationMs?: number;
+  series: number;
+}
+
+/** One metric series matching the explorer's search. */
+export interface MetricRow {
+  key: string;
+  name: string;
+  service: string;
+  /** `label="value"` pairs, for telling series of one metric apart. */
+  labels: string;
+  unit?: string;
+  last: number | null;
+  pinned: boolean;
+}
+
+export interface PinnedMetric {
+  key: string;
+  title: string;
+  unit?: string;
+  chart: ChartSeries | null;
+}
+
+/** The metrics explorer: target health, a search over every metric series, pinned live charts. */
+export interface MetricsView {
+  filter: string;
+  targets: TargetRow[];
+  matches: MetricRow[];
+  /** Series matching the filter, of which `matches` holds the first few. */
+  total: number;
+  pinned: PinnedMetric[];
+}
+
 export interface SidebarState {
   collector: CollectorView;
   services: string[];
@@ -104,6 +143,7 @@ export interface SidebarState {
   traces: TraceRow[];
   charts: ChartsData;
   totals: Totals;
+  metrics?: MetricsView;
 }
 
 export type HostToSidebar = { type: 'state'; state: SidebarState };
@@ -115,6 +155,8 @@ export type SidebarToHost =
   | { type: 'openTrace'; traceId: string }
   | { type: 'setWindow'; seconds: number }
   | { type: 'setService'; service: string | null }
+  | { type: 'metricFilter'; text: string }
+  | { type: 'pinMetric'; key: string; pinned: boolean }
   | { type: 'command'; command: SidebarCommand };
 
 export const SIDEBAR_COMMANDS = [
@@ -158,6 +200,10 @@ export function isSidebarToHost(m: unknown): m is SidebarToHost {
       return isNum(m.seconds) && (WINDOWS as readonly number[]).includes(m.seconds);
     case 'setService':
       return m.service === null || isStr(m.service);
+    case 'metricFilter':
+      return isStr(m.text) && m.text.length <= 200;
+    case 'pinMetric':
+      return isStr(m.key) && m.key.length <= 4096 && typeof m.pinned === 'boolean';
     case 'command':
       return isStr(m.command) && (SIDEBAR_COMMANDS as readonly string[]).includes(m.command);
     default:

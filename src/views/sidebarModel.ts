@@ -6,7 +6,7 @@ import type { CodeLocation } from '../core/model';
 import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
 import { LatencySketch } from '../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
-import type { ChartSeries, ChartsData, CollectorView, ErrorRow, RouteRow, SidebarState, Totals, TraceRow } from '../shared/sidebarProtocol';
+import type { ChartSeries, ChartsData, CollectorView, ErrorRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, Totals, TraceRow } from '../shared/sidebarProtocol';
 
 export interface SidebarInput {
   collector: CollectorView;
@@ -254,6 +254,50 @@ export function latencyChart(series: WindowedSeries[], lastSec: number, windowSe
     qs.forEach((q, i) => lines[i].push(merged.count ? round(merged.quantile(q), 2) : null));
   }
   return { t, lines };
+}
+
+/** Series shown in the explorer's result list; the rest are counted. */
+export const MAX_METRIC_MATCHES = 30;
+export const MAX_PINNED = 6;
+
+function labelText(attrs: Record<string, unknown>): string {
+  return Object.keys(attrs)
+    .filter((k) => !k.startsWith('otel.scope.'))
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(attrs[k])}`)
+    .join(', ');
+}
+
+/**
+ * The metrics explorer: every metric series whose name, service or labels contain the filter
+ * (case-insensitive), target health, and a live chart per pinned series over the last `windowSec`.
+ */
+export function buildMetricsView(store: TelemetryStore, input: { filter: string; pinned: ReadonlySet<string>; targets: TargetRow[]; nowMs: number; windowSec: number }): MetricsView {
+  const f = input.filter.trim().toLowerCase();
+  const all = store.metricSeries();
+  const rows: MetricRow[] = [];
+  let total = 0;
+  for (const s of all) {
+    const labels = labelText(s.attributes);
+    if (f && !`${s.name} ${s.service} ${labels}`.toLowerCase().includes(f)) continue;
+    total++;
+    if (rows.length >= MAX_METRIC_MATCHES) continue;
+    const last = s.last?.value ?? s.last?.histogram?.sum ?? s.last?.summary?.sum;
+    rows.push({ key: s.key, name: s.name, service: s.service, labels, ...(s.unit ? { unit: s.unit } : {}), last: last !== undefined && Number.isFinite(last) ? last : null, pinned: input.pinned.has(s.key) });
+  }
+  rows.sort((a, b) => a.name.localeCompare(b.name) || a.labels.localeCompare(b.labels));
+  const toSec = Math.floor(input.nowMs / 1000) + 1;
+  const fromSec = toSec - input.windowSec;
+  const step = Math.max(1, Math.round(input.windowSec / CHART_POINTS));
+  const byKey = new Map(all.map((s) => [s.key, s]));
+  const pinned: PinnedMetric[] = [];
+  for (const key of input.pinned) {
+    const s = byKey.get(key);
+    if (!s) continue;
+    const labels = labelText(s.attributes);
+    pinned.push({ key, title: labels ? `${s.name} {${labels}}` : s.name, ...(s.unit ? { unit: s.unit } : {}), chart: gaugeChart([s], fromSec, toSec, step) ?? null });
+  }
+  return { filter: input.filter, targets: input.targets, matches: rows, total, pinned };
 }
 
 /**

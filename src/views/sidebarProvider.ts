@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import type { TelemetryStore } from '../core/store/store';
-import { isSidebarToHost, type CollectorView, type HostToSidebar, type SidebarCommand, type SidebarState, type SidebarToHost } from '../shared/sidebarProtocol';
-import { buildSidebarState, type SidebarCache } from './sidebarModel';
+import { isSidebarToHost, type CollectorView, type HostToSidebar, type SidebarCommand, type SidebarState, type SidebarToHost, type TargetRow } from '../shared/sidebarProtocol';
+import { buildMetricsView, buildSidebarState, MAX_PINNED, type SidebarCache } from './sidebarModel';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** At most four updates a second reach the webview, however fast telemetry arrives. */
@@ -14,6 +14,8 @@ export interface SidebarHost {
   windowSeconds(): number;
   setWindowSeconds(seconds: number): void;
   onMessage(msg: SidebarToHost): void;
+  /** Prometheus target health (empty when this window is a viewer or no targets are set). */
+  targets?(): TargetRow[];
 }
 
 /** Commands of the empty state that the composition root does not map: run here. */
@@ -96,6 +98,15 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       case 'openTrace':
         void vscode.commands.executeCommand('routelens.showTrace', m.traceId);
         return;
+      case 'metricFilter':
+        this.metricFilter = m.text;
+        this.flush(true);
+        return;
+      case 'pinMetric':
+        if (m.pinned && this.pinned.size < MAX_PINNED) this.pinned.add(m.key);
+        else this.pinned.delete(m.key);
+        this.flush(true);
+        return;
       case 'command': {
         const local = LOCAL_COMMANDS[m.command];
         if (local) void vscode.commands.executeCommand(...local);
@@ -149,10 +160,15 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
    * The state as of now. Live updates reuse what changes only once a second (`cached`); without
    * it everything is computed afresh, as a caller asking right after new data expects.
    */
+  /** The metrics explorer's search and pinned series (kept across hide and show). */
+  metricFilter = '';
+  readonly pinned = new Set<string>();
+
   buildState(cached = false): SidebarState {
     const t0 = performance.now();
     const input = { collector: this.host.collectorView(), windowSec: this.host.windowSeconds(), service: this.service, paused: this.paused, nowMs: Date.now() };
     const state = buildSidebarState(this.host.store, input, cached ? this.cache : { generation: this.cache.generation });
+    state.metrics = buildMetricsView(this.host.store, { filter: this.metricFilter, pinned: this.pinned, targets: this.host.targets?.() ?? [], nowMs: input.nowMs, windowSec: input.windowSec });
     this.lastBuildMs = performance.now() - t0;
     return state;
   }

@@ -224,9 +224,78 @@ function updateTraces(s: SidebarState): void {
   });
 }
 
+// ---- metrics explorer ------------------------------------------------------------------------------
+
+const targetsList = el('ul', { class: 'targets', 'data-testid': 'targets-list' });
+const metricSearch = el('input', { type: 'search', placeholder: 'Search metrics by name or label', 'aria-label': 'Search metrics', 'data-testid': 'metric-search' });
+const metricCount = el('div', { class: 'caption' });
+const metricList = el('ul', { class: 'metric-list', 'data-testid': 'metric-list' });
+const pinnedBox = el('div', { class: 'pinned-charts', 'data-testid': 'pinned-charts' });
+const metricsSection = el('section', { class: 'metrics', 'aria-label': 'Metrics' }, el('h3', {}, 'Metrics'), targetsList, metricSearch, metricCount, metricList, pinnedBox);
+let metricTimer: number | undefined;
+metricSearch.addEventListener('input', () => {
+  // Ask the host once typing pauses, not on every key.
+  if (metricTimer !== undefined) clearTimeout(metricTimer);
+  metricTimer = window.setTimeout(() => post({ type: 'metricFilter', text: metricSearch.value }), 200);
+});
+const pinnedCharts = new Map<string, TimeChart>();
+
+function fmtValue(v: number | null, unit?: string): string {
+  if (v === null) return '–';
+  if (unit === 'By') return fmtBytes(v);
+  if (unit === 's') return fmtMs(v * 1000);
+  if (unit === 'ms') return fmtMs(v);
+  return Math.abs(v) >= 1000 || Number.isInteger(v) ? String(Math.round(v)) : v.toPrecision(3);
+}
+
+function updateMetrics(s: SidebarState): void {
+  const m = s.metrics;
+  metricsSection.hidden = !m || (m.targets.length === 0 && m.total === 0 && m.filter === '');
+  if (!m) return;
+  targetsList.replaceChildren(
+    ...m.targets.map((t) =>
+      el(
+        'li',
+        { class: `target ${t.state}`, title: t.lastError ?? t.url },
+        el('span', { class: `dot ${t.state === 'up' ? 'ok' : t.state === 'down' ? 'bad' : 'busy'}`, 'aria-hidden': 'true' }),
+        el('span', { class: 'target-url' }, t.url),
+        el('span', { class: 'target-meta' }, t.state === 'down' ? `down: ${t.lastError ?? 'no answer'}` : `${t.state} · ${t.series} series${t.durationMs !== undefined ? ` · ${fmtMs(t.durationMs)}` : ''}`),
+      ),
+    ),
+  );
+  if (document.activeElement !== metricSearch && metricSearch.value !== m.filter) metricSearch.value = m.filter;
+  setText(metricCount, m.total > m.matches.length ? `${m.matches.length} of ${m.total} series; refine the search` : `${m.total} series`);
+  metricList.replaceChildren(
+    ...m.matches.map((r) => {
+      const pin = el('button', { type: 'button', class: r.pinned ? 'pin pinned' : 'pin', 'aria-pressed': String(r.pinned), title: r.pinned ? 'Unpin this series' : 'Pin this series as a live chart' }, r.pinned ? 'Unpin' : 'Pin');
+      onActivate(pin, () => post({ type: 'pinMetric', key: r.key, pinned: !r.pinned }));
+      return el('li', {}, el('div', { class: 'metric-name' }, r.name, el('span', { class: 'metric-value' }, fmtValue(r.last, r.unit))), el('div', { class: 'metric-labels' }, [r.service, r.labels].filter(Boolean).join(' · ')), pin);
+    }),
+  );
+  const keep = new Set(m.pinned.map((p) => p.key));
+  for (const [key, chart] of pinnedCharts) {
+    if (!keep.has(key)) {
+      chart.root.remove();
+      pinnedCharts.delete(key);
+    }
+  }
+  for (const p of m.pinned) {
+    let chart = pinnedCharts.get(p.key);
+    if (!chart) {
+      chart = new TimeChart({ id: `pinned-${pinnedCharts.size}`, title: p.title, lines: [{ label: 'value', colour: 'blue', fill: true }], format: (v) => fmtValue(v, p.unit), spanGaps: true, height: 64 }, theme);
+      pinnedCharts.set(p.key, chart);
+      pinnedBox.append(chart.root);
+    }
+    if (p.chart) chart.update(p.chart, s.charts.fromSec, s.charts.toSec);
+  }
+}
+onThemeChange((t) => {
+  for (const c of pinnedCharts.values()) c.setTheme(t);
+});
+
 // ---- page ----------------------------------------------------------------------------------------
 
-const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection);
+const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, metricsSection);
 content.hidden = true;
 empty.hidden = true;
 document.getElementById('app')!.append(header, empty, content);
@@ -236,7 +305,7 @@ let lastSeq = -1;
 function update(s: SidebarState): void {
   updateHeader(s);
   setText(emptyEndpoint, s.collector.endpoint);
-  const hasData = s.routes.length > 0 || s.errors.length > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined;
+  const hasData = s.routes.length > 0 || s.errors.length > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined || (s.metrics?.total ?? 0) > 0 || (s.metrics?.targets.length ?? 0) > 0;
   empty.hidden = hasData;
   content.hidden = !hasData;
   if (!hasData) return;
@@ -246,6 +315,7 @@ function update(s: SidebarState): void {
   setText(tiles.errors.value, fmtPct(t.errorRate));
   setText(tiles.requests.value, String(t.requests));
   updateErrors(s);
+  updateMetrics(s);
   // Routes, charts and the slow list change once a second; the other updates leave them be.
   if (s.seq !== lastSeq) {
     lastSeq = s.seq;
