@@ -310,7 +310,7 @@ describe('e2e: the live dashboard and the trace panel', function () {
     await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'dashboard-dark-sidebar.png') });
 
     // The filter survives hiding and showing the view (its document is rebuilt in between).
-    await sidebar.locator('input[type=search]').fill('boom');
+    await sidebar.locator('input[aria-label="Filter routes"]').fill('boom');
     await sidebar.locator('[data-testid=routes-table] tbody[data-route="/items"]').waitFor({ state: 'detached', timeout: 5_000 });
     await sleep(400);
     await entry.click();
@@ -321,9 +321,9 @@ describe('e2e: the live dashboard and the trace panel', function () {
       await sleep(1000);
     }
     const again = await frameWith(page, '[data-testid=routes-table] tbody');
-    assert.equal(await again.locator('input[type=search]').inputValue(), 'boom');
+    assert.equal(await again.locator('input[aria-label="Filter routes"]').inputValue(), 'boom');
     assert.deepEqual(await again.locator('[data-testid=routes-table] tbody').evaluateAll((bodies) => bodies.map((b) => b.getAttribute('data-route'))), ['/boom']);
-    await again.locator('input[type=search]').fill('');
+    await again.locator('input[aria-label="Filter routes"]').fill('');
   });
 
   it('opens the route traces and the waterfall from a route row', async function () {
