@@ -5,27 +5,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { agentEnvironment } from '../../src/agentSetup';
-import type { RoutelensApi } from '../../src/services';
+import { api, until } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
 
-async function api(): Promise<RoutelensApi> {
-  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
-  assert.ok(ext);
-  const a = await ext.activate();
-  await a.whenStarted();
-  return a;
-}
 
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -2,26 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { WebSocket } from 'ws';
-import type { RoutelensApi } from '../../src/services';
 import { nativeSpan } from '../unit/helpers/telemetry';
+import { api, until } from './helpers';
 
-async function api(): Promise<RoutelensApi> {
-  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
-  assert.ok(ext);
-  const a = await ext.activate();
-  await a.whenRoutesIndexed();
-  return a;
-}
 
-async function until<T>(f: () => Promise<T | undefined | false>, what: string, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function send(port: number, spans: unknown[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -42,7 +26,7 @@ function send(port: number, spans: unknown[]): Promise<void> {
 
 describe('CodeLens on route handlers', () => {
   it('shows observed latency above the matched handler and "no traffic yet" above the others', async () => {
-    const a = await api();
+    const a = await api({ routesIndexed: true });
     a.store.clear();
     const appPy = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'app.py');
     const uri = vscode.Uri.file(appPy);

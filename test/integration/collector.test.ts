@@ -2,26 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as vscode from 'vscode';
 import { WebSocket } from 'ws';
-import type { RoutelensApi } from '../../src/services';
 import { nativeSpan } from '../unit/helpers/telemetry';
+import { api, until } from './helpers';
 
-async function api(): Promise<RoutelensApi> {
-  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
-  assert.ok(ext);
-  const a = await ext.activate();
-  await a.whenStarted();
-  return a;
-}
 
-async function until<T>(f: () => T | undefined | false, what: string, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function connect(port: number): Promise<{ ws: WebSocket; replies: Record<string, unknown>[] }> {
   return new Promise((resolve, reject) => {

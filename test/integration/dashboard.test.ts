@@ -1,26 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { WebSocket } from 'ws';
-import type { RoutelensApi } from '../../src/services';
 import { hex, nativeSpan } from '../unit/helpers/telemetry';
+import { api, until } from './helpers';
 
-async function api(): Promise<RoutelensApi> {
-  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
-  assert.ok(ext);
-  const a = await ext.activate();
-  await a.whenStarted();
-  return a;
-}
 
-async function until<T>(f: () => T | undefined | false, what: string, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Sends one batch over the native protocol and waits for its acknowledgement. */
 async function send(port: number, service: string, batch: Record<string, unknown>): Promise<void> {

@@ -5,16 +5,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportOtlpJson } from '../../src/core/importExport';
 import { TelemetryStore } from '../../src/core/store/store';
-import type { RoutelensApi } from '../../src/services';
 import { serverSpan } from '../unit/helpers/telemetry';
+import { api } from './helpers';
 
-async function api(): Promise<RoutelensApi> {
-  const ext = vscode.extensions.getExtension<RoutelensApi>('routelens.routelens');
-  assert.ok(ext);
-  const a = await ext.activate();
-  await a.whenStarted();
-  return a;
-}
 
 describe('nothing lost: snapshot and import', () => {
   it('saves a snapshot to the extension storage and restores it', async () => {
