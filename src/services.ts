@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
-import type { CodeLocation } from './core/model';
 import { CollectorHost, type HostMode } from './core/collectorHost';
 import { exportOtlpJson, importOtlpJson } from './core/importExport';
 import { TelemetryStore } from './core/store/store';
@@ -18,6 +17,7 @@ import type { CollectorView, SidebarState, SidebarToHost } from './shared/sideba
 import { AgentSetup } from './agentSetup';
 import type { RouteKey } from './core/stats/routeStats';
 import { ErrorDiagnostics } from './views/errorDiagnostics';
+import { openSourceLocation } from './views/openSource';
 import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
@@ -244,12 +244,12 @@ export class Services implements vscode.Disposable {
         // The handler first, then the route's traces beside it: the code keeps the main editor group.
         const code = this.store.route(m)?.code;
         const route = { service: m.service, method: m.method, route: m.route };
-        void (code ? openLocation(code, this.log) : Promise.resolve(false)).then(() => vscode.commands.executeCommand('routelens.showRouteTraces', route));
+        void (code ? openSourceLocation(code, this.log) : Promise.resolve(false)).then(() => vscode.commands.executeCommand('routelens.showRouteTraces', route));
         return;
       }
       case 'openError': {
         const g = this.store.errorGroups().find((x) => x.fingerprint === m.fingerprint);
-        if (g?.location) void openLocation(g.location, this.log);
+        if (g?.location) void openSourceLocation(g.location, this.log);
         return;
       }
     }
@@ -391,16 +391,3 @@ const VIEW_STATE: Record<HostMode, CollectorView['state']> = {
   error: 'error',
   stopped: 'stopped',
 };
-
-/** Opens a file at a line if it exists on this machine. */
-export async function openLocation(loc: CodeLocation, log: Logger): Promise<boolean> {
-  if (!loc.file || !fs.existsSync(loc.file)) {
-    log.info(`cannot open ${loc.file}: not found on this machine`);
-    void vscode.window.showInformationMessage(`Routelens: ${loc.file} is not on this machine.`);
-    return false;
-  }
-  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(loc.file));
-  const line = Math.max(0, loc.line - 1);
-  await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0), preview: true });
-  return true;
-}

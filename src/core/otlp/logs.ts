@@ -6,15 +6,10 @@ import {
   attributes,
   id,
   int,
-  list,
   nanosToMs,
+  mapNested,
   obj,
   OtlpItemError,
-  OtlpMalformedError,
-  reasonOf,
-  Rejections,
-  resourceOf,
-  scopeOf,
   str,
   type Mapped,
   type Scope,
@@ -48,29 +43,7 @@ export function severityOf(num: number, text: string): Severity {
 
 /** An ExportLogsServiceRequest (decoded protobuf or parsed OTLP/JSON) to log records. */
 export function mapLogs(request: unknown, json: boolean, receivedMs = Date.now()): Mapped<LogRecord> {
-  const root = obj(request, 'request', OtlpMalformedError);
-  if (!root) throw new OtlpMalformedError('request is not an object');
-  const items: LogRecord[] = [];
-  const rejected = new Rejections();
-  for (const rlV of list(root.resourceLogs, 'resourceLogs', OtlpMalformedError)) {
-    const rl = obj(rlV, 'resourceLogs[]', OtlpMalformedError);
-    if (!rl) continue;
-    const resource = resourceOf(rl.resource, json);
-    for (const slV of list(rl.scopeLogs, 'scopeLogs', OtlpMalformedError)) {
-      const sl = obj(slV, 'scopeLogs[]', OtlpMalformedError);
-      if (!sl) continue;
-      const scope = scopeOf(sl.scope);
-      const records = list(sl.logRecords, 'logRecords', OtlpMalformedError);
-      for (let i = 0; i < records.length; i++) {
-        try {
-          items.push(mapLog(records[i], resource, scope, json, receivedMs));
-        } catch (e) {
-          rejected.add(reasonOf(e));
-        }
-      }
-    }
-  }
-  return { items, rejected };
+  return mapNested(request, json, { resources: 'resourceLogs', scopes: 'scopeLogs', items: 'logRecords' }, (v, resource, scope) => mapLog(v, resource, scope, json, receivedMs));
 }
 
 function mapLog(v: unknown, resource: Resource, scope: Scope, json: boolean, receivedMs: number): LogRecord {

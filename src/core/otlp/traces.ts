@@ -5,15 +5,11 @@ import {
   attributes,
   id,
   int,
-  list,
   nanosToMs,
+  list,
+  mapNested,
   obj,
   OtlpItemError,
-  OtlpMalformedError,
-  reasonOf,
-  Rejections,
-  resourceOf,
-  scopeOf,
   str,
   type Mapped,
   type Obj,
@@ -35,29 +31,7 @@ const STATUS_NAMES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE
 
 /** An ExportTraceServiceRequest (decoded protobuf or parsed OTLP/JSON) to spans. */
 export function mapTraces(request: unknown, json: boolean): Mapped<Span> {
-  const root = obj(request, 'request', OtlpMalformedError);
-  if (!root) throw new OtlpMalformedError('request is not an object');
-  const items: Span[] = [];
-  const rejected = new Rejections();
-  for (const rsV of list(root.resourceSpans, 'resourceSpans', OtlpMalformedError)) {
-    const rs = obj(rsV, 'resourceSpans[]', OtlpMalformedError);
-    if (!rs) continue;
-    const resource = resourceOf(rs.resource, json);
-    for (const ssV of list(rs.scopeSpans, 'scopeSpans', OtlpMalformedError)) {
-      const ss = obj(ssV, 'scopeSpans[]', OtlpMalformedError);
-      if (!ss) continue;
-      const scope = scopeOf(ss.scope);
-      const spans = list(ss.spans, 'spans', OtlpMalformedError);
-      for (let i = 0; i < spans.length; i++) {
-        try {
-          items.push(mapSpan(spans[i], resource, scope, json));
-        } catch (e) {
-          rejected.add(reasonOf(e));
-        }
-      }
-    }
-  }
-  return { items, rejected };
+  return mapNested(request, json, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans' }, (v, resource, scope) => mapSpan(v, resource, scope, json));
 }
 
 function mapSpan(v: unknown, resource: Resource, scope: Scope, json: boolean): Span {

@@ -372,3 +372,38 @@ export function reasonOf(e: unknown): string {
   // Stack overflows from absurd nesting and the like: still only this item's fault.
   return 'invalid item';
 }
+
+/**
+ * The walk every Export*ServiceRequest shares: resource blocks, their scope blocks, their items.
+ * Each item is mapped on its own; one that throws is rejected with its reason and the rest kept.
+ */
+export function mapNested<T>(
+  request: unknown,
+  json: boolean,
+  keys: { resources: string; scopes: string; items: string },
+  mapItem: (v: unknown, resource: Resource, scope: Scope) => T,
+): Mapped<T> {
+  const root = obj(request, 'request', OtlpMalformedError);
+  if (!root) throw new OtlpMalformedError('request is not an object');
+  const items: T[] = [];
+  const rejected = new Rejections();
+  for (const rV of list(root[keys.resources], keys.resources, OtlpMalformedError)) {
+    const r = obj(rV, `${keys.resources}[]`, OtlpMalformedError);
+    if (!r) continue;
+    const resource = resourceOf(r.resource, json);
+    for (const sV of list(r[keys.scopes], keys.scopes, OtlpMalformedError)) {
+      const s = obj(sV, `${keys.scopes}[]`, OtlpMalformedError);
+      if (!s) continue;
+      const scope = scopeOf(s.scope);
+      const entries = list(s[keys.items], keys.items, OtlpMalformedError);
+      for (let i = 0; i < entries.length; i++) {
+        try {
+          items.push(mapItem(entries[i], resource, scope));
+        } catch (e) {
+          rejected.add(reasonOf(e));
+        }
+      }
+    }
+  }
+  return { items, rejected };
+}
