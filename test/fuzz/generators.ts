@@ -113,8 +113,34 @@ export function nativeBatch(rng: Rng, seq = rng.int(1e6)): Obj {
   if (rng.chance(0.8)) b.spans = Array.from({ length: rng.size(30) }, () => nativeSpan(rng));
   if (rng.chance(0.5)) b.logs = Array.from({ length: rng.size(20) }, () => nativeLog(rng));
   if (rng.chance(0.4)) b.metrics = Array.from({ length: rng.size(20) }, () => nativeMetric(rng));
+  if (rng.chance(0.3)) b.requests = nativeRequests(rng);
   if (rng.chance(0.2)) b.dropped = { spans: rng.int(10), logs: rng.int(10), metrics: 0 };
   return b;
+}
+
+/** The compact `requests` columns of plain server spans, as the Python agent sends them. */
+export function nativeRequests(rng: Rng): Obj {
+  const shapes = Array.from({ length: 1 + rng.int(4) }, () => {
+    const route = rng.pick(ROUTES);
+    const method = rng.pick(METHODS);
+    return {
+      name: `${method} ${route}`,
+      kind: 'server',
+      ...(rng.chance(0.2) ? { status: 'error' } : {}),
+      attributes: { 'http.route': route, 'http.request.method': method, 'http.response.status_code': rng.pick([200, 201, 404, 500]) },
+    };
+  });
+  const n = rng.size(30);
+  const t0 = Math.floor(nowMs(rng) * 1000);
+  return {
+    shapes,
+    t0,
+    ids: Array.from({ length: n }, () => id(rng, 16) + id(rng, 8)).join(''),
+    start: Array.from({ length: n }, () => rng.int(200_000)),
+    dur: Array.from({ length: n }, () => rng.int(5_000_000)),
+    shape: Array.from({ length: n }, () => rng.int(shapes.length)),
+    path: Array.from({ length: n }, () => unicodeString(rng, 30) || '/'),
+  };
 }
 
 export function nativeMessage(rng: Rng): Obj {

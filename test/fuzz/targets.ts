@@ -78,8 +78,8 @@ export function nativeFrame(rng: Rng): string {
   ])();
 }
 
-function batchItems(m: { spans: unknown[]; logs: unknown[]; metrics: unknown[] }): number {
-  return m.spans.length + m.logs.length + m.metrics.length;
+function batchItems(m: { spans: unknown[]; requests?: { shape: unknown[] }; logs: unknown[]; metrics: unknown[] }): number {
+  return m.spans.length + (m.requests ? m.requests.shape.length : 0) + m.logs.length + m.metrics.length;
 }
 
 /** What the collector does with one frame on a connection that has (or has not) said hello. */

@@ -5,7 +5,7 @@ import logging
 import sys
 import threading
 
-from . import _config, _logs, _patch, _trace
+from . import _announce, _config, _logs, _patch, _trace
 from ._exporter import LOGS, Exporter, default_resource
 from ._http import State
 from ._metrics import ProcessMetrics
@@ -120,6 +120,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
         agent = Agent(config)
         State.agent = agent
         _trace.set_exporter(agent.exporter.export_span)
+        _announce.arm(agent.exporter, config.announce_metrics)
         if capture_logs:
             logging.getLogger().addHandler(agent.handler)
             _patch.patch(logging, "basicConfig", _make_basic_config)
@@ -160,6 +161,7 @@ def shutdown(timeout=EXIT_FLUSH_SECONDS):
             return
         State.agent = None
         _trace.set_exporter(None)
+        _announce.disarm()
         _logs.configure_structlog(None, logging.WARNING)
         try:
             logging.getLogger().removeHandler(agent.handler)

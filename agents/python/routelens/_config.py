@@ -10,6 +10,7 @@ SDK_NAME = "routelens-python"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 _LEVELS = {
     "TRACE": 5,
     "DEBUG": logging.DEBUG,
@@ -156,10 +157,12 @@ class Config:
         "flush_interval",
         "metrics_interval",
         "debug",
+        "announce_metrics",
     )
 
     def __init__(self, endpoint=None, service_name=None, log_level=None, max_queue=None,
-                 max_batch=None, flush_interval=None, metrics_interval=None, environ=None):
+                 max_batch=None, flush_interval=None, metrics_interval=None, announce_metrics=None,
+                 environ=None):
         environ = environ if environ is not None else os.environ
         self.disabled = env_flag("ROUTELENS_DISABLED", environ)
         self.endpoint = endpoint or environ.get("ROUTELENS_ENDPOINT", "").strip() or DEFAULT_ENDPOINT
@@ -179,3 +182,8 @@ class Config:
         self.flush_interval = 0.2 if flush_interval is None else flush_interval
         self.metrics_interval = 1.0 if metrics_interval is None else metrics_interval
         self.debug = env_flag("ROUTELENS_DEBUG", environ)
+        # On unless ROUTELENS_ANNOUNCE_METRICS says 0/false/no/off: tell the collector about the
+        # app's own /metrics endpoint so that it is scraped (see _announce.py).
+        if announce_metrics is None:
+            announce_metrics = environ.get("ROUTELENS_ANNOUNCE_METRICS", "").strip().lower() not in _FALSE
+        self.announce_metrics = bool(announce_metrics)

@@ -25,7 +25,10 @@ SPANS, LOGS, METRICS = "spans", "logs", "metrics"
 _KINDS = (SPANS, LOGS, METRICS)
 
 BACKOFF_START = 0.1
-BACKOFF_MAX = 5.0
+# The collector is local (loopback, or the host of a container): a refused connect costs next to
+# nothing, so retrying every second is cheap, and an agent is back within about a second of a
+# collector that restarts (a window reload, Restart Collector), however long it was gone.
+BACKOFF_MAX = 1.0
 WELCOME_WAIT = 1.0
 STABLE_CONNECTION = 5.0
 
@@ -57,6 +60,9 @@ if hasattr(os, "register_at_fork"):
 
 
 class Exporter:
+    # Set by _announce.arm(): announces the app's /metrics after the hello of each connection.
+    announcer = None
+
     def __init__(self, config, resource_fn, sampler=None):
         self.config = config
         self._resource_fn = resource_fn
@@ -231,6 +237,8 @@ class Exporter:
                         next_metrics = now + metrics_interval
                 if self._client is None and now >= self._next_connect:
                     self._connect(2.0)
+                if self.announcer is not None:
+                    self.announcer.tick(self)
                 if self._client is not None:
                     self._read_incoming(0.0)
                 flush_now = self._flush_requested or now >= next_flush or len(self._queue) >= self._trigger
@@ -384,6 +392,9 @@ class Exporter:
                     # The connection failed: the next one sends these.
                     self._requeue(unsent)
                     return
+                # An app producing faster than we send keeps this loop going: read the acks
+                # and answer the collector's pings between batches, or it cuts us as unresponsive.
+                self._read_incoming(0.0)
                 if len(self._queue) < self._trigger and not self._flush_requested and not self._stopping:
                     return
         finally:
@@ -399,6 +410,7 @@ class Exporter:
         self._queue.extendleft(reversed(items))
 
     def _encode(self, items):
+        """(span texts, compact requests text or None, how many rows it has, logs, metrics)."""
         spans, logs, metrics = [], [], []
         Span = _Span
         for entry in items:
@@ -410,14 +422,17 @@ class Exporter:
                 spans.append(entry[1])
             else:
                 metrics.append(entry[1])
-        if spans:
-            spans = _http.encode_spans(spans)
-        return spans, logs, metrics
+        if not spans:
+            return spans, None, 0, logs, metrics
+        spans, requests, rows = _http.encode_spans(spans)
+        return spans, requests, rows, logs, metrics
 
-    def _message(self, spans, logs, metrics, dropped):
+    def _message(self, spans, requests, logs, metrics, dropped):
         self._seq += 1
         head = '{"v":1,"type":"batch","seq":%d' % self._seq
         tail = []
+        if requests:
+            tail.append(',"requests":' + requests)
         if logs:
             tail.append(',"logs":' + _json.dumps(logs))
         if metrics:
@@ -427,7 +442,7 @@ class Exporter:
         tail.append("}")
         if not spans:
             return head + "".join(tail)
-        # A batch of spans is hundreds of kilobytes: the frame around them goes onto the
+        # Span objects are hundreds of bytes each: the frame around them goes onto the
         # first and last span so that the whole message is built by one join, not copied
         # again by each concatenation.
         spans = list(spans)
@@ -440,8 +455,8 @@ class Exporter:
 
         Returns (items not sent because the connection failed, whether `dropped` was reported).
         """
-        spans, logs, metrics = self._encode(items)
-        text = self._message(spans, logs, metrics, dropped)
+        spans, requests, rows, logs, metrics = self._encode(items)
+        text = self._message(spans, requests, logs, metrics, dropped)
         if len(text) > self.max_message_bytes:
             if len(items) == 1:
                 # One item alone is over the limit: it can never be sent.
@@ -463,8 +478,10 @@ class Exporter:
             return items, False
         self._sent_seq = seq
         self.stats["batches"] += 1
-        for k, values in ((SPANS, spans), (LOGS, logs), (METRICS, metrics)):
-            self.stats["sent"][k] += len(values)
+        sent = self.stats["sent"]
+        sent[SPANS] += len(spans) + rows
+        sent[LOGS] += len(logs)
+        sent[METRICS] += len(metrics)
         return [], dropped is not None
 
     def _final_flush(self):

@@ -224,10 +224,13 @@ def _server_json(span):
 
 
 def encode_spans(spans):
-    """Protocol JSON for a batch of finished spans (exporter thread).
+    """Protocol JSON for a batch of finished spans (exporter thread): (span texts, requests text).
 
-    Ids and request spans are handled inline, one loop for the batch: this is what the
-    exporter spends its time on, and per-span calls are a good part of it.
+    Plain request spans (nothing on them but what their route, method, client, host and
+    outcome share, and their own ids, times and path) go into the compact `requests`
+    columns of docs/protocol.md, which cost a fraction of a span object each to build and
+    to mask; every other span is a full span object. This is what the exporter spends its
+    time on, so it is one loop for the batch with the per-span work written out.
     """
     pending = [span for span in spans if span._span_id is None or span._trace_id is None]
     if pending:
@@ -248,45 +251,66 @@ def encode_spans(spans):
                         span._span_id = value if value != _ZERO_SPAN else _trace.new_span_id()
                     at += 48
     statics = _statics
-    template = _TEMPLATE
-    enc = _json.string
     out = []
     append = out.append
+    shapes = {}
+    shape_texts = []
+    shape_names = []
+    ids = []
+    starts = []
+    durations = []
+    rows = []
+    paths = []
     for span in spans:
         request = span._request
         route = span._route
         if (request is None or route is None or span.attributes or span.events or span.exception is not None
-                or span.status_message or request[4] is not None or span.end_ms is None):
+                or span.status_message or request[4] is not None or span.end_ms is None
+                or span.parent_span_id):
             append(span.to_json())
             continue
         key = (route, request[0], request[2], request[3], span._status_code, span.status)
         try:
-            entry = statics.get(key)
+            index = shapes.get(key)
         except TypeError:  # a host or client that is not a string: the general path
             append(span.to_json())
             continue
-        if entry is None:
-            entry = _static(*key)
-            if len(statics) < 4096:
-                statics[key] = entry
-        if span.name != entry[0]:
+        if index is None:
+            entry = statics.get(key)
+            if entry is None:
+                entry = _static(*key)
+                if len(statics) < 4096:
+                    statics[key] = entry
+            if span.name != entry[0]:
+                append(span.to_json())
+                continue
+            index = shapes[key] = len(shape_texts)
+            # The shared members, spliced after "{" (they start with a comma) and closed.
+            shape_texts.append("{" + entry[1][1:] + "}}")
+            shape_names.append(entry[0])
+        elif span.name != shape_names[index]:
             append(span.to_json())
             continue
-        parent = span.parent_span_id
+        rows.append(index)
+        ids.append(span._trace_id + span._span_id)
         start = int(span.start_ms * 1000.0 + 0.5)
-        end = int(span.end_ms * 1000.0 + 0.5)
-        append(template % (
-            span._trace_id,
-            span._span_id,
-            start // 1000,
-            start % 1000,
-            end // 1000,
-            end % 1000,
-            ',"parentSpanId":"%s"' % parent if parent else "",
-            entry[1],
-            enc(request[1]),
-        ))
-    return out
+        starts.append(start)
+        durations.append(int(span.end_ms * 1000.0 + 0.5) - start)
+        paths.append(request[1])
+    if not rows:
+        return out, None, 0
+    t0 = min(starts)
+    requests = "".join((
+        '{"shapes":[', ",".join(shape_texts),
+        '],"t0":', str(t0),
+        ',"ids":"', "".join(ids),
+        '","start":[', ",".join([str(start - t0) for start in starts]),
+        '],"dur":[', ",".join(map(str, durations)),
+        '],"shape":[', ",".join(map(str, rows)),
+        '],"path":[', ",".join(map(_json.string, paths)),
+        "]}",
+    ))
+    return out, requests, len(rows)
 
 
 _ZERO_TRACE = "0" * 32

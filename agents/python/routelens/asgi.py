@@ -9,7 +9,7 @@ this a dictionary hit after the first request).
 
 import weakref
 
-from . import _http
+from . import _announce, _http
 from ._patch import patch
 from ._trace import _current
 
@@ -48,6 +48,8 @@ def _begin(scope):
 
 async def handle(owner, call, scope, receive, send):
     """Runs call(scope, receive, send) inside a server span. owner is the app whose routes apply."""
+    if _announce.pending:
+        _announce.asgi_request(owner, scope)
     try:
         path = scope.get("path", "")
         root_path = scope.get("root_path", "")
@@ -223,6 +225,8 @@ def _make_call(original):
     async def __call__(self, scope, receive, send):
         if scope.get("type") != "http" or SCOPE_KEY in scope or _http.State.agent is None:
             return await original(self, scope, receive, send)
+        if _announce.pending:
+            _announce.asgi_request(self, scope)
         try:
             # Routing rewrites path and root_path for mounts; the route lookup needs the originals.
             path = scope.get("path", "")

@@ -11,7 +11,7 @@ got_request_exception signal, since Django turns them into responses itself.
 import asyncio
 import sys
 
-from . import _http
+from . import _announce, _http
 from ._patch import patch
 from ._trace import _current
 
@@ -25,6 +25,8 @@ except ImportError:  # asgiref before 3.6
 
 
 def _begin(request):
+    if _announce.pending:
+        _announce.django_request(request)
     meta = request.META
     span = _http.begin(
         request.method or "GET",

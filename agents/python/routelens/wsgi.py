@@ -6,7 +6,7 @@ route template and the view are known) and `handle_exception` (the unhandled
 exception, before Flask turns it into a 500 or re-raises it).
 """
 
-from . import _http
+from . import _announce, _http
 from ._patch import patch
 from ._trace import _current
 
@@ -53,6 +53,8 @@ def _finish(span, status_line, exc):
 
 def call(app, environ, start_response):
     """Runs the WSGI callable app inside a server span."""
+    if _announce.pending:
+        _announce.wsgi_request(app, environ)
     try:
         span = _begin(environ)
         environ[ENVIRON_KEY] = span

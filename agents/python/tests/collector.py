@@ -72,6 +72,44 @@ def span_problem(span):
     return None
 
 
+def expand_requests(message):
+    """The spans of a batch's compact `requests` columns (docs/protocol.md), as span objects.
+
+    Raises ValueError when the columns do not fit together.
+    """
+    cols = message.get("requests")
+    if cols is None:
+        return []
+    if not isinstance(cols, dict):
+        raise ValueError("requests is not an object")
+    shapes, ids, t0 = cols.get("shapes"), cols.get("ids"), cols.get("t0")
+    rows, start, dur, path = cols.get("shape"), cols.get("start"), cols.get("dur"), cols.get("path")
+    if not all(isinstance(c, list) for c in (shapes, rows, start, dur, path)) or not isinstance(ids, str) \
+            or not isinstance(t0, int):
+        raise ValueError("requests columns have the wrong types")
+    n = len(rows)
+    if len(start) != n or len(dur) != n or len(path) != n or len(ids) != 48 * n:
+        raise ValueError("requests columns differ in length")
+    spans = []
+    for i in range(n):
+        shape = shapes[rows[i]]
+        if not isinstance(start[i], int) or not isinstance(dur[i], int) or dur[i] < 0:
+            raise ValueError("requests[%d]: times" % i)
+        span = {
+            "traceId": ids[48 * i:48 * i + 32],
+            "spanId": ids[48 * i + 32:48 * i + 48],
+            "name": shape.get("name"),
+            "kind": shape.get("kind", "internal"),
+            "startMs": (t0 + start[i]) / 1000.0,
+            "endMs": (t0 + start[i] + dur[i]) / 1000.0,
+            "attributes": dict(shape.get("attributes") or {}, **{"url.path": path[i]}),
+        }
+        if "status" in shape:
+            span["status"] = shape["status"]
+        spans.append(span)
+    return spans
+
+
 def log_problem(record):
     if not _number(record.get("timeMs")):
         return "timeMs"
@@ -241,6 +279,12 @@ class FakeCollector:
                         await ws.send(json.dumps({"v": 1, "type": "error", "code": "no_hello", "message": "no hello"}))
                         continue
                     await ws.send(json.dumps(self._ack(message)))
+                elif kind == "announce":
+                    # The collector reads the announcer's service from its hello; URLs are strings.
+                    urls = message.get("prometheus")
+                    if not hello or message.get("v") != 1 or not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+                        with self._lock:
+                            self.invalid.append(("announce", "shape" if hello else "before hello", message))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -252,8 +296,14 @@ class FakeCollector:
         accepted = {"spans": 0, "logs": 0, "metrics": 0}
         rejected = {"spans": 0, "logs": 0, "metrics": 0}
         errors = []
+        try:
+            requests = expand_requests(message)
+        except ValueError as exc:
+            requests = []
+            with self._lock:
+                self.invalid.append(("requests", str(exc), message.get("requests")))
         for kind, check in (("spans", span_problem), ("logs", log_problem), ("metrics", metric_problem)):
-            for i, item in enumerate(message.get(kind, [])):
+            for i, item in enumerate(message.get(kind, []) + (requests if kind == "spans" else [])):
                 problem = check(item)
                 if problem:
                     rejected[kind] += 1
@@ -281,6 +331,8 @@ class FakeCollector:
         out = []
         for batch in self.of_type("batch"):
             out.extend(batch.get(field, []))
+            if field == "spans":
+                out.extend(expand_requests(batch))
         return out
 
     def spans(self):

@@ -235,6 +235,29 @@ class ReconnectTest(unittest.TestCase):
             routelens.shutdown()
             collector.stop()
 
+    def test_retries_stay_at_most_a_second_apart(self):
+        # A collector that comes back after any outage is found within a second (plus the
+        # connect): the backoff doubles from 0.1 s but never past 1 s.
+        from routelens import _exporter
+
+        port = helpers.free_port()
+        config = _config.Config(endpoint="http://127.0.0.1:%d" % port, service_name="t", metrics_interval=0)
+        exporter = _exporter.Exporter(config, lambda: {"service.name": "t"})
+        delays = []
+        for _ in range(8):
+            started = time.monotonic()
+            self.assertFalse(exporter._connect(2.0))
+            failed = time.monotonic()
+            self.assertLess(failed - started, 0.5, "a refused connect must be cheap")
+            wait = exporter._next_connect - failed
+            self.assertLessEqual(wait, 1.0)
+            delays.append(wait)
+        # Each wait is the backoff (0.1 s doubling, at most 1 s) less the moment since the failure.
+        expected = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0]
+        for wait, backoff in zip(delays, expected):
+            self.assertTrue(backoff - 0.1 < wait <= backoff, (delays, expected))
+        exporter.shutdown(0)
+
 
 class NoCollectorTest(unittest.TestCase):
     def test_everything_keeps_working_without_a_collector(self):

@@ -75,6 +75,8 @@ interface Connection {
   resource?: Resource;
   alive: boolean;
   remote: string;
+  /** The collector closed or cut this connection (refusal, unresponsive, shutting down). */
+  endedByCollector?: boolean;
 }
 
 export class PortInUseError extends Error {
@@ -184,7 +186,10 @@ export class Collector {
     this.process?.dispose();
     this.process = undefined;
     this.opts.live?.close();
-    for (const ws of this.connections.keys()) ws.close(1001, 'collector shutting down');
+    for (const [ws, conn] of this.connections) {
+      conn.endedByCollector = true;
+      ws.close(1001, 'collector shutting down');
+    }
     // Give clients a moment to receive the close frame, then cut whatever is left.
     await new Promise((r) => setTimeout(r, 50));
     for (const ws of this.connections.keys()) ws.terminate();
@@ -274,6 +279,7 @@ export class Collector {
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => this.onMessage(ws, conn, data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
+      conn.endedByCollector = true;
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.counters.inc('ws.rejected.too_big');
         this.warn(`connection #${conn.id} (${conn.resource?.serviceName ?? 'no hello yet'}) sent a message over ${this.opts.maxMessageBytes} bytes; closed with 1009`);
@@ -282,9 +288,17 @@ export class Collector {
         this.warn(`connection #${conn.id}: ${err.message}`);
       }
     });
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       this.connections.delete(ws);
-      this.log.debug(`connection #${conn.id} closed`);
+      // 1006: the TCP connection ended without a close frame. Unless the collector cut it, the
+      // agent was killed or the network failed, possibly in the middle of a message: what had
+      // arrived of that message is discarded whole (nothing of it reaches the store).
+      if (code === 1006 && !conn.endedByCollector) {
+        this.counters.inc('ws.closed.abnormal');
+        this.warn(`connection #${conn.id} (${conn.resource?.serviceName ?? 'no hello yet'}) ended without a WebSocket close (agent killed or connection lost); a message it was still sending is discarded`, 'info');
+      } else {
+        this.log.debug(`connection #${conn.id} closed (${code})`);
+      }
     });
   }
 
@@ -326,11 +340,14 @@ export class Collector {
   private handleMessage(ws: WebSocket, conn: Connection, data: RawData, isBinary: boolean): void {
     if (isBinary) {
       this.counters.inc('ws.rejected.binary');
+      conn.endedByCollector = true;
       this.warn(`connection #${conn.id} sent a binary frame; the protocol is JSON text (closed with 1003)`);
       ws.close(1003, 'binary frames are not supported; send JSON text');
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    // ws hands over a Buffer (binaryType 'nodebuffer'): decode it in place; Buffer.from(buffer)
+    // would first copy the whole message.
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
     try {
       const msg = parseMessage(text, this.opts.maxBatchItems);
       switch (msg.type) {
@@ -388,6 +405,7 @@ export class Collector {
   private sweep(): void {
     for (const [ws, conn] of this.connections) {
       if (!conn.alive) {
+        conn.endedByCollector = true;
         ws.terminate();
         this.counters.inc('ws.closed.unresponsive');
         continue;
@@ -398,10 +416,10 @@ export class Collector {
   }
 
   /** Warnings are rate-limited so a misbehaving sender cannot flood the log; counters still count all. */
-  private warn(message: string): void {
+  private warn(message: string, level: 'warn' | 'info' = 'warn'): void {
     const sec = Math.floor(Date.now() / 1000);
     if (this.logBudget.second !== sec) this.logBudget = { second: sec, used: 0 };
-    if (++this.logBudget.used <= 20) this.log.warn(message);
+    if (++this.logBudget.used <= 20) this.log[level](message);
   }
 }
 

@@ -13,8 +13,23 @@ const MAX_FRAMES = 256;
 
 export type NativeMessage =
   | { type: 'hello'; resource: Resource }
-  | { type: 'batch'; seq?: number; spans: unknown[]; logs: unknown[]; metrics: unknown[]; dropped: { spans: number; logs: number; metrics: number } }
+  | { type: 'batch'; seq?: number; spans: unknown[]; requests?: RequestColumns; logs: unknown[]; metrics: unknown[]; dropped: { spans: number; logs: number; metrics: number } }
   | { type: 'announce'; prometheus: string[] };
+
+/**
+ * The compact form of plain server spans (docs/protocol.md, "requests"): what repeats across
+ * requests (name, kind, status, route and handler attributes) is sent once per batch as a shape,
+ * and each request is a row of columns.
+ */
+export interface RequestColumns {
+  shapes: unknown[];
+  t0: number;
+  ids: string;
+  start: unknown[];
+  dur: unknown[];
+  shape: unknown[];
+  path: unknown[];
+}
 
 export class ProtocolError extends Error {
   constructor(
@@ -49,12 +64,13 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
       const spans = optArray(raw, 'spans');
       const logs = optArray(raw, 'logs');
       const metrics = optArray(raw, 'metrics');
-      const n = spans.length + logs.length + metrics.length;
+      const requests = raw.requests === undefined ? undefined : toRequestColumns(raw.requests);
+      const n = spans.length + (requests ? requests.shape.length : 0) + logs.length + metrics.length;
       if (n > maxBatchItems) throw new ProtocolError('too_many_items', `batch has ${n} items; at most ${maxBatchItems} are allowed`);
       const d = isObj(raw.dropped) ? raw.dropped : {};
       const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
       const seq = typeof raw.seq === 'number' && Number.isFinite(raw.seq) ? raw.seq : undefined;
-      return { type: 'batch', seq, spans, logs, metrics, dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) } };
+      return { type: 'batch', seq, spans, ...(requests ? { requests } : {}), logs, metrics, dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) } };
     }
     case 'announce': {
       const urls = Array.isArray(raw.prometheus) ? raw.prometheus.filter((u): u is string => typeof u === 'string') : [];
@@ -74,6 +90,25 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.slice(0, 32));
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+/** The columns of a `requests` member, checked for shape only; each row is validated as a span later. */
+function toRequestColumns(v: unknown): RequestColumns {
+  const bad = (what: string): never => {
+    throw new ProtocolError('bad_message', `"requests" ${what}`);
+  };
+  if (!isObj(v)) bad('must be an object');
+  const o = v as Obj;
+  const arrays = ['shapes', 'start', 'dur', 'shape', 'path'] as const;
+  for (const key of arrays) if (!Array.isArray(o[key])) bad(`needs a "${key}" array`);
+  if (typeof o.ids !== 'string') bad('needs an "ids" string');
+  if (typeof o.t0 !== 'number' || !Number.isFinite(o.t0)) bad('needs a finite "t0" number');
+  const n = (o.shape as unknown[]).length;
+  for (const key of ['start', 'dur', 'path'] as const) {
+    if ((o[key] as unknown[]).length !== n) bad(`columns differ in length: "${key}" has ${(o[key] as unknown[]).length} rows, "shape" has ${n}`);
+  }
+  if ((o.ids as string).length !== n * 48) bad(`"ids" must be 48 hex characters per row (${n * 48} for ${n} rows), got ${(o.ids as string).length}`);
+  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: o.ids as string, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -274,7 +309,49 @@ export function decodeBatch(msg: Extract<NativeMessage, { type: 'batch' }>, reso
     });
   };
   run(msg.spans, 'spans', toSpan, out.spans);
+  if (msg.requests) decodeRequests(msg.requests, resource, out);
   run(msg.logs, 'logs', toLog, out.logs);
   run(msg.metrics, 'metrics', toMetric, out.metrics);
   return out;
+}
+
+/** Expands each row of the compact `requests` columns into a span, validated as any span is. */
+function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBatch): void {
+  const { shapes, t0, ids, start, dur, shape, path } = cols;
+  for (let i = 0; i < shape.length; i++) {
+    try {
+      const s = shape[i];
+      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= shapes.length) fail(`shape must be an index into shapes (0 to ${shapes.length - 1})`);
+      const form = shapes[s];
+      if (!isObj(form)) fail(`shapes[${s}] must be an object`);
+      const st = start[i];
+      const d = dur[i];
+      if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
+      if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
+      const p = path[i];
+      if (typeof p !== 'string') fail('path must be a string');
+      const attrs = form.attributes;
+      if (attrs !== undefined && !isObj(attrs)) fail(`shapes[${s}].attributes must be an object`);
+      const startUs = t0 + st;
+      out.spans.push(
+        toSpan(
+          {
+            traceId: ids.slice(i * 48, i * 48 + 32),
+            spanId: ids.slice(i * 48 + 32, i * 48 + 48),
+            name: form.name,
+            kind: form.kind,
+            status: form.status,
+            startMs: startUs / 1000,
+            endMs: (startUs + d) / 1000,
+            attributes: { ...(attrs as Obj | undefined), 'url.path': p },
+          },
+          resource,
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof ItemError)) throw e;
+      out.rejected.spans++;
+      out.errors.push(`requests[${i}]: ${e.message}`);
+    }
+  }
 }
