@@ -116,7 +116,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           counters.inc('announce.rejected.tooMany');
           continue;
         }
-        prometheus.addTarget({ url, service });
+        prometheus.addTarget({ url, service }, { announced: true });
       }
     },
   };

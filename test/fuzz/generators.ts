@@ -133,9 +133,10 @@ export function nativeRequests(rng: Rng): Obj {
   const n = rng.size(30);
   const t0 = Math.floor(nowMs(rng) * 1000);
   return {
+    ids: { trace: id(rng, 12), span: id(rng, 4) },
     shapes,
     t0,
-    ids: Array.from({ length: n }, () => id(rng, 16) + id(rng, 8)).join(''),
+    seq: Array.from({ length: n }, () => rng.int(1e9)),
     start: Array.from({ length: n }, () => rng.int(200_000)),
     dur: Array.from({ length: n }, () => rng.int(5_000_000)),
     shape: Array.from({ length: n }, () => rng.int(shapes.length)),

@@ -40,10 +40,16 @@ def _dumps(obj):
 _Span = _trace.Span
 
 
+_REQUEST = _http.REQUEST
+
+
 def _kind(entry):
-    # Spans are queued as they are (one per request: no tuple to build), logs and
-    # metric points as (kind, item).
-    return SPANS if entry.__class__ is _Span else entry[0]
+    # Span objects are queued as they are, plain requests as rows (_http.finish), logs and
+    # metric points as (kind, item). A request row counts as a span.
+    if entry.__class__ is _Span:
+        return SPANS
+    kind = entry[0]
+    return SPANS if kind is _REQUEST else kind
 
 
 # Every exporter of this process, so a forked child can reset them all.
@@ -102,6 +108,8 @@ class Exporter:
         self.max_batch_items = self.config.max_batch
         self._trigger = max(1, self.config.max_batch // 2)
         self._max_queue = self.config.max_queue
+        # Below this queue length export_span() only appends (see there).
+        self._gate = 0
 
     def _after_fork(self):
         # The child shares the parent's socket and queue contents; both belong to the parent.
@@ -135,12 +143,17 @@ class Exporter:
             pass
 
     def export_span(self, span):
-        # enqueue() inlined: this runs once per request.
+        """Queues a finished span or request row: once per request, so the common case is one
+        length check. _gate is 0 until the exporter thread runs and after shutdown, which sends
+        the first item and every item after close down the slow path."""
         try:
             queue = self._queue
+            if len(queue) < self._gate:
+                queue.append(span)
+                return
+            if self._closed:
+                return
             if len(queue) >= self._max_queue:
-                if self._closed:
-                    return
                 self._drop_oldest(queue)
             queue.append(span)
             if not self._started:
@@ -175,6 +188,8 @@ class Exporter:
         except RuntimeError:
             # Interpreter shutting down: nothing more will be sent.
             self._closed = True
+            return
+        self._gate = min(self._trigger, self._max_queue)
 
     def flush(self, timeout=2.0):
         """Waits until everything queued so far is sent and acknowledged (or timeout).
@@ -199,6 +214,7 @@ class Exporter:
         """Stops the thread after a last send bounded by timeout seconds."""
         if self._closed:
             return
+        self._gate = 0
         self._stop_deadline = time.monotonic() + max(0.0, timeout)
         self._stopping = True
         self._wake.set()
@@ -411,21 +427,25 @@ class Exporter:
 
     def _encode(self, items):
         """(span texts, compact requests text or None, how many rows it has, logs, metrics)."""
-        spans, logs, metrics = [], [], []
+        spans, rows, logs, metrics = [], [], [], []
         Span = _Span
+        REQUEST = _REQUEST
         for entry in items:
             if entry.__class__ is Span:
                 spans.append(entry)
-            elif entry[0] == LOGS:
+                continue
+            kind = entry[0]
+            if kind is REQUEST:
+                rows.append(entry)
+            elif kind == LOGS:
                 logs.append(entry[1])
-            elif entry[0] == SPANS:
+            elif kind == SPANS:
                 spans.append(entry[1])
             else:
                 metrics.append(entry[1])
-        if not spans:
-            return spans, None, 0, logs, metrics
-        spans, requests, rows = _http.encode_spans(spans)
-        return spans, requests, rows, logs, metrics
+        if spans:
+            spans = _http.encode_spans(spans)
+        return spans, (_http.encode_rows(rows) if rows else None), len(rows), logs, metrics
 
     def _message(self, spans, requests, logs, metrics, dropped):
         self._seq += 1

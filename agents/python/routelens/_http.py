@@ -8,6 +8,9 @@ from ._trace import parse_traceparent, split_host
 
 UNMATCHED = "/{unmatched}"
 
+# The queue entry kind of a plain request (see finish()); it counts as a span.
+REQUEST = "requests"
+
 # A request line can say anything; unknown methods are folded into one value so they
 # cannot multiply the per-route series.
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
@@ -107,6 +110,7 @@ def begin(method, path, traceparent, client_address, host):
     span.events = span.exception = span._exc_obj = span.status = span.status_message = None
     span.end_ms = span._token = span._route = span._status_code = None
     span._request = request
+    span._seq = _trace.next_seq()
     t0 = span._t0 = _perf()
     span.start_ms = (t0 + _trace._wall_offset) * 1000.0
     return span
@@ -131,11 +135,21 @@ def finish(span, route, status_code, exc=None):
     span.name = name if name is not None else route.span_name(method)
     # Span.end() written out, for the same reason as above.
     if span.end_ms is None:
-        span.end_ms = span.start_ms + (_perf() - span._t0) * 1000.0
+        elapsed = _perf() - span._t0
+        span.end_ms = span.start_ms + elapsed * 1000.0
         span._exc_obj = None
         export = _trace._export
         if export is not None:
-            export(span)
+            request = span._request
+            if (span.exception is None and not span.attributes and span.events is None
+                    and span.status_message is None and span.parent_span_id is None and request[4] is None
+                    and span._seq is not None):
+                # A plain request: what the exporter needs of it, as one row of the compact
+                # `requests` columns (encode_rows); the span object itself is not kept.
+                export((REQUEST, (route, method, request[2], request[3], span._status_code, span.status),
+                        int(span.start_ms * 1000.0 + 0.5), int(elapsed * 1e6 + 0.5), request[1], span._seq))
+            else:
+                export(span)
 
 
 # -- encoding request spans --------------------------------------------------------
@@ -224,19 +238,15 @@ def _server_json(span):
 
 
 def encode_spans(spans):
-    """Protocol JSON for a batch of finished spans (exporter thread): (span texts, requests text).
+    """Protocol JSON texts of finished span objects (exporter thread).
 
-    Plain request spans (nothing on them but what their route, method, client, host and
-    outcome share, and their own ids, times and path) go into the compact `requests`
-    columns of docs/protocol.md, which cost a fraction of a span object each to build and
-    to mask; every other span is a full span object. This is what the exporter spends its
-    time on, so it is one loop for the batch with the per-span work written out.
+    Spans without ids get theirs here, from one system call for the batch; the lock (which
+    a request thread takes only to read the ids of a span already finished) is held per
+    slice of the batch, never for long.
     """
-    pending = [span for span in spans if span._span_id is None or span._trace_id is None]
+    pending = [span for span in spans
+               if (span._span_id is None or span._trace_id is None) and span._seq is None]
     if pending:
-        # A trace id and a span id for every span that has none, from one system call. The
-        # lock (which a request thread takes only to read the ids of a span already
-        # finished) is held per slice of the batch, never for long.
         ids = _urandom(24 * len(pending)).hex()
         lock = _trace._id_lock
         at = 0
@@ -250,67 +260,53 @@ def encode_spans(spans):
                         value = ids[at + 32:at + 48]
                         span._span_id = value if value != _ZERO_SPAN else _trace.new_span_id()
                     at += 48
+    return [span.to_json() for span in spans]
+
+
+def _plain_key(key):
+    """A row key whose client, host or status is of an odd type, made hashable."""
+    return tuple(v if v is None or v.__class__ in (str, int, RouteInfo) else str(v) for v in key)
+
+
+def encode_rows(rows):
+    """The compact `requests` member (docs/protocol.md) for rows made by finish().
+
+    Nearly all of it runs in C (zip, map, join): the Python-level work is per distinct
+    route, method, client, host and outcome in the batch, not per request.
+    """
+    _, keys, starts, durations, paths, seqs = zip(*rows)
+    try:
+        distinct = dict.fromkeys(keys)
+    except TypeError:
+        keys = [_plain_key(key) for key in keys]
+        distinct = dict.fromkeys(keys)
     statics = _statics
-    out = []
-    append = out.append
-    shapes = {}
-    shape_texts = []
-    shape_names = []
-    ids = []
-    starts = []
-    durations = []
-    rows = []
-    paths = []
-    for span in spans:
-        request = span._request
-        route = span._route
-        if (request is None or route is None or span.attributes or span.events or span.exception is not None
-                or span.status_message or request[4] is not None or span.end_ms is None
-                or span.parent_span_id):
-            append(span.to_json())
-            continue
-        key = (route, request[0], request[2], request[3], span._status_code, span.status)
-        try:
-            index = shapes.get(key)
-        except TypeError:  # a host or client that is not a string: the general path
-            append(span.to_json())
-            continue
-        if index is None:
-            entry = statics.get(key)
-            if entry is None:
-                entry = _static(*key)
-                if len(statics) < 4096:
-                    statics[key] = entry
-            if span.name != entry[0]:
-                append(span.to_json())
-                continue
-            index = shapes[key] = len(shape_texts)
-            # The shared members, spliced after "{" (they start with a comma) and closed.
-            shape_texts.append("{" + entry[1][1:] + "}}")
-            shape_names.append(entry[0])
-        elif span.name != shape_names[index]:
-            append(span.to_json())
-            continue
-        rows.append(index)
-        ids.append(span._trace_id + span._span_id)
-        start = int(span.start_ms * 1000.0 + 0.5)
-        starts.append(start)
-        durations.append(int(span.end_ms * 1000.0 + 0.5) - start)
-        paths.append(request[1])
-    if not rows:
-        return out, None, 0
+    shapes = []
+    for index, key in enumerate(distinct):
+        distinct[key] = index
+        entry = statics.get(key)
+        if entry is None:
+            entry = _static(*key)
+            if len(statics) < 4096:
+                statics[key] = entry
+        # The shared members, spliced after "{" (they start with a comma) and closed.
+        shapes.append("{" + entry[1][1:] + "}}")
     t0 = min(starts)
-    requests = "".join((
-        '{"shapes":[', ",".join(shape_texts),
+    try:
+        path_texts = ",".join(map(_json.string, paths))
+    except TypeError:
+        path_texts = ",".join(_json.string(p if p.__class__ is str else str(p)) for p in paths)
+    return "".join((
+        '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
+        '"},"shapes":[', ",".join(shapes),
         '],"t0":', str(t0),
-        ',"ids":"', "".join(ids),
-        '","start":[', ",".join([str(start - t0) for start in starts]),
+        ',"seq":[', ",".join(map(str, seqs)),
+        '],"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
         '],"dur":[', ",".join(map(str, durations)),
-        '],"shape":[', ",".join(map(str, rows)),
-        '],"path":[', ",".join(map(_json.string, paths)),
+        '],"shape":[', ",".join(map(str, map(distinct.__getitem__, keys))),
+        '],"path":[', path_texts,
         "]}",
     ))
-    return out, requests, len(rows)
 
 
 _ZERO_TRACE = "0" * 32

@@ -3,6 +3,7 @@
 import contextvars
 import functools
 import inspect
+import itertools
 import math
 import os
 import random
@@ -19,12 +20,34 @@ _rng = random.Random()
 _id_lock = threading.Lock()
 
 
+# Request spans take their ids from a per-process sequence number: the ids are a pure
+# function of it (so whichever thread first reads them gets the same value, with no lock),
+# and the compact `requests` columns of the protocol carry the number instead of 48 hex
+# characters. The number is mixed so that ids do not look sequential, and the rest of
+# each id is random per process:
+#   trace id = hex8(mix(seq)) + SEQ_TRACE (24 hex)    span id = hex8(mix(seq)) + SEQ_SPAN (8 hex)
+SEQ_MIX = 2654435761
+SEQ_TRACE = None
+SEQ_SPAN = None
+_seq_counter = None
+
+
 def _reseed():
     # After fork both processes would otherwise produce the same ids (and a lock held
     # by another thread at fork time would never be released in the child).
-    global _id_lock
+    global _id_lock, SEQ_TRACE, SEQ_SPAN, _seq_counter, next_seq
     _rng.seed(os.urandom(16))
     _id_lock = threading.Lock()
+    SEQ_TRACE = "%024x" % (_rng.getrandbits(96) | 1)
+    SEQ_SPAN = "%08x" % (_rng.getrandbits(32) | 1)
+    _seq_counter = itertools.count(1)
+    next_seq = _seq_counter.__next__
+
+
+def seq_ids(seq):
+    """(trace id, span id) of the request span numbered seq."""
+    head = "%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF)
+    return head + SEQ_TRACE, head + SEQ_SPAN
 
 
 _reseed()
@@ -141,6 +164,7 @@ class Span:
         "_route",
         "_request",
         "_status_code",
+        "_seq",
     )
 
     def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
@@ -168,6 +192,7 @@ class Span:
         self._route = None
         self._request = None
         self._status_code = None
+        self._seq = None
         t0 = self._t0 = _perf()
         self.start_ms = (t0 + _wall_offset) * 1000.0
 
@@ -179,6 +204,9 @@ class Span:
     def trace_id(self):
         value = self._trace_id
         if value is None:
+            if self._seq is not None:
+                value = self._trace_id = seq_ids(self._seq)[0]
+                return value
             with _id_lock:
                 value = self._trace_id
                 if value is None:
@@ -189,6 +217,9 @@ class Span:
     def span_id(self):
         value = self._span_id
         if value is None:
+            if self._seq is not None:
+                value = self._span_id = seq_ids(self._seq)[1]
+                return value
             with _id_lock:
                 value = self._span_id
                 if value is None:

@@ -72,6 +72,9 @@ def span_problem(span):
     return None
 
 
+SEQ_MIX = 2654435761
+
+
 def expand_requests(message):
     """The spans of a batch's compact `requests` columns (docs/protocol.md), as span objects.
 
@@ -82,22 +85,27 @@ def expand_requests(message):
         return []
     if not isinstance(cols, dict):
         raise ValueError("requests is not an object")
-    shapes, ids, t0 = cols.get("shapes"), cols.get("ids"), cols.get("t0")
-    rows, start, dur, path = cols.get("shape"), cols.get("start"), cols.get("dur"), cols.get("path")
-    if not all(isinstance(c, list) for c in (shapes, rows, start, dur, path)) or not isinstance(ids, str) \
-            or not isinstance(t0, int):
+    ids, shapes, t0 = cols.get("ids"), cols.get("shapes"), cols.get("t0")
+    seqs, rows, start, dur, path = cols.get("seq"), cols.get("shape"), cols.get("start"), cols.get("dur"), cols.get("path")
+    if not all(isinstance(c, list) for c in (shapes, seqs, rows, start, dur, path)) or not isinstance(t0, int):
         raise ValueError("requests columns have the wrong types")
+    if not isinstance(ids, dict) or not re.fullmatch(r"[0-9a-f]{24}", str(ids.get("trace"))) \
+            or not re.fullmatch(r"[0-9a-f]{8}", str(ids.get("span"))):
+        raise ValueError("requests ids")
     n = len(rows)
-    if len(start) != n or len(dur) != n or len(path) != n or len(ids) != 48 * n:
+    if not all(len(c) == n for c in (seqs, start, dur, path)):
         raise ValueError("requests columns differ in length")
     spans = []
     for i in range(n):
         shape = shapes[rows[i]]
         if not isinstance(start[i], int) or not isinstance(dur[i], int) or dur[i] < 0:
             raise ValueError("requests[%d]: times" % i)
+        if not isinstance(seqs[i], int) or seqs[i] < 0:
+            raise ValueError("requests[%d]: seq" % i)
+        head = "%08x" % ((seqs[i] * SEQ_MIX) & 0xFFFFFFFF)
         span = {
-            "traceId": ids[48 * i:48 * i + 32],
-            "spanId": ids[48 * i + 32:48 * i + 48],
+            "traceId": head + ids["trace"],
+            "spanId": head + ids["span"],
             "name": shape.get("name"),
             "kind": shape.get("kind", "internal"),
             "startMs": (t0 + start[i]) / 1000.0,

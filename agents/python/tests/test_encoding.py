@@ -1,4 +1,4 @@
-"""The compact `requests` columns say exactly what the full span objects say."""
+"""Plain requests travel as compact `requests` columns that say what their span objects say."""
 
 import json
 import unittest
@@ -13,73 +13,86 @@ def handler():
     return "ok"
 
 
-def request_spans():
-    """Finished request spans of every kind the encoder meets, without an agent."""
-    finished = []
-    _trace.set_exporter(finished.append)
+def finished_requests():
+    """(what finish() exported, the request spans) for every kind of request the encoder meets."""
+    exported = []
+    _trace.set_exporter(exported.append)
+    spans = []
+
+    def request(method, path, client, host, traceparent=None):
+        span = _http.begin(method, path, traceparent, client, host)
+        spans.append(span)
+        return span
+
     try:
         item = _http.route_info("/items/{item_id}", handler, "GET")
-        plain = [_http.begin("GET", "/items/%d" % i, None, "127.0.0.1", "localhost:8000") for i in range(5)]
-        for i, span in enumerate(plain):
-            _http.finish(span, item, 200 if i % 2 else 404)
-        failed = _http.begin("POST", '/items/"x"\u00e9', None, "10.0.0.2", "[::1]:9000")
+        for i in range(5):
+            _http.finish(request("GET", "/items/%d" % i, "127.0.0.1", "localhost:8000"), item, 200 if i % 2 else 404)
+        _http.finish(request("PUT", '/items/"x"\u00e9', None, None), item, 503)
+        failed = request("POST", "/items", "10.0.0.2", "[::1]:9000")
         _http.finish(failed, _http.route_info("/items", handler, "POST"), None, ValueError("boom"))
-        crashed = _http.begin("PUT", "/items/1", None, None, None)
-        _http.finish(crashed, item, 503)
-        continued = _http.begin("GET", "/items/9", "00-%s-%s-01" % ("ab" * 16, "cd" * 8), "127.0.0.1", "localhost")
+        continued = request("GET", "/items/9", "127.0.0.1", "localhost", "00-%s-%s-01" % ("ab" * 16, "cd" * 8))
         _http.finish(continued, item, 200)
-        tagged = _http.begin("GET", "/items/7", None, "127.0.0.1", "localhost")
+        tagged = request("GET", "/items/7", "127.0.0.1", "localhost")
         tagged.set_attribute("tenant", "acme")
         _http.finish(tagged, item, 200)
-        odd = _http.begin("BREW", "/pot", None, None, "localhost")
-        _http.finish(odd, None, 418)
-        renamed = _http.begin("GET", "/items/8", None, "127.0.0.1", "localhost")
-        _http.finish(renamed, item, 200)
-        renamed.name = "custom name"
+        _http.finish(request("BREW", "/pot", None, "localhost"), None, 418)
     finally:
         _trace.set_exporter(None)
-    return finished
+    return exported, spans
 
 
 class CompactEncodingTest(unittest.TestCase):
-    def test_plain_request_spans_go_into_columns_and_say_what_span_objects_say(self):
-        spans = request_spans()
-        texts, requests, rows = _http.encode_spans(spans)
-        full = [json.loads(text) for text in texts]
-        compact = expand_requests({"requests": json.loads(requests)})
-        self.assertEqual(rows, len(compact))
-        # Plain spans (five 200/404s, the 503) are rows; the exception, the continued trace,
-        # the extra attribute, the unknown method and the renamed span are span objects.
-        self.assertEqual(sorted(s["attributes"]["url.path"] for s in compact),
-                         ["/items/0", "/items/1", "/items/1", "/items/2", "/items/3", "/items/4"])
-        self.assertEqual(sorted(s["name"] for s in full),
-                         ["GET /items/{item_id}", "GET /items/{item_id}", "HTTP /{unmatched}", "POST /items",
-                          "custom name"])
-        self.assertEqual(len(full) + len(compact), len(spans))
-        by_id = {s._span_id: s for s in spans}
+    def test_plain_requests_become_rows_that_expand_to_their_span_objects(self):
+        exported, spans = finished_requests()
+        rows = [e for e in exported if e.__class__ is tuple]
+        objects = [e for e in exported if e.__class__ is _trace.Span]
+        self.assertEqual(len(rows) + len(objects), len(spans))
+        # The exception, the continued trace, the extra attribute and the unknown method stay
+        # span objects; the rest are rows.
+        self.assertEqual(sorted(s.name for s in objects),
+                         ["GET /items/{item_id}", "GET /items/{item_id}", "HTTP /{unmatched}", "POST /items"])
+        compact = expand_requests({"requests": json.loads(_http.encode_rows(rows))})
+        self.assertEqual(len(compact), 6)
+        by_span_id = {s.span_id: s for s in spans}
         for span in compact:
             self.assertIsNone(span_problem(span))
-            reference = json.loads(by_id[span["spanId"]].to_json())
-            self.assertEqual(span["traceId"], reference["traceId"])
-            self.assertEqual(span["name"], reference["name"])
-            self.assertEqual(span["kind"], "server")
-            self.assertEqual(span.get("status"), reference.get("status"))
-            self.assertEqual(span["attributes"], reference["attributes"])
+            # The ids the collector derives are the ones the span reports to logs and children.
+            source = by_span_id[span["spanId"]]
+            self.assertEqual(span["traceId"], source.trace_id)
+            reference = json.loads(source.to_json())
+            for member in ("name", "kind", "status", "attributes"):
+                self.assertEqual(span.get(member), reference.get(member), member)
             self.assertAlmostEqual(span["startMs"], reference["startMs"], places=3)
-            self.assertAlmostEqual(span["endMs"], reference["endMs"], places=3)
+            self.assertAlmostEqual(span["endMs"], reference["endMs"], places=2)
+        self.assertEqual(sorted(s["attributes"]["url.path"] for s in compact),
+                         ['/items/"x"\u00e9', "/items/0", "/items/1", "/items/2", "/items/3", "/items/4"])
         crashed = [s for s in compact if s["attributes"]["http.response.status_code"] == 503]
         self.assertEqual(crashed[0]["status"], "error")
         self.assertEqual(crashed[0]["attributes"]["http.request.method"], "PUT")
         # One shape per route, method, client, host and outcome, however many requests share it.
-        self.assertEqual(len(json.loads(requests)["shapes"]), 3)
+        self.assertEqual(len(json.loads(_http.encode_rows(rows))["shapes"]), 3)
 
-    def test_a_batch_without_plain_request_spans_has_no_columns(self):
+    def test_request_ids_are_distinct_and_stable_whoever_reads_them_first(self):
+        exported, spans = finished_requests()
+        traces = {s.trace_id for s in spans if s.parent_span_id is None}
+        self.assertEqual(len(traces), len([s for s in spans if s.parent_span_id is None]))
+        self.assertEqual(len({s.span_id for s in spans}), len(spans))
+        again = _trace.Span.__new__(_trace.Span)
+        again._trace_id = again._span_id = None
+        again._seq = spans[0]._seq
+        self.assertEqual((again.trace_id, again.span_id), (spans[0].trace_id, spans[0].span_id))
+        # The continued trace keeps the caller's trace id and gets its own span id.
+        continued = [s for s in spans if s.parent_span_id][0]
+        self.assertEqual(continued.trace_id, "ab" * 16)
+        self.assertEqual(continued.parent_span_id, "cd" * 8)
+
+    def test_span_objects_get_ids_and_full_json(self):
         span = _trace.Span("work", {"i": 1})
         span.end()
-        texts, requests, rows = _http.encode_spans([span])
-        self.assertIsNone(requests)
-        self.assertEqual(rows, 0)
-        self.assertEqual(json.loads(texts[0])["attributes"], {"i": 1})
+        text = _http.encode_spans([span])[0]
+        self.assertEqual(json.loads(text)["attributes"], {"i": 1})
+        self.assertRegex(json.loads(text)["traceId"], "^[0-9a-f]{32}$")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ export type NativeMessage =
 export interface RequestColumns {
   shapes: unknown[];
   t0: number;
-  ids: string;
+  /** The per-process parts of the rows' ids: 24 hex characters of trace id, 8 of span id. */
+  ids: { trace: string; span: string };
+  seq: unknown[];
   start: unknown[];
   dur: unknown[];
   shape: unknown[];
@@ -99,16 +101,19 @@ function toRequestColumns(v: unknown): RequestColumns {
   };
   if (!isObj(v)) bad('must be an object');
   const o = v as Obj;
-  const arrays = ['shapes', 'start', 'dur', 'shape', 'path'] as const;
+  const arrays = ['shapes', 'seq', 'start', 'dur', 'shape', 'path'] as const;
   for (const key of arrays) if (!Array.isArray(o[key])) bad(`needs a "${key}" array`);
-  if (typeof o.ids !== 'string') bad('needs an "ids" string');
+  const ids = o.ids;
+  if (!isObj(ids) || typeof ids.trace !== 'string' || !/^[0-9a-f]{24}$/.test(ids.trace) || typeof ids.span !== 'string' || !/^[0-9a-f]{8}$/.test(ids.span)) {
+    bad('needs "ids" with "trace" (24 lowercase hex characters) and "span" (8)');
+  }
   if (typeof o.t0 !== 'number' || !Number.isFinite(o.t0)) bad('needs a finite "t0" number');
   const n = (o.shape as unknown[]).length;
-  for (const key of ['start', 'dur', 'path'] as const) {
+  for (const key of ['seq', 'start', 'dur', 'path'] as const) {
     if ((o[key] as unknown[]).length !== n) bad(`columns differ in length: "${key}" has ${(o[key] as unknown[]).length} rows, "shape" has ${n}`);
   }
-  if ((o.ids as string).length !== n * 48) bad(`"ids" must be 48 hex characters per row (${n * 48} for ${n} rows), got ${(o.ids as string).length}`);
-  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: o.ids as string, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
+  const { trace, span } = ids as { trace: string; span: string };
+  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: { trace, span }, seq: o.seq as unknown[], start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -315,9 +320,12 @@ export function decodeBatch(msg: Extract<NativeMessage, { type: 'batch' }>, reso
   return out;
 }
 
+/** Multiplier that spreads request sequence numbers over the first 8 hex digits of their ids. */
+const SEQ_MIX = 2654435761;
+
 /** Expands each row of the compact `requests` columns into a span, validated as any span is. */
 function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBatch): void {
-  const { shapes, t0, ids, start, dur, shape, path } = cols;
+  const { shapes, t0, ids, seq, start, dur, shape, path } = cols;
   for (let i = 0; i < shape.length; i++) {
     try {
       const s = shape[i];
@@ -330,14 +338,18 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
       if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
       const p = path[i];
       if (typeof p !== 'string') fail('path must be a string');
+      const n = seq[i];
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('seq must be a non-negative integer');
+      // The row's ids: its mixed sequence number, then the per-process parts (docs/protocol.md).
+      const head = (Math.imul(n % 0x1_0000_0000, SEQ_MIX) >>> 0).toString(16).padStart(8, '0');
       const attrs = form.attributes;
       if (attrs !== undefined && !isObj(attrs)) fail(`shapes[${s}].attributes must be an object`);
       const startUs = t0 + st;
       out.spans.push(
         toSpan(
           {
-            traceId: ids.slice(i * 48, i * 48 + 32),
-            spanId: ids.slice(i * 48 + 32, i * 48 + 48),
+            traceId: head + ids.trace,
+            spanId: head + ids.span,
             name: form.name,
             kind: form.kind,
             status: form.status,

@@ -141,6 +141,8 @@ export class PrometheusScraper {
   private readonly maxExemplars: number;
   private readonly now: () => number;
   private readonly targetsByUrl = new Map<string, TargetRec>();
+  /** URLs agents announced: kept when the configured list is replaced. */
+  private readonly announced = new Set<string>();
   private readonly changed = new Emitter<TargetHealth[]>();
   private readonly exemplarRing: ExemplarRef[] = [];
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -162,7 +164,11 @@ export class PrometheusScraper {
 
   // ---- targets ---------------------------------------------------------------------------------
 
-  /** Replaces the target list: new URLs start, missing ones stop, kept ones keep their state. */
+  /**
+   * Replaces the configured target list: new URLs start, missing ones stop, kept ones keep their
+   * state. Targets that agents announced (addTarget with `announced`) are not part of that list
+   * and stay.
+   */
   setTargets(targets: readonly (string | ScrapeTargetConfig)[]): void {
     const wanted = new Map<string, ScrapeTargetConfig>();
     for (const t of targets) {
@@ -171,15 +177,18 @@ export class PrometheusScraper {
     }
     let changed = false;
     for (const url of [...this.targetsByUrl.keys()]) {
-      if (!wanted.has(url)) changed = this.remove(url) || changed;
+      if (!wanted.has(url) && !this.announced.has(url)) changed = this.remove(url) || changed;
     }
     for (const c of wanted.values()) changed = this.upsert(c) || changed;
     if (changed) this.fireChange();
   }
 
-  addTarget(target: string | ScrapeTargetConfig): void {
+  /** Adds or updates one target; `announced` marks one an agent asked for, which setTargets keeps. */
+  addTarget(target: string | ScrapeTargetConfig, opts: { announced?: boolean } = {}): void {
     const c = normalizeConfig(target);
-    if (c && this.upsert(c)) this.fireChange();
+    if (!c) return;
+    if (opts.announced) this.announced.add(c.url);
+    if (this.upsert(c)) this.fireChange();
   }
 
   removeTarget(url: string): boolean {
@@ -316,6 +325,7 @@ export class PrometheusScraper {
     t.removed = true;
     clearTimeout(t.timer);
     this.targetsByUrl.delete(url);
+    this.announced.delete(url);
     return true;
   }
 

@@ -104,20 +104,24 @@ describe('Collector', () => {
     a.ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'svc' } }));
     await a.next();
     const t0 = 1_732_470_000_000_000;
-    const ids = ['a'.repeat(32) + '1'.repeat(16), 'b'.repeat(32) + '2'.repeat(16), 'c'.repeat(32) + '0'.repeat(16), 'd'.repeat(32) + '4'.repeat(16)].join('');
+    // Row ids: hex8((seq * 2654435761) mod 2^32) followed by the per-process parts.
+    const head = (seq: number) => (Math.imul(seq, 2654435761) >>> 0).toString(16).padStart(8, '0');
+    assert.equal(head(1), '9e3779b1');
+    const ids = { trace: 'a'.repeat(24), span: '00000000' };
     const shapes = [
       { name: 'GET /items/{id}', kind: 'server', attributes: { 'http.route': '/items/{id}', 'http.request.method': 'GET', 'http.response.status_code': 200, 'code.file.path': '/app/main.py', 'code.line.number': 12 } },
       { name: 'POST /items', kind: 'server', status: 'error', attributes: { 'http.route': '/items', 'http.request.method': 'POST', 'http.response.status_code': 500 } },
     ];
-    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 4, requests: { shapes, t0, ids, start: [0, 1500, 2000, 2500], dur: [1250, 40_000, 10, 10], shape: [0, 1, 0, 7], path: ['/items/1', '/items', '/items/3', '/x'] } }));
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 4, requests: { ids, shapes, t0, seq: [1, 2, 0, 3], start: [0, 1500, 2000, 2500], dur: [1250, 40_000, 10, 10], shape: [0, 1, 0, 7], path: ['/items/1', '/items', '/items/3', '/x'] } }));
     const ack = (await a.next()) as { seq: number; accepted: { spans: number }; rejected: { spans: number }; errors: string[] };
     assert.equal(ack.seq, 4);
     assert.equal(ack.accepted.spans, 2);
     assert.equal(ack.rejected.spans, 2);
+    // seq 0 with an all-zero span part makes an all-zero span id.
     assert.match(ack.errors[0], /^requests\[2\]: spanId must not be all zeros/);
     assert.match(ack.errors[1], /^requests\[3\]: shape must be an index into shapes/);
-    const first = store.trace('a'.repeat(32))[0];
-    assert.equal(first.spanId, '1'.repeat(16));
+    const first = store.trace(head(1) + 'a'.repeat(24))[0];
+    assert.equal(first.spanId, head(1) + '00000000');
     assert.equal(first.name, 'GET /items/{id}');
     assert.equal(first.kind, 'server');
     assert.equal(first.startMs, 1_732_470_000_000);
@@ -125,16 +129,18 @@ describe('Collector', () => {
     assert.equal(first.attributes['url.path'], '/items/1');
     assert.equal(first.http?.route, '/items/{id}');
     assert.equal(first.code?.line, 12);
-    const failed = store.trace('b'.repeat(32))[0];
+    const failed = store.trace(head(2) + 'a'.repeat(24))[0];
     assert.equal(failed.status, 'error');
     assert.equal(failed.startMs, 1_732_470_000_001.5);
     assert.equal(failed.endMs - failed.startMs, 40);
     // Columns that disagree refuse the whole batch with a reason, and keep what is stored.
-    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 5, requests: { shapes, t0, ids: ids.slice(0, 48), start: [0, 1], dur: [1], shape: [0], path: ['/'] } }));
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 5, requests: { ids, shapes, t0, seq: [1], start: [0, 1], dur: [1], shape: [0], path: ['/'] } }));
     const refused = (await a.next()) as { type: string; code: string; message: string };
     assert.equal(refused.type, 'error');
     assert.equal(refused.code, 'bad_message');
     assert.match(refused.message, /"requests" columns differ in length: "start" has 2 rows, "shape" has 1/);
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 6, requests: { ids: { trace: 'xyz', span: '1' }, shapes, t0, seq: [], start: [], dur: [], shape: [], path: [] } }));
+    assert.match(((await a.next()) as { message: string }).message, /"requests" needs "ids" with "trace" \(24 lowercase hex characters\)/);
     assert.equal(store.sizes().spans, 2);
     a.ws.close();
   });

@@ -91,6 +91,11 @@ describe('the runtime: collector with OTLP wired in', () => {
     assert.equal(targets[0].url, 'http://127.0.0.1:9/metrics');
     assert.equal(targets[0].service, 'shop');
     assert.equal(rt.counters.get('announce.rejected.notLoopback'), 1);
+    // A change of the configured targets (the settings) keeps what agents announced.
+    rt.prometheus.setTargets(['http://127.0.0.1:10/metrics']);
+    assert.deepEqual(rt.prometheus.targets().map((t) => t.url).sort(), ['http://127.0.0.1:10/metrics', 'http://127.0.0.1:9/metrics']);
+    rt.prometheus.setTargets([]);
+    assert.deepEqual(rt.prometheus.targets().map((t) => t.url), ['http://127.0.0.1:9/metrics']);
   });
 
   it('spreads histogram buckets so quantiles follow linear interpolation', () => {
