@@ -11,8 +11,9 @@ if (!existsSync(join(here, '..', 'out', 'src'))) {
   process.exit(2);
 }
 const only = process.argv.slice(2);
-// Long-running ones are opt-in by name: `npm run bench -- soak`.
-const optIn = new Set(['soak.mjs', 'fuzz.mjs']);
+// Long-running ones are opt-in by name: `npm run bench -- soak`, `npm run bench -- exthost-load`
+// (that one starts a real VS Code: `npm run setup:vscode` first).
+const optIn = new Set(['soak.mjs', 'fuzz.mjs', 'exthost-load.mjs']);
 let failed = 0;
 for (const file of readdirSync(here).sort()) {
   if (file === 'run.mjs' || !/\.(mjs|py)$/.test(file)) continue;

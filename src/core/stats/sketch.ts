@@ -9,11 +9,16 @@ export const DEFAULT_RELATIVE_ACCURACY = 0.005;
 /** Values at or below this (ms) share one "zero" bucket: a microsecond is far below what we display. */
 const MIN_VALUE = 1e-3;
 
+/** Bucket counts: Float64Array while a sketch takes values; a narrower exact type once compacted. */
+type Counts = Float64Array | Uint32Array | Uint16Array | Uint8Array;
+
 export class LatencySketch {
   private readonly gamma: number;
   private readonly logGamma: number;
-  private counts: Float64Array = new Float64Array(0);
+  private counts: Counts = new Float64Array(0);
   private offset = 0;
+  /** Set by compact(): counts is trimmed and may be a narrow integer array; add and merge widen it back. */
+  private compacted = false;
   private zeroCount = 0;
   private total = 0;
   private sumValue = 0;
@@ -40,6 +45,7 @@ export class LatencySketch {
 
   add(value: number, weight = 1): void {
     if (!Number.isFinite(value) || weight <= 0) return;
+    if (this.compacted) this.widen();
     if (value < 0) value = 0;
     this.total += weight;
     this.sumValue += value * weight;
@@ -57,6 +63,7 @@ export class LatencySketch {
   merge(other: LatencySketch): void {
     if (other.relativeAccuracy !== this.relativeAccuracy) throw new Error('cannot merge sketches of different accuracy');
     if (other.total === 0) return;
+    if (this.compacted) this.widen();
     this.total += other.total;
     this.sumValue += other.sumValue;
     this.zeroCount += other.zeroCount;
@@ -107,10 +114,48 @@ export class LatencySketch {
     return out;
   }
 
+  /**
+   * Shrinks the memory of a sketch that takes no more values (a closed time slot): the bucket
+   * array is cut to the buckets between the first and the last non-empty one and stored in the
+   * narrowest type that holds every count exactly (one byte a bucket for up to 255 requests in a
+   * bucket, two for up to 65,535). Answers are unchanged; a later add or merge widens it again.
+   */
+  compact(): void {
+    if (this.compacted) return;
+    const c = this.counts;
+    let lo = 0;
+    let hi = c.length - 1;
+    while (lo <= hi && c[lo] === 0) lo++;
+    while (hi >= lo && c[hi] === 0) hi--;
+    let max = 0;
+    let integral = true;
+    for (let i = lo; i <= hi; i++) {
+      const v = c[i];
+      if (v > max) max = v;
+      if (integral && !Number.isInteger(v)) integral = false;
+    }
+    const n = Math.max(0, hi - lo + 1);
+    const next: Counts = !integral || max > 0xffffffff ? new Float64Array(n) : max > 0xffff ? new Uint32Array(n) : max > 0xff ? new Uint16Array(n) : new Uint8Array(n);
+    for (let i = 0; i < n; i++) next[i] = c[lo + i];
+    this.counts = next;
+    this.offset = n ? this.offset + lo : 0;
+    this.compacted = true;
+  }
+
+  /** Bytes held by the bucket array (for memory accounting and tests). */
+  get bucketBytes(): number {
+    return this.counts.byteLength;
+  }
+
   clone(): LatencySketch {
     const c = new LatencySketch(this.relativeAccuracy);
     c.merge(this);
     return c;
+  }
+
+  private widen(): void {
+    this.counts = Float64Array.from(this.counts);
+    this.compacted = false;
   }
 
   private ensure(idx: number): void {

@@ -342,13 +342,17 @@ export class TelemetryStore implements TelemetrySink {
     return out;
   }
 
-  sizes(): { spans: number; logs: number; bytes: number; traces: number; routes: number; errorGroups: number; metricSeries: number } {
+  sizes(): { spans: number; logs: number; bytes: number; traces: number; routes: number; routeStatsBytes: number; errorGroups: number; metricSeries: number } {
+    let routeStatsBytes = 0;
+    for (const r of this.routes.values()) routeStatsBytes += r.series.bytes();
+    for (const s of this.serviceSeries.values()) routeStatsBytes += s.bytes();
     return {
       spans: this.spanRing.size,
       logs: this.logRing.size,
       bytes: this.bytes,
       traces: this.traces.size,
       routes: this.routes.size,
+      routeStatsBytes,
       errorGroups: this.errors.size,
       metricSeries: this.metrics.size,
     };
