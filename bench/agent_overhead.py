@@ -397,6 +397,84 @@ def server_main(args):
             json.dump(results, f, indent=2)
 
 
+# -- instruction counts (--instructions) ------------------------------------------------------
+#
+# CPU time on a shared machine moves by microseconds between runs; the number of instructions
+# a request executes does not. Each app and mode runs under valgrind's callgrind twice, with
+# IR_SMALL and IR_LARGE requests, and the difference divided by the extra requests is the
+# cost of one request with start-up and imports taken out. For the agent, what its exporter
+# thread does per request (building the batch message and the masked WebSocket frame) is done
+# in the same thread every IR_BATCH requests, so it is counted; the socket write and the
+# thread switches are not (a few hundred instructions per request, measured by the CPU-time
+# runs instead).
+
+IR_SMALL, IR_LARGE, IR_BATCH = 300, 1800, 500
+APPS = {"flask": ("flask (WSGI)", "make_flask", "wsgi_driver", "PromWSGI"),
+        "starlette": ("starlette (ASGI)", "make_starlette", "asgi_driver", "PromASGI"),
+        "fastapi": ("fastapi (ASGI)", "make_fastapi", "asgi_driver", "PromASGI")}
+
+
+def ir_child(kind, mode, n):
+    """Runs n requests of one app in one mode (in a process valgrind counts)."""
+    _, make, driver, prom = (globals()[x] if i else x for i, x in enumerate(APPS[kind]))
+    app = make()
+    if mode == "routelens":
+        import routelens
+        from routelens import _trace, _ws
+
+        agent = routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", lazy=True)
+        exporter = agent.exporter
+        pending = []
+
+        def export(entry):
+            pending.append(entry)
+            if len(pending) >= IR_BATCH:
+                spans, requests, _rows, logs, metrics = exporter._encode(pending)
+                text = exporter._message(spans, requests, logs, metrics, None)
+                _ws.encode_frame(1, text.encode("utf-8"))
+                del pending[:]
+
+        _trace.set_exporter(export)
+    elif mode == "prometheus":
+        app = prom(app, *prometheus_metrics())
+    driver(app, n)()
+
+
+def _callgrind(kind, mode, n):
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                          os.path.abspath(__file__), "--ir-child", "%s:%s:%d" % (kind, mode, n)],
+                         capture_output=True, text=True, check=True)
+    match = re.search(r"Collected : (\d+)", out.stderr)
+    if not match:
+        raise RuntimeError("no instruction count from valgrind:\n" + out.stderr[-2000:])
+    return int(match.group(1))
+
+
+def instructions_main(args):
+    from concurrent.futures import ThreadPoolExecutor
+
+    modes = ["baseline", "routelens"] + (["prometheus"] if prometheus_metrics() else [])
+    jobs = [(k, m, n) for k in APPS for m in modes for n in (IR_SMALL, IR_LARGE)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _callgrind(*job), jobs)))
+    results = {}
+    print("Python %s, instructions per request (callgrind; %d minus %d requests)" % (
+        sys.version.split()[0], IR_LARGE, IR_SMALL))
+    print("%-18s %-11s %14s %12s %16s" % ("app", "mode", "instr/req", "added", "vs prometheus"))
+    for kind in APPS:
+        per = {m: (counts[(kind, m, IR_LARGE)] - counts[(kind, m, IR_SMALL)]) / (IR_LARGE - IR_SMALL) for m in modes}
+        results[APPS[kind][0]] = per
+        for m in modes:
+            added = per[m] - per["baseline"]
+            versus = ""
+            if "prometheus" in per and m == "routelens":
+                versus = "%.2fx" % (added / (per["prometheus"] - per["baseline"]))
+            print("%-18s %-11s %14.0f %+12.0f %16s" % (APPS[kind][0], m, per[m], added, versus))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20000)
@@ -404,6 +482,9 @@ def main():
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--server", action="store_true",
                         help="measure behind real servers (werkzeug, uvicorn) in separate processes instead")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind instead (repeatable on a busy machine)")
+    parser.add_argument("--ir-child", help=argparse.SUPPRESS)
     parser.add_argument("--sink", help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -416,6 +497,13 @@ def main():
         return
     if args.server:
         server_main(args)
+        return
+    if args.ir_child:
+        kind, mode, n = args.ir_child.split(":")
+        ir_child(kind, mode, int(n))
+        return
+    if args.instructions:
+        instructions_main(args)
         return
 
     import routelens

@@ -136,7 +136,7 @@ export function nativeRequests(rng: Rng): Obj {
     ids: { trace: id(rng, 12), span: id(rng, 4) },
     shapes,
     t0,
-    seq: Array.from({ length: n }, () => rng.int(1e9)),
+    ...(rng.chance(0.5) ? { seq0: rng.int(1e9) } : { seq: Array.from({ length: n }, () => rng.int(1e9)) }),
     start: Array.from({ length: n }, () => rng.int(200_000)),
     dur: Array.from({ length: n }, () => rng.int(5_000_000)),
     shape: Array.from({ length: n }, () => rng.int(shapes.length)),

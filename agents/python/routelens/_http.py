@@ -106,7 +106,7 @@ def begin(method, path, traceparent, client_address, host):
     span._span_id = None
     span.name = request[0]
     span.kind = "server"
-    span.attributes = {}
+    span.attributes = None
     span.events = span.exception = span._exc_obj = span.status = span.status_message = None
     span.end_ms = span._token = span._route = span._status_code = None
     span._request = request
@@ -292,6 +292,12 @@ def encode_rows(rows):
         # The shared members, spliced after "{" (they start with a comma) and closed.
         shapes.append("{" + entry[1][1:] + "}}")
     t0 = min(starts)
+    first = seqs[0]
+    if seqs[-1] - first == len(seqs) - 1 and seqs == tuple(range(first, first + len(seqs))):
+        # Requests numbered one after the other (the usual case): the first number says it all.
+        seq_member = ',"seq0":%d' % first
+    else:
+        seq_member = ',"seq":[' + ",".join(map(str, seqs)) + "]"
     try:
         path_texts = ",".join(map(_json.string, paths))
     except TypeError:
@@ -300,8 +306,8 @@ def encode_rows(rows):
         '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
         '"},"shapes":[', ",".join(shapes),
         '],"t0":', str(t0),
-        ',"seq":[', ",".join(map(str, seqs)),
-        '],"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
+        seq_member,
+        ',"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
         '],"dur":[', ",".join(map(str, durations)),
         '],"shape":[', ",".join(map(str, map(distinct.__getitem__, keys))),
         '],"path":[', path_texts,

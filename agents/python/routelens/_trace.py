@@ -230,7 +230,11 @@ class Span:
 
     def set_attribute(self, key, value):
         try:
-            self.attributes[str(key)] = _attr_value(value)
+            attributes = self.attributes
+            if attributes is None:
+                # Request spans start without a dictionary: most never get an attribute of their own.
+                attributes = self.attributes = {}
+            attributes[str(key)] = _attr_value(value)
         except Exception:
             pass
         return self
@@ -319,11 +323,12 @@ class Span:
         route = self._route
         request = self._request
         if route is None and request is None:
-            return self.attributes
+            return self.attributes or {}
         merged = dict(route.attributes) if route is not None else {}
         if request is not None:
             merged.update(request_attributes(request, self._status_code))
-        merged.update(self.attributes)
+        if self.attributes:
+            merged.update(self.attributes)
         return merged
 
     def to_dict(self):

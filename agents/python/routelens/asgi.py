@@ -25,7 +25,7 @@ class _Status:
         self.code = None
 
 
-def _begin(scope):
+def _begin(scope, path, root_path):
     traceparent = None
     host = None
     for name, value in scope.get("headers") or ():
@@ -39,8 +39,6 @@ def _begin(scope):
         if server:
             address = "[%s]" % server[0] if ":" in str(server[0]) else str(server[0])
             host = address if len(server) < 2 or server[1] is None else "%s:%s" % (address, server[1])
-    path = scope.get("path", "")
-    root_path = scope.get("root_path")
     if root_path and not path.startswith(root_path):
         path = root_path + path
     return _http.begin(scope.get("method", "GET"), path, traceparent, client[0] if client else None, host)
@@ -53,7 +51,7 @@ async def handle(owner, call, scope, receive, send):
     try:
         path = scope.get("path", "")
         root_path = scope.get("root_path", "")
-        span = _begin(scope)
+        span = _begin(scope, path, root_path)
         status = _Status()
         scope[SCOPE_KEY] = span
         token = _current.set(span)
@@ -88,11 +86,14 @@ def _finish(owner, span, scope, status_code, path, root_path, exc):
         endpoint = scope.get("endpoint")
         info = None
         if endpoint is not None:
-            entry = _route_cache.get(id(owner))
-            if entry is not None and entry[0]() is owner:
-                by_method = entry[1].get(endpoint)
-                if by_method is not None:
-                    info = by_method.get(method)
+            try:
+                info = owner.__dict__[_CACHE_ATTR][endpoint][method]
+            except (KeyError, AttributeError, TypeError):
+                entry = _route_cache.get(id(owner))
+                if entry is not None and entry[0]() is owner:
+                    by_method = entry[1].get(endpoint)
+                    if by_method is not None:
+                        info = by_method.get(method)
         if info is None:
             info = _resolve_info(owner, scope, path, root_path, method)
         _http.finish(span, info, status_code, exc)
@@ -180,7 +181,23 @@ def _match(routes, scope, prefix, routing):
     return partial
 
 
+# The cache lives on the app object when it has a __dict__ (one lookup per request), else in
+# _route_cache under the app's id.
+_CACHE_ATTR = "_routelens_routes"
+
+
 def _cache_for(owner):
+    try:
+        return owner.__dict__[_CACHE_ATTR]
+    except KeyError:
+        cache = {}
+        try:
+            owner.__dict__[_CACHE_ATTR] = cache
+            return cache
+        except Exception:
+            pass
+    except (AttributeError, TypeError):
+        pass
     entry = _route_cache.get(id(owner))
     if entry is not None and entry[0]() is owner:
         return entry[1]
@@ -231,7 +248,7 @@ def _make_call(original):
             # Routing rewrites path and root_path for mounts; the route lookup needs the originals.
             path = scope.get("path", "")
             root_path = scope.get("root_path", "")
-            span = _begin(scope)
+            span = _begin(scope, path, root_path)
             scope[SCOPE_KEY] = span
             token = _current.set(span)
         except Exception:

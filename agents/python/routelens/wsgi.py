@@ -127,8 +127,9 @@ def _request_getter():
 
 
 def _make_wsgi_app(original):
-    # call() written out again around `original`: this runs on every request of every Flask
-    # app, and a bound method and a call less per request are measurable.
+    # call() written out again around `original`, without its start_response wrapper: Flask's
+    # response status is taken from the response full_dispatch_request() (or handle_exception())
+    # returns. This runs on every request of every Flask app, and each call less is measurable.
     def wsgi_app(self, environ, start_response):
         if ENVIRON_KEY in environ or _http.State.agent is None:
             return original(self, environ, start_response)
@@ -140,32 +141,33 @@ def _make_wsgi_app(original):
             token = _current.set(span)
         except Exception:
             return original(self, environ, start_response)
-        status = None
-
-        def start_response_with_status(status_line, headers, exc_info=None):
-            nonlocal status
-            status = status_line
-            if exc_info is None:
-                return start_response(status_line, headers)
-            return start_response(status_line, headers, exc_info)
-
         try:
-            result = original(self, environ, start_response_with_status)
+            result = original(self, environ, start_response)
         except Exception as exc:
-            _finish(span, status, exc)
+            _finish_flask(span, exc)
             raise
         except BaseException:
-            _finish(span, status, None)
+            _finish_flask(span, None)
             raise
         finally:
             try:
                 _current.reset(token)
             except ValueError:
                 pass
-        _finish(span, status, None)
+        _finish_flask(span, None)
         return result
 
     return wsgi_app
+
+
+def _finish_flask(span, exc):
+    try:
+        _http.finish(span, span._route, span._status_code, exc)
+    except Exception:
+        try:
+            span.end()
+        except Exception:
+            pass
 
 
 # The RouteInfo of a URL rule, per method, kept on the rule itself (werkzeug's Rule objects
@@ -206,8 +208,14 @@ def _make_full_dispatch_request(original):
                     except (KeyError, AttributeError):
                         span._route = _rule_route(self, rule, method)
         except Exception:
-            pass
-        return original(self)
+            span = None
+        response = original(self)
+        if span is not None:
+            try:
+                span._status_code = response.status_code
+            except Exception:
+                pass
+        return response
 
     return full_dispatch_request
 
@@ -222,8 +230,15 @@ def _make_handle_exception(original):
             if span is not None:
                 span.record_exception(e)
         except Exception:
-            pass
-        return original(self, e)
+            span = None
+        # Re-raises when Flask propagates exceptions (debug, testing): wsgi_app's caller sees it.
+        response = original(self, e)
+        if span is not None:
+            try:
+                span._status_code = response.status_code
+            except Exception:
+                pass
+        return response
 
     return handle_exception
 

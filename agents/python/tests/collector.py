@@ -87,6 +87,10 @@ def expand_requests(message):
         raise ValueError("requests is not an object")
     ids, shapes, t0 = cols.get("ids"), cols.get("shapes"), cols.get("t0")
     seqs, rows, start, dur, path = cols.get("seq"), cols.get("shape"), cols.get("start"), cols.get("dur"), cols.get("path")
+    if "seq0" in cols and isinstance(cols["seq0"], int) and isinstance(rows, list):
+        if seqs is not None:
+            raise ValueError("requests has both seq and seq0")
+        seqs = list(range(cols["seq0"], cols["seq0"] + len(rows)))
     if not all(isinstance(c, list) for c in (shapes, seqs, rows, start, dur, path)) or not isinstance(t0, int):
         raise ValueError("requests columns have the wrong types")
     if not isinstance(ids, dict) or not re.fullmatch(r"[0-9a-f]{24}", str(ids.get("trace"))) \

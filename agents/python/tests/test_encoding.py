@@ -73,6 +73,22 @@ class CompactEncodingTest(unittest.TestCase):
         # One shape per route, method, client, host and outcome, however many requests share it.
         self.assertEqual(len(json.loads(_http.encode_rows(rows))["shapes"]), 3)
 
+    def test_consecutive_request_numbers_are_sent_as_the_first_one(self):
+        exported, spans = finished_requests()
+        rows = [e for e in exported if e.__class__ is tuple]
+        run = rows[:5]  # five requests finished one after the other
+        self.assertEqual([r[-1] for r in run], list(range(run[0][-1], run[0][-1] + 5)))
+        compact = json.loads(_http.encode_rows(run))
+        self.assertEqual(compact["seq0"], run[0][-1])
+        self.assertNotIn("seq", compact)
+        shuffled = json.loads(_http.encode_rows([run[1], run[0], run[2]]))
+        self.assertEqual(shuffled["seq"], [run[1][-1], run[0][-1], run[2][-1]])
+        self.assertNotIn("seq0", shuffled)
+        by_span_id = {s.span_id: s for s in spans}
+        for cols in (compact, shuffled):
+            for span in expand_requests({"requests": cols}):
+                self.assertEqual(span["traceId"], by_span_id[span["spanId"]].trace_id)
+
     def test_request_ids_are_distinct_and_stable_whoever_reads_them_first(self):
         exported, spans = finished_requests()
         traces = {s.trace_id for s in spans if s.parent_span_id is None}

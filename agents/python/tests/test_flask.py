@@ -142,6 +142,7 @@ class FlaskTest(helpers.AgentTestCase):
         self.assertEqual(self.client.get("/gone").status_code, 410)
         span = self.server_span("/gone")
         self.assertEqual(attrs(span)["http.route"], "/gone")
+        self.assertEqual(attrs(span)["http.response.status_code"], 410)
         self.assertNotIn("exception", span)
         self.assertNotEqual(span.get("status"), "error")
 
@@ -155,6 +156,7 @@ class FlaskTest(helpers.AgentTestCase):
         spans = [s for s in self.collector.spans() if attrs(s).get("url.path") in paths]
         self.assertEqual(len(spans), 4)
         self.assertEqual({attrs(s)["http.route"] for s in spans}, {"/{unmatched}"})
+        self.assertEqual({attrs(s)["http.response.status_code"] for s in spans}, {404})
 
     def test_method_view_and_blueprint(self):
         self.assertEqual(self.client.get("/items/abc").get_json(), {"item": "abc"})

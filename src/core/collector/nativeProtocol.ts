@@ -26,7 +26,8 @@ export interface RequestColumns {
   t0: number;
   /** The per-process parts of the rows' ids: 24 hex characters of trace id, 8 of span id. */
   ids: { trace: string; span: string };
-  seq: unknown[];
+  /** Each row's sequence number: a column, or (seq0) the first of consecutive numbers. */
+  seq: unknown[] | { first: number };
   start: unknown[];
   dur: unknown[];
   shape: unknown[];
@@ -101,7 +102,7 @@ function toRequestColumns(v: unknown): RequestColumns {
   };
   if (!isObj(v)) bad('must be an object');
   const o = v as Obj;
-  const arrays = ['shapes', 'seq', 'start', 'dur', 'shape', 'path'] as const;
+  const arrays = ['shapes', 'start', 'dur', 'shape', 'path'] as const;
   for (const key of arrays) if (!Array.isArray(o[key])) bad(`needs a "${key}" array`);
   const ids = o.ids;
   if (!isObj(ids) || typeof ids.trace !== 'string' || !/^[0-9a-f]{24}$/.test(ids.trace) || typeof ids.span !== 'string' || !/^[0-9a-f]{8}$/.test(ids.span)) {
@@ -109,11 +110,21 @@ function toRequestColumns(v: unknown): RequestColumns {
   }
   if (typeof o.t0 !== 'number' || !Number.isFinite(o.t0)) bad('needs a finite "t0" number');
   const n = (o.shape as unknown[]).length;
+  let seq: RequestColumns['seq'];
+  if (o.seq0 !== undefined) {
+    if (typeof o.seq0 !== 'number' || !Number.isSafeInteger(o.seq0) || o.seq0 < 0) bad('"seq0" must be a non-negative integer');
+    seq = { first: o.seq0 as number };
+  } else if (Array.isArray(o.seq)) {
+    seq = o.seq;
+  } else {
+    bad('needs a "seq" array or a "seq0" number');
+  }
   for (const key of ['seq', 'start', 'dur', 'path'] as const) {
-    if ((o[key] as unknown[]).length !== n) bad(`columns differ in length: "${key}" has ${(o[key] as unknown[]).length} rows, "shape" has ${n}`);
+    const col = key === 'seq' ? seq! : o[key];
+    if (Array.isArray(col) && col.length !== n) bad(`columns differ in length: "${key}" has ${col.length} rows, "shape" has ${n}`);
   }
   const { trace, span } = ids as { trace: string; span: string };
-  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: { trace, span }, seq: o.seq as unknown[], start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
+  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: { trace, span }, seq: seq!, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -338,7 +349,7 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
       if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
       const p = path[i];
       if (typeof p !== 'string') fail('path must be a string');
-      const n = seq[i];
+      const n = Array.isArray(seq) ? seq[i] : seq.first + i;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('seq must be a non-negative integer');
       // The row's ids: its mixed sequence number, then the per-process parts (docs/protocol.md).
       const head = (Math.imul(n % 0x1_0000_0000, SEQ_MIX) >>> 0).toString(16).padStart(8, '0');

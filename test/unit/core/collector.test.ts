@@ -133,6 +133,10 @@ describe('Collector', () => {
     assert.equal(failed.status, 'error');
     assert.equal(failed.startMs, 1_732_470_000_001.5);
     assert.equal(failed.endMs - failed.startMs, 40);
+    // Consecutive numbers may come as the first one alone.
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 7, requests: { ids, shapes, t0, seq0: 10, start: [0, 5], dur: [1, 1], shape: [0, 0], path: ['/items/10', '/items/11'] } }));
+    assert.equal(((await a.next()) as { accepted: { spans: number } }).accepted.spans, 2);
+    assert.equal(store.trace(head(11) + 'a'.repeat(24))[0].attributes['url.path'], '/items/11');
     // Columns that disagree refuse the whole batch with a reason, and keep what is stored.
     a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 5, requests: { ids, shapes, t0, seq: [1], start: [0, 1], dur: [1], shape: [0], path: ['/'] } }));
     const refused = (await a.next()) as { type: string; code: string; message: string };
@@ -141,7 +145,7 @@ describe('Collector', () => {
     assert.match(refused.message, /"requests" columns differ in length: "start" has 2 rows, "shape" has 1/);
     a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 6, requests: { ids: { trace: 'xyz', span: '1' }, shapes, t0, seq: [], start: [], dur: [], shape: [], path: [] } }));
     assert.match(((await a.next()) as { message: string }).message, /"requests" needs "ids" with "trace" \(24 lowercase hex characters\)/);
-    assert.equal(store.sizes().spans, 2);
+    assert.equal(store.sizes().spans, 4);
     a.ws.close();
   });
 
