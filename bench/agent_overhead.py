@@ -408,7 +408,7 @@ def server_main(args):
 # thread switches are not (a few hundred instructions per request, measured by the CPU-time
 # runs instead).
 
-IR_SMALL, IR_LARGE, IR_BATCH = 300, 1800, 500
+IR_SMALL, IR_LARGE, IR_BATCH = 500, 3500, 500
 APPS = {"flask": ("flask (WSGI)", "make_flask", "wsgi_driver", "PromWSGI"),
         "starlette": ("starlette (ASGI)", "make_starlette", "asgi_driver", "PromASGI"),
         "fastapi": ("fastapi (ASGI)", "make_fastapi", "asgi_driver", "PromASGI")}
@@ -424,26 +424,36 @@ def ir_child(kind, mode, n):
 
         agent = routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", lazy=True)
         exporter = agent.exporter
-        pending = []
+        pending, rows = [], []
 
-        def export(entry):
+        def send():
+            spans, requests, _n, logs, metrics = exporter._encode(rows + pending, len(rows))
+            text = exporter._message(spans, requests, logs, metrics, None)
+            _ws.encode_frame(1, text.encode("utf-8"))
+            del pending[:], rows[:]
+
+        def export_span(entry):
             pending.append(entry)
-            if len(pending) >= IR_BATCH:
-                spans, requests, _rows, logs, metrics = exporter._encode(pending)
-                text = exporter._message(spans, requests, logs, metrics, None)
-                _ws.encode_frame(1, text.encode("utf-8"))
-                del pending[:]
+            if len(pending) + len(rows) >= IR_BATCH:
+                send()
 
-        _trace.set_exporter(export)
+        def export_row(entry):
+            rows.append(entry)
+            if len(pending) + len(rows) >= IR_BATCH:
+                send()
+
+        _trace.set_exporter(export_span, export_row)
     elif mode == "prometheus":
         app = prom(app, *prometheus_metrics())
     driver(app, n)()
 
 
 def _callgrind(kind, mode, n):
+    # A fixed hash seed: dictionary layouts (and so the instruction count) repeat from run to run.
+    env = dict(os.environ, PYTHONHASHSEED="0")
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                           os.path.abspath(__file__), "--ir-child", "%s:%s:%d" % (kind, mode, n)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=env)
     match = re.search(r"Collected : (\d+)", out.stderr)
     if not match:
         raise RuntimeError("no instruction count from valgrind:\n" + out.stderr[-2000:])

@@ -120,7 +120,7 @@ export function nativeBatch(rng: Rng, seq = rng.int(1e6)): Obj {
 
 /** The compact `requests` columns of plain server spans, as the Python agent sends them. */
 export function nativeRequests(rng: Rng): Obj {
-  const shapes = Array.from({ length: 1 + rng.int(4) }, () => {
+  const forms = Array.from({ length: 1 + rng.int(4) }, () => {
     const route = rng.pick(ROUTES);
     const method = rng.pick(METHODS);
     return {
@@ -130,6 +130,7 @@ export function nativeRequests(rng: Rng): Obj {
       attributes: { 'http.route': route, 'http.request.method': method, 'http.response.status_code': rng.pick([200, 201, 404, 500]) },
     };
   });
+  const shapes = Object.fromEntries(forms.map((f, i) => [String(i * 3), f]));
   const n = rng.size(30);
   const t0 = Math.floor(nowMs(rng) * 1000);
   return {
@@ -139,7 +140,7 @@ export function nativeRequests(rng: Rng): Obj {
     ...(rng.chance(0.5) ? { seq0: rng.int(1e9) } : { seq: Array.from({ length: n }, () => rng.int(1e9)) }),
     start: Array.from({ length: n }, () => rng.int(200_000)),
     dur: Array.from({ length: n }, () => rng.int(5_000_000)),
-    shape: Array.from({ length: n }, () => rng.int(shapes.length)),
+    shape: Array.from({ length: n }, () => rng.int(forms.length) * 3 + (rng.chance(0.05) ? 1 : 0)),
     path: Array.from({ length: n }, () => unicodeString(rng, 30) || '/'),
   };
 }

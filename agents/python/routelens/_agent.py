@@ -119,7 +119,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
             _debug_to_stderr()
         agent = Agent(config)
         State.agent = agent
-        _trace.set_exporter(agent.exporter.export_span)
+        _trace.set_exporter(agent.exporter.export_span, agent.exporter.export_row)
         _announce.arm(agent.exporter, config.announce_metrics)
         if capture_logs:
             logging.getLogger().addHandler(agent.handler)

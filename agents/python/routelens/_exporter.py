@@ -7,6 +7,7 @@ thread, so a slow or absent collector costs the application nothing.
 """
 
 import collections
+from itertools import islice
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ _REQUEST = _http.REQUEST
 def _kind(entry):
     # Span objects are queued as they are, plain requests as rows (_http.finish), logs and
     # metric points as (kind, item). A request row counts as a span.
-    if entry.__class__ is _Span:
+    if entry.__class__ is not tuple:  # a Span (or RequestSpan) object
         return SPANS
     kind = entry[0]
     return SPANS if kind is _REQUEST else kind
@@ -88,6 +89,9 @@ class Exporter:
 
     def _init_state(self):
         self._queue = collections.deque()
+        # Plain request rows (_http.finish) have a queue of their own: the batch takes them
+        # without looking at each, and other items (spans, logs, metrics) are few.
+        self._rows = collections.deque()
         self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -163,6 +167,29 @@ class Exporter:
         except Exception:
             pass
 
+    def export_row(self, row):
+        """Queues a plain request's row; export_span() for the request-rows queue."""
+        try:
+            rows = self._rows
+            if len(rows) < self._gate:
+                rows.append(row)
+                return
+            if self._closed:
+                return
+            if len(rows) >= self._max_queue:
+                self._drop_oldest(rows)
+            rows.append(row)
+            if not self._started:
+                self.start()
+            elif len(rows) >= self._trigger and not self._wake.is_set():
+                self._wake.set()
+        except Exception:
+            pass
+
+    def pending(self):
+        """How many items wait to be sent."""
+        return len(self._queue) + len(self._rows)
+
     def _drop_oldest(self, queue):
         with self._lock:
             while len(queue) >= self._max_queue:
@@ -200,7 +227,7 @@ class Exporter:
         self._flush_requested = True
         self._wake.set()
         while time.monotonic() < deadline:
-            if not self._queue and not self._busy and not self._flush_requested:
+            if not self._queue and not self._rows and not self._busy and not self._flush_requested:
                 if self._client is None:
                     return False
                 if self._acked_seq >= self._sent_seq:
@@ -257,7 +284,7 @@ class Exporter:
                     self.announcer.tick(self)
                 if self._client is not None:
                     self._read_incoming(0.0)
-                flush_now = self._flush_requested or now >= next_flush or len(self._queue) >= self._trigger
+                flush_now = self._flush_requested or now >= next_flush or self.pending() >= self._trigger
                 if flush_now:
                     if self._client is not None:
                         self._send_pending()
@@ -373,17 +400,20 @@ class Exporter:
         return kind
 
     def _take(self, limit):
-        queue = self._queue
-        items = []
-        append = items.append
-        popleft = queue.popleft
-        try:
-            for _ in range(min(limit, len(queue))):
-                append(popleft())
-        except IndexError:
-            # An application thread dropped the oldest items meanwhile (the queue was full).
-            pass
-        return items
+        """(up to limit items, how many of them are request rows): rows first, then the rest.
+
+        The lock keeps application threads' drops (the only other taker) out, so each queue
+        has at least the items counted and C's islice pops them without a Python loop.
+        """
+        with self._lock:
+            rows = self._rows
+            n = min(limit, len(rows))
+            items = list(islice(iter(rows.popleft, None), n)) if n else []
+            queue = self._queue
+            m = min(limit - n, len(queue))
+            if m:
+                items.extend(islice(iter(queue.popleft, None), m))
+        return items, n
 
     def _send_pending(self, deadline=None):
         self._busy = True
@@ -391,7 +421,7 @@ class Exporter:
             while self._client is not None:
                 if deadline is not None and time.monotonic() >= deadline:
                     return
-                items = self._take(self.max_batch_items)
+                items, n_rows = self._take(self.max_batch_items)
                 with self._lock:
                     dropped = self._dropped
                     has_drops = any(dropped.values())
@@ -399,39 +429,44 @@ class Exporter:
                         self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
                 if not items and not has_drops:
                     return
-                unsent, reported = self._send_items(items, dropped if has_drops else None)
+                unsent, unsent_rows, reported = self._send_items(items, n_rows, dropped if has_drops else None)
                 if has_drops and not reported:
                     with self._lock:
                         for k in _KINDS:
                             self._dropped[k] += dropped[k]
                 if unsent:
                     # The connection failed: the next one sends these.
-                    self._requeue(unsent)
+                    self._requeue(unsent, unsent_rows)
                     return
                 # An app producing faster than we send keeps this loop going: read the acks
                 # and answer the collector's pings between batches, or it cuts us as unresponsive.
                 self._read_incoming(0.0)
-                if len(self._queue) < self._trigger and not self._flush_requested and not self._stopping:
+                if self.pending() < self._trigger and not self._flush_requested and not self._stopping:
                     return
         finally:
             self._busy = False
 
-    def _requeue(self, items):
-        room = self._max_queue - len(self._queue)
-        if room < len(items):
-            with self._lock:
-                for entry in items[: len(items) - max(0, room)]:
-                    self._dropped[_kind(entry)] += 1
-            items = items[len(items) - max(0, room):]
-        self._queue.extendleft(reversed(items))
+    def _requeue(self, items, n_rows):
+        """Puts unsent items back at the front of their queues (rows first in items)."""
+        for queue, part in ((self._rows, items[:n_rows]), (self._queue, items[n_rows:])):
+            room = self._max_queue - len(queue)
+            if room < len(part):
+                with self._lock:
+                    for entry in part[: len(part) - max(0, room)]:
+                        self._dropped[_kind(entry)] += 1
+                part = part[len(part) - max(0, room):]
+            queue.extendleft(reversed(part))
 
-    def _encode(self, items):
-        """(span texts, compact requests text or None, how many rows it has, logs, metrics)."""
-        spans, rows, logs, metrics = [], [], [], []
-        Span = _Span
+    def _encode(self, items, n_rows=0):
+        """(span texts, compact requests text or None, how many rows it has, logs, metrics).
+
+        The first n_rows items are request rows; the rest are told apart here.
+        """
+        spans, logs, metrics = [], [], []
+        rows = items[:n_rows] if n_rows else []
         REQUEST = _REQUEST
-        for entry in items:
-            if entry.__class__ is Span:
+        for entry in (items[n_rows:] if n_rows else items):
+            if entry.__class__ is not tuple:  # a Span (or RequestSpan) object
                 spans.append(entry)
                 continue
             kind = entry[0]
@@ -470,44 +505,48 @@ class Exporter:
         spans[-1] = spans[-1] + "]" + "".join(tail)
         return ",".join(spans)
 
-    def _send_items(self, items, dropped):
-        """Sends items in as many messages as the size limit needs.
+    def _send_items(self, items, n_rows, dropped):
+        """Sends items (the first n_rows of them request rows) in as many messages as the size
+        limit needs.
 
-        Returns (items not sent because the connection failed, whether `dropped` was reported).
+        Returns (items not sent because the connection failed, how many of those are rows,
+        whether `dropped` was reported).
         """
-        spans, requests, rows, logs, metrics = self._encode(items)
+        spans, requests, rows, logs, metrics = self._encode(items, n_rows)
         text = self._message(spans, requests, logs, metrics, dropped)
         if len(text) > self.max_message_bytes:
             if len(items) == 1:
                 # One item alone is over the limit: it can never be sent.
                 with self._lock:
                     self._dropped[_kind(items[0])] += 1
-                return [], False
+                return [], 0, False
             half = len(items) // 2
-            unsent, reported = self._send_items(items[:half], dropped)
+            first_rows = min(n_rows, half)
+            unsent, unsent_rows, reported = self._send_items(items[:half], first_rows, dropped)
             if unsent:
-                return unsent + items[half:], reported
-            unsent, reported_later = self._send_items(items[half:], None if reported else dropped)
-            return unsent, reported or reported_later
+                return unsent + items[half:], unsent_rows + (n_rows - first_rows), reported
+            unsent, unsent_rows, reported_later = self._send_items(items[half:], n_rows - first_rows,
+                                                                   None if reported else dropped)
+            return unsent, unsent_rows, reported or reported_later
         seq = self._seq
         try:
             self._client.send_text(text)
         except (OSError, WebSocketError) as exc:
             self._note("send failed: %r" % (exc,))
             self._disconnect()
-            return items, False
+            return items, n_rows, False
         self._sent_seq = seq
         self.stats["batches"] += 1
         sent = self.stats["sent"]
         sent[SPANS] += len(spans) + rows
         sent[LOGS] += len(logs)
         sent[METRICS] += len(metrics)
-        return [], dropped is not None
+        return [], 0, dropped is not None
 
     def _final_flush(self):
         deadline = self._stop_deadline or (time.monotonic() + 1.0)
         try:
-            if self._client is None and self._queue:
+            if self._client is None and (self._queue or self._rows):
                 remaining = deadline - time.monotonic()
                 if remaining > 0.05:
                     self._connect(min(remaining / 2, 0.5))

@@ -1,6 +1,7 @@
 """What every framework integration shares: the server span of one request."""
 
 import os
+import threading
 
 from . import _json, _trace
 from ._codeloc import code_attributes
@@ -83,8 +84,8 @@ def route_info(template, handler=None, method=None):
     return info
 
 
-_Span = _trace.Span
-_new_span = _Span.__new__
+_RequestSpan = _trace.RequestSpan
+_new_span = _RequestSpan.__new__
 _perf = _trace._perf
 
 
@@ -99,16 +100,11 @@ def begin(method, path, traceparent, client_address, host):
         parent = parse_traceparent(traceparent)
         if parent is not None:
             trace_id, parent_span_id = parent
-    # _trace.server_span() written out here: one call less on every request.
-    span = _new_span(_Span)
-    span._trace_id = trace_id
-    span.parent_span_id = parent_span_id
-    span._span_id = None
+    span = _new_span(_RequestSpan)
+    if trace_id is not None:
+        span._trace_id = trace_id
+        span.parent_span_id = parent_span_id
     span.name = request[0]
-    span.kind = "server"
-    span.attributes = None
-    span.events = span.exception = span._exc_obj = span.status = span.status_message = None
-    span.end_ms = span._token = span._route = span._status_code = None
     span._request = request
     span._seq = _trace.next_seq()
     t0 = span._t0 = _perf()
@@ -130,26 +126,59 @@ def finish(span, route, status_code, exc=None):
         span._status_code = status_code
         if status_code >= 500 and span.status is None:
             span.status = "error"
-    method = span._request[0]
-    name = route._names.get(method)
-    span.name = name if name is not None else route.span_name(method)
     # Span.end() written out, for the same reason as above.
     if span.end_ms is None:
         elapsed = _perf() - span._t0
         span.end_ms = span.start_ms + elapsed * 1000.0
-        span._exc_obj = None
         export = _trace._export
-        if export is not None:
-            request = span._request
-            if (span.exception is None and not span.attributes and span.events is None
-                    and span.status_message is None and span.parent_span_id is None and request[4] is None
-                    and span._seq is not None):
-                # A plain request: what the exporter needs of it, as one row of the compact
-                # `requests` columns (encode_rows); the span object itself is not kept.
-                export((REQUEST, (route, method, request[2], request[3], span._status_code, span.status),
-                        int(span.start_ms * 1000.0 + 0.5), int(elapsed * 1e6 + 0.5), request[1], span._seq))
-            else:
-                export(span)
+        if export is None:
+            return
+        request = span._request
+        method = request[0]
+        if (span.exception is None and not span.attributes and span.events is None
+                and span.status_message is None and span.parent_span_id is None and request[4] is None
+                and span._seq is not None):
+            # A plain request: what the exporter needs of it, as one row of the compact
+            # `requests` columns (encode_rows); the span object itself is not kept.
+            try:
+                shape = _shape_ids[(route, method, request[2], request[3], span._status_code, span.status)]
+            except KeyError:
+                shape = _new_shape((route, method, request[2], request[3], span._status_code, span.status))
+            except TypeError:  # a client or host that is not a string
+                shape = None
+            export_row = _trace._export_row
+            if shape is not None and export_row is not None:
+                export_row((REQUEST, shape, int(span.start_ms * 1000.0 + 0.5), int(elapsed * 1e6 + 0.5),
+                            request[1], span._seq))
+                return
+        name = route._names.get(method)
+        span.name = name if name is not None else route.span_name(method)
+        # The exception object keeps frames (and their locals) alive; it is described already.
+        span._exc_obj = None
+        export(span)
+
+
+# What the requests of one route, method, client, host and outcome share (a "shape" of the
+# `requests` columns) gets a number the first time it is seen; rows carry the number. The
+# table is bounded: past MAX_SHAPES, requests of new shapes are sent as span objects.
+MAX_SHAPES = 4096
+_shape_ids = {}
+_shape_keys = []
+_shape_texts = []
+_shape_lock = threading.Lock()
+
+
+def _new_shape(key):
+    with _shape_lock:
+        shape = _shape_ids.get(key)
+        if shape is None and len(_shape_keys) < MAX_SHAPES:
+            name, text = _static(*key)
+            shape = len(_shape_keys)
+            _shape_keys.append(key)
+            # The shared members, spliced after "{" (they start with a comma) and closed.
+            _shape_texts.append('"%d":{%s}}' % (shape, text[1:]))
+            _shape_ids[key] = shape
+        return shape
 
 
 # -- encoding request spans --------------------------------------------------------
@@ -263,34 +292,13 @@ def encode_spans(spans):
     return [span.to_json() for span in spans]
 
 
-def _plain_key(key):
-    """A row key whose client, host or status is of an odd type, made hashable."""
-    return tuple(v if v is None or v.__class__ in (str, int, RouteInfo) else str(v) for v in key)
-
-
 def encode_rows(rows):
     """The compact `requests` member (docs/protocol.md) for rows made by finish().
 
-    Nearly all of it runs in C (zip, map, join): the Python-level work is per distinct
-    route, method, client, host and outcome in the batch, not per request.
+    All of it runs in C (zip, map, join) but the loop over the distinct shapes of the batch.
     """
-    _, keys, starts, durations, paths, seqs = zip(*rows)
-    try:
-        distinct = dict.fromkeys(keys)
-    except TypeError:
-        keys = [_plain_key(key) for key in keys]
-        distinct = dict.fromkeys(keys)
-    statics = _statics
-    shapes = []
-    for index, key in enumerate(distinct):
-        distinct[key] = index
-        entry = statics.get(key)
-        if entry is None:
-            entry = _static(*key)
-            if len(statics) < 4096:
-                statics[key] = entry
-        # The shared members, spliced after "{" (they start with a comma) and closed.
-        shapes.append("{" + entry[1][1:] + "}}")
+    _, shapes, starts, durations, paths, seqs = zip(*rows)
+    texts = _shape_texts
     t0 = min(starts)
     first = seqs[0]
     if seqs[-1] - first == len(seqs) - 1 and seqs == tuple(range(first, first + len(seqs))):
@@ -304,12 +312,12 @@ def encode_rows(rows):
         path_texts = ",".join(_json.string(p if p.__class__ is str else str(p)) for p in paths)
     return "".join((
         '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
-        '"},"shapes":[', ",".join(shapes),
-        '],"t0":', str(t0),
+        '"},"shapes":{', ",".join([texts[shape] for shape in set(shapes)]),
+        '},"t0":', str(t0),
         seq_member,
         ',"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
         '],"dur":[', ",".join(map(str, durations)),
-        '],"shape":[', ",".join(map(str, map(distinct.__getitem__, keys))),
+        '],"shape":[', ",".join(map(str, shapes)),
         '],"path":[', path_texts,
         "]}",
     ))

@@ -14,7 +14,10 @@ ENVIRON_KEY = "routelens.span"
 
 
 def _path(environ):
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    path = environ.get("PATH_INFO", "")
+    script = environ.get("SCRIPT_NAME")
+    if script:
+        path = script + path
     if not path.isascii():
         # WSGI hands over the raw bytes as latin-1; the URL itself is UTF-8.
         try:

@@ -91,7 +91,8 @@ def expand_requests(message):
         if seqs is not None:
             raise ValueError("requests has both seq and seq0")
         seqs = list(range(cols["seq0"], cols["seq0"] + len(rows)))
-    if not all(isinstance(c, list) for c in (shapes, seqs, rows, start, dur, path)) or not isinstance(t0, int):
+    if not isinstance(shapes, dict) or not all(isinstance(c, list) for c in (seqs, rows, start, dur, path)) \
+            or not isinstance(t0, int):
         raise ValueError("requests columns have the wrong types")
     if not isinstance(ids, dict) or not re.fullmatch(r"[0-9a-f]{24}", str(ids.get("trace"))) \
             or not re.fullmatch(r"[0-9a-f]{8}", str(ids.get("span"))):
@@ -101,7 +102,7 @@ def expand_requests(message):
         raise ValueError("requests columns differ in length")
     spans = []
     for i in range(n):
-        shape = shapes[rows[i]]
+        shape = shapes[str(rows[i])]
         if not isinstance(start[i], int) or not isinstance(dur[i], int) or dur[i] < 0:
             raise ValueError("requests[%d]: times" % i)
         if not isinstance(seqs[i], int) or seqs[i] < 0:

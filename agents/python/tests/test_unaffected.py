@@ -57,7 +57,7 @@ class NoCollectorTest(unittest.TestCase):
         self.assertLess(elapsed, 5.0)
         agent = routelens._agent.State.agent
         self.assertFalse(agent.exporter.connected)
-        self.assertGreater(len(agent.exporter._queue), 0)
+        self.assertGreater(agent.exporter.pending(), 0)
 
     def test_exceptions_propagate_identically(self):
         outcomes = []

@@ -22,7 +22,8 @@ export type NativeMessage =
  * and each request is a row of columns.
  */
 export interface RequestColumns {
-  shapes: unknown[];
+  /** The shared members of the rows' spans, by shape number. */
+  shapes: Record<string, unknown>;
   t0: number;
   /** The per-process parts of the rows' ids: 24 hex characters of trace id, 8 of span id. */
   ids: { trace: string; span: string };
@@ -102,7 +103,8 @@ function toRequestColumns(v: unknown): RequestColumns {
   };
   if (!isObj(v)) bad('must be an object');
   const o = v as Obj;
-  const arrays = ['shapes', 'start', 'dur', 'shape', 'path'] as const;
+  if (!isObj(o.shapes)) bad('needs a "shapes" object');
+  const arrays = ['start', 'dur', 'shape', 'path'] as const;
   for (const key of arrays) if (!Array.isArray(o[key])) bad(`needs a "${key}" array`);
   const ids = o.ids;
   if (!isObj(ids) || typeof ids.trace !== 'string' || !/^[0-9a-f]{24}$/.test(ids.trace) || typeof ids.span !== 'string' || !/^[0-9a-f]{8}$/.test(ids.span)) {
@@ -124,7 +126,7 @@ function toRequestColumns(v: unknown): RequestColumns {
     if (Array.isArray(col) && col.length !== n) bad(`columns differ in length: "${key}" has ${col.length} rows, "shape" has ${n}`);
   }
   const { trace, span } = ids as { trace: string; span: string };
-  return { shapes: o.shapes as unknown[], t0: o.t0 as number, ids: { trace, span }, seq: seq!, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
+  return { shapes: o.shapes as Record<string, unknown>, t0: o.t0 as number, ids: { trace, span }, seq: seq!, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -340,9 +342,9 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
   for (let i = 0; i < shape.length; i++) {
     try {
       const s = shape[i];
-      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= shapes.length) fail(`shape must be an index into shapes (0 to ${shapes.length - 1})`);
-      const form = shapes[s];
-      if (!isObj(form)) fail(`shapes[${s}] must be an object`);
+      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || !Object.hasOwn(shapes, String(s))) fail(`shape ${describe(s)} is not a number in shapes`);
+      const form = shapes[String(s)];
+      if (!isObj(form)) fail(`shapes["${s}"] must be an object`);
       const st = start[i];
       const d = dur[i];
       if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
@@ -354,7 +356,7 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
       // The row's ids: its mixed sequence number, then the per-process parts (docs/protocol.md).
       const head = (Math.imul(n % 0x1_0000_0000, SEQ_MIX) >>> 0).toString(16).padStart(8, '0');
       const attrs = form.attributes;
-      if (attrs !== undefined && !isObj(attrs)) fail(`shapes[${s}].attributes must be an object`);
+      if (attrs !== undefined && !isObj(attrs)) fail(`shapes["${s}"].attributes must be an object`);
       const startUs = t0 + st;
       out.spans.push(
         toSpan(

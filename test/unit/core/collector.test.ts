@@ -108,18 +108,18 @@ describe('Collector', () => {
     const head = (seq: number) => (Math.imul(seq, 2654435761) >>> 0).toString(16).padStart(8, '0');
     assert.equal(head(1), '9e3779b1');
     const ids = { trace: 'a'.repeat(24), span: '00000000' };
-    const shapes = [
-      { name: 'GET /items/{id}', kind: 'server', attributes: { 'http.route': '/items/{id}', 'http.request.method': 'GET', 'http.response.status_code': 200, 'code.file.path': '/app/main.py', 'code.line.number': 12 } },
-      { name: 'POST /items', kind: 'server', status: 'error', attributes: { 'http.route': '/items', 'http.request.method': 'POST', 'http.response.status_code': 500 } },
-    ];
-    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 4, requests: { ids, shapes, t0, seq: [1, 2, 0, 3], start: [0, 1500, 2000, 2500], dur: [1250, 40_000, 10, 10], shape: [0, 1, 0, 7], path: ['/items/1', '/items', '/items/3', '/x'] } }));
+    const shapes = {
+      0: { name: 'GET /items/{id}', kind: 'server', attributes: { 'http.route': '/items/{id}', 'http.request.method': 'GET', 'http.response.status_code': 200, 'code.file.path': '/app/main.py', 'code.line.number': 12 } },
+      5: { name: 'POST /items', kind: 'server', status: 'error', attributes: { 'http.route': '/items', 'http.request.method': 'POST', 'http.response.status_code': 500 } },
+    };
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 4, requests: { ids, shapes, t0, seq: [1, 2, 0, 3], start: [0, 1500, 2000, 2500], dur: [1250, 40_000, 10, 10], shape: [0, 5, 0, 7], path: ['/items/1', '/items', '/items/3', '/x'] } }));
     const ack = (await a.next()) as { seq: number; accepted: { spans: number }; rejected: { spans: number }; errors: string[] };
     assert.equal(ack.seq, 4);
     assert.equal(ack.accepted.spans, 2);
     assert.equal(ack.rejected.spans, 2);
     // seq 0 with an all-zero span part makes an all-zero span id.
     assert.match(ack.errors[0], /^requests\[2\]: spanId must not be all zeros/);
-    assert.match(ack.errors[1], /^requests\[3\]: shape must be an index into shapes/);
+    assert.match(ack.errors[1], /^requests\[3\]: shape 7 is not a number in shapes/);
     const first = store.trace(head(1) + 'a'.repeat(24))[0];
     assert.equal(first.spanId, head(1) + '00000000');
     assert.equal(first.name, 'GET /items/{id}');
