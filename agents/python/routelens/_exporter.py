@@ -141,7 +141,7 @@ class Exporter:
             queue.append((kind, item))
             if not self._started:
                 self.start()
-            elif len(queue) >= self._trigger and not self._wake.is_set():
+            elif len(queue) >= self._trigger and self._client is not None and not self._wake.is_set():
                 self._wake.set()
         except Exception:
             pass
@@ -149,7 +149,10 @@ class Exporter:
     def export_span(self, span):
         """Queues a finished span or request row: once per request, so the common case is one
         length check. _gate is 0 until the exporter thread runs and after shutdown, which sends
-        the first item and every item after close down the slow path."""
+        the first item and every item after close down the slow path. While connected it is
+        the batch trigger (the slow path wakes the exporter thread); while not, the queue's
+        bound: with no collector to send to there is nothing to wake the thread for, and a
+        full queue drops its oldest item."""
         try:
             queue = self._queue
             if len(queue) < self._gate:
@@ -162,7 +165,7 @@ class Exporter:
             queue.append(span)
             if not self._started:
                 self.start()
-            elif len(queue) >= self._trigger and not self._wake.is_set():
+            elif len(queue) >= self._trigger and self._client is not None and not self._wake.is_set():
                 self._wake.set()
         except Exception:
             pass
@@ -181,7 +184,7 @@ class Exporter:
             rows.append(row)
             if not self._started:
                 self.start()
-            elif len(rows) >= self._trigger and not self._wake.is_set():
+            elif len(rows) >= self._trigger and self._client is not None and not self._wake.is_set():
                 self._wake.set()
         except Exception:
             pass
@@ -216,7 +219,7 @@ class Exporter:
             # Interpreter shutting down: nothing more will be sent.
             self._closed = True
             return
-        self._gate = min(self._trigger, self._max_queue)
+        self._gate = self._max_queue  # until connected (see export_span)
 
     def flush(self, timeout=2.0):
         """Waits until everything queued so far is sent and acknowledged (or timeout).
@@ -344,12 +347,16 @@ class Exporter:
             self._backoff = min(BACKOFF_MAX, self._backoff * 2)
             return False
         self._client = client
+        if not self._stopping and not self._closed:
+            self._gate = min(self._trigger, self._max_queue)
         self._connected_at = time.monotonic()
         self.stats["connects"] += 1
         return True
 
     def _disconnect(self):
         client, self._client = self._client, None
+        if not self._stopping and not self._closed:
+            self._gate = self._max_queue
         if client is not None:
             client.abort()
             now = time.monotonic()

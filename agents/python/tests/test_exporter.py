@@ -345,3 +345,33 @@ class ExitFlushTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NoCollectorTest(unittest.TestCase):
+    def tearDown(self):
+        routelens.shutdown(0.1)
+
+    def test_requests_neither_wake_the_exporter_nor_grow_the_queue_without_a_collector(self):
+        from routelens import _http
+
+        agent = routelens.start(endpoint="http://127.0.0.1:%d" % helpers.free_port(), max_batch=10,
+                                max_queue=50, metrics_interval=0)
+        exporter = agent.exporter
+        wakes = []
+        real_set = exporter._wake.set
+
+        def counting_set():
+            wakes.append(1)
+            real_set()
+
+        exporter._wake.set = counting_set
+        info = _http.route_info("/items/{id}", None, "GET")
+        for i in range(200):
+            _http.finish(_http.begin("GET", "/items/%d" % i, None, "127.0.0.1", "localhost"), info, 200)
+        self.assertFalse(exporter.connected)
+        # Far past the batch trigger (5), and not one wake-up: there is nothing to send to.
+        self.assertEqual(wakes, [])
+        self.assertEqual(len(exporter._rows), 50)
+        self.assertEqual(exporter.dropped_pending()["spans"], 150)
+        # The newest requests are the ones kept.
+        self.assertEqual(exporter._rows[-1][4], "/items/199")
