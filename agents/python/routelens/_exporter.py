@@ -445,11 +445,11 @@ class Exporter:
                     # The connection failed: the next one sends these.
                     self._requeue(unsent, unsent_rows)
                     return
+                if self.pending() < self._trigger and not self._flush_requested and not self._stopping:
+                    return
                 # An app producing faster than we send keeps this loop going: read the acks
                 # and answer the collector's pings between batches, or it cuts us as unresponsive.
                 self._read_incoming(0.0)
-                if self.pending() < self._trigger and not self._flush_requested and not self._stopping:
-                    return
         finally:
             self._busy = False
 
