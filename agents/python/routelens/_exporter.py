@@ -132,59 +132,41 @@ class Exporter:
 
     def enqueue(self, kind, item):
         """Never blocks and never raises; when the queue is full the oldest item goes."""
-        try:
-            if self._closed:
-                return
-            queue = self._queue
-            if len(queue) >= self._max_queue:
-                self._drop_oldest(queue)
-            queue.append((kind, item))
-            if not self._started:
-                self.start()
-            elif len(queue) >= self._trigger and self._client is not None and not self._wake.is_set():
-                self._wake.set()
-        except Exception:
-            pass
+        self._put(self._queue, (kind, item))
 
     def export_span(self, span):
-        """Queues a finished span or request row: once per request, so the common case is one
-        length check. _gate is 0 until the exporter thread runs and after shutdown, which sends
-        the first item and every item after close down the slow path. While connected it is
-        the batch trigger (the slow path wakes the exporter thread); while not, the queue's
-        bound: with no collector to send to there is nothing to wake the thread for, and a
-        full queue drops its oldest item."""
-        try:
-            queue = self._queue
-            if len(queue) < self._gate:
-                queue.append(span)
-                return
-            if self._closed:
-                return
-            if len(queue) >= self._max_queue:
-                self._drop_oldest(queue)
+        """Queues a finished span: once per request, so the common case is one length check.
+
+        _gate is 0 until the exporter thread runs and after shutdown, which sends the first
+        item and every item after close down _put(). While connected it is the batch trigger
+        (_put() wakes the exporter thread); while not, the queue's bound: with no collector to
+        send to there is nothing to wake the thread for, and a full queue drops its oldest item.
+        """
+        queue = self._queue
+        if len(queue) < self._gate:
             queue.append(span)
-            if not self._started:
-                self.start()
-            elif len(queue) >= self._trigger and self._client is not None and not self._wake.is_set():
-                self._wake.set()
-        except Exception:
-            pass
+        else:
+            self._put(queue, span)
 
     def export_row(self, row):
         """Queues a plain request's row; export_span() for the request-rows queue."""
+        rows = self._rows
+        if len(rows) < self._gate:
+            rows.append(row)
+        else:
+            self._put(rows, row)
+
+    def _put(self, queue, entry):
+        """The slow path of queueing: closed, full, first item, or time to wake the thread."""
         try:
-            rows = self._rows
-            if len(rows) < self._gate:
-                rows.append(row)
-                return
             if self._closed:
                 return
-            if len(rows) >= self._max_queue:
-                self._drop_oldest(rows)
-            rows.append(row)
+            if len(queue) >= self._max_queue:
+                self._drop_oldest(queue)
+            queue.append(entry)
             if not self._started:
                 self.start()
-            elif len(rows) >= self._trigger and self._client is not None and not self._wake.is_set():
+            elif len(queue) >= self._trigger and self._client is not None and not self._wake.is_set():
                 self._wake.set()
         except Exception:
             pass

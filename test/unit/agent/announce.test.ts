@@ -7,47 +7,19 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { silentLogger } from '../../../src/core/log';
 import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
+import { freePort, httpStatus, until } from '../../support/net';
 
 const ROOT = resolve(__dirname, '..', '..', '..', '..');
 const APPS = join(ROOT, 'agents', 'python', 'tests', 'sample_apps');
 const PYTHON = '/usr/bin/python3';
 const TOKEN = 'agent-announce-token-0123456789';
 
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-}
 
-function get(port: number, path: string): Promise<number> {
-  return new Promise((r) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        res.resume();
-        res.on('end', () => r(res.statusCode ?? 0));
-      })
-      .on('error', () => r(0));
-  });
-}
 
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the Python agent announces the app\'s /metrics to the real collector', function () {
   this.timeout(60_000);
@@ -84,7 +56,7 @@ describe('the Python agent announces the app\'s /metrics to the real collector',
     proc.stderr!.on('data', (d) => (out += d));
     const app = proc;
     // The app's first request tells the agent which port it serves on.
-    await until(async () => app.exitCode === null && (await get(port, '/orders/1')) === 200, `the app to answer (output: ${out.slice(-500)})`);
+    await until(async () => app.exitCode === null && (await httpStatus(port, '/orders/1')) === 200, `the app to answer (output: ${out.slice(-500)})`);
 
     // make_asgi_app() mounted at /metrics answers /metrics/ (Starlette redirects /metrics there).
     const url = `http://127.0.0.1:${port}/metrics/`;
@@ -101,7 +73,7 @@ describe('the Python agent announces the app\'s /metrics to the real collector',
     assert.ok(up.samples > 0);
 
     // The app's own counter arrives as a metric series of the agent's service.
-    for (let i = 2; i < 5; i++) assert.equal(await get(port, `/orders/${i}`), 200);
+    for (let i = 2; i < 5; i++) assert.equal(await httpStatus(port, `/orders/${i}`), 200);
     await until(() => store.metricSeries({ name: 'sample_order_lookups_total', service }).length > 0, 'the app\'s counter from the scrape');
     await until(() => store.metricSeries({ name: 'up', service }).some((s) => s.last?.value === 1), 'the target\'s up series');
     assert.equal(rt.counters.get('announce.rejected.notLoopback'), 0);

@@ -8,10 +8,10 @@
  *   out that is killed with SIGKILL. What was acknowledged is stored, nothing of the unfinished
  *   message is, the collector counts the abort and serves the next agent normally.
  */
+import { freePort, httpStatus, until as untilEvery } from '../../support/net';
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,36 +30,10 @@ const PYTHON = '/usr/bin/python3';
 const TOKEN = 'agent-faults-token-0123456789';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const until = <T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string | (() => string), ms = 10_000) => untilEvery(f, what, ms, 20);
 
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-}
 
-function get(port: number, path: string): Promise<number> {
-  return new Promise((r) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => r(res.statusCode ?? 0));
-      })
-      .on('error', () => r(0));
-  });
-}
 
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string | (() => string), ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await sleep(20);
-  }
-}
 
 /** A logger that keeps every line with the time it was written (performance.now()). */
 function recordingLogger(): Logger & { lines: { t: number; level: string; text: string }[]; first(re: RegExp): number | undefined } {
@@ -242,7 +216,7 @@ describe('faults with the real collector and real agents', function () {
       PORT: String(appPort),
     });
     procs.push(app.proc);
-    await until(async () => app.proc.exitCode === null && (await get(appPort, '/hello/probe')) === 200, () => `the app to answer (${app.output().slice(-300)})`);
+    await until(async () => app.proc.exitCode === null && (await httpStatus(appPort, '/hello/probe')) === 200, () => `the app to answer (${app.output().slice(-300)})`);
 
     // Requests one after the other, 20 ms apart, for the whole test; each a path of its own.
     interface Req { path: string; status: number; start: number; end: number }
@@ -252,7 +226,7 @@ describe('faults with the real collector and real agents', function () {
       for (let i = 0; driving; i++) {
         const path = `/hello/r${i}`;
         const start = performance.now();
-        const status = await get(appPort, path);
+        const status = await httpStatus(appPort, path);
         reqs.push({ path, status, start, end: performance.now() });
         await sleep(20);
       }
@@ -353,7 +327,7 @@ describe('faults with the real collector and real agents', function () {
         assert.equal(named(store, 'unfinished').length, 0);
         assert.equal(c('ws.accepted.spans'), 50);
         for (const name of ['ws.rejected.bad_json', 'ws.rejected.bad_message', 'ws.rejected.protocol', 'ws.rejected.spans', 'ws.internalError']) assert.equal(c(name), 0, name);
-        assert.equal(await get(port, '/healthz'), 200);
+        assert.equal(await httpStatus(port, '/healthz'), 200);
 
         // The next agent is served as usual.
         const next = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
@@ -395,7 +369,7 @@ describe('faults with the real collector and real agents', function () {
 
       await until(() => rt.collector.connectionCount === 0, 'the collector to drop the dead agent', 5000);
       assert.equal(c('ws.closed.abnormal'), 1, 'the killed agent is counted');
-      assert.equal(await get(port, '/healthz'), 200);
+      assert.equal(await httpStatus(port, '/healthz'), 200);
 
       // Every span the agent saw acknowledged is stored; every stored span is whole and stored once.
       const spans = named(store, 'victim');

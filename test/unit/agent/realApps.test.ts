@@ -5,12 +5,11 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { silentLogger } from '../../../src/core/log';
 import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
+import { freePort, httpStatus, until } from '../../support/net';
 
 const ROOT = resolve(__dirname, '..', '..', '..', '..');
 const TESTS = join(ROOT, 'agents', 'python', 'tests');
@@ -18,35 +17,8 @@ const APPS = join(TESTS, 'sample_apps');
 const PYTHON = '/usr/bin/python3';
 const TOKEN = 'agent-e2e-token-0123456789';
 
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => r(p));
-    });
-  });
-}
 
-function get(port: number, path: string): Promise<number> {
-  return new Promise((r) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (res) => {
-        res.resume();
-        res.on('end', () => r(res.statusCode ?? 0));
-      })
-      .on('error', () => r(0));
-  });
-}
 
-async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** 1-based line of the first line containing `needle`. */
 function lineOf(file: string, needle: string): number {
@@ -81,7 +53,7 @@ async function startApp(kind: 'flask' | 'fastapi' | 'django', collectorPort: num
   proc.stderr!.on('data', (d) => (out += d));
   const app = { proc, port, output: () => out };
   const probe = kind === 'flask' ? '/hello/probe' : kind === 'fastapi' ? '/orders/0' : '/';
-  await until(async () => proc.exitCode === null && (await get(port, probe)) === 200, `the ${kind} app to answer (output: ${out.slice(-500)})`);
+  await until(async () => proc.exitCode === null && (await httpStatus(port, probe)) === 200, `the ${kind} app to answer (output: ${out.slice(-500)})`);
   return app;
 }
 
@@ -110,8 +82,8 @@ describe('the Python agent with real apps against the real collector', function 
       const app = await startApp(c.kind, rt.collector.port, service);
       procs.push(app.proc);
       store.clear();
-      for (let i = 0; i < 3; i++) assert.equal(await get(app.port, c.good), 200);
-      assert.equal(await get(app.port, c.crash), 500);
+      for (let i = 0; i < 3; i++) assert.equal(await httpStatus(app.port, c.good), 200);
+      assert.equal(await httpStatus(app.port, c.crash), 500);
 
       const route = await until(() => store.routeSummaries(60).find((r) => r.route.replace(/^\//, '') === c.template.replace(/^\//, '') && r.count >= 3), `the ${c.template} route`);
       assert.equal(route.service, service);
@@ -140,23 +112,23 @@ describe('the Python agent with real apps against the real collector', function 
     const port = await freePort();
     const app = await startApp('fastapi', port, 'fault-app');
     procs.push(app.proc);
-    assert.equal(await get(app.port, '/orders/1'), 200, 'no collector: the app is unaffected');
+    assert.equal(await httpStatus(app.port, '/orders/1'), 200, 'no collector: the app is unaffected');
 
     const store = new TelemetryStore();
     rt = await startRuntime({ port, token: TOKEN, log: silentLogger, store });
     await until(async () => {
-      await get(app.port, '/orders/2');
+      await httpStatus(app.port, '/orders/2');
       return store.routeSummaries(60).some((r) => r.route === '/orders/{order_id}');
     }, 'the agent to connect to a collector that started late', 15_000);
 
     await rt.stop();
     rt = undefined;
-    for (let i = 0; i < 5; i++) assert.equal(await get(app.port, '/orders/3'), 200, 'collector gone: the app is unaffected');
+    for (let i = 0; i < 5; i++) assert.equal(await httpStatus(app.port, '/orders/3'), 200, 'collector gone: the app is unaffected');
     const store2 = new TelemetryStore();
     rt = await startRuntime({ port, token: TOKEN, log: silentLogger, store: store2 });
     const t0 = Date.now();
     await until(async () => {
-      await get(app.port, '/orders/4');
+      await httpStatus(app.port, '/orders/4');
       return store2.routeSummaries(60).some((r) => r.route === '/orders/{order_id}');
     }, 'the agent to reconnect after a restart', 15_000);
     assert.ok(Date.now() - t0 < 8000, `reconnected in ${Date.now() - t0} ms`);
