@@ -4,6 +4,7 @@
 //
 //   node scripts/demo.mjs            run until Ctrl+C
 //   node scripts/demo.mjs --once     take the screenshots and stop (a quick check that all works)
+//   node scripts/demo.mjs --quick    screenshots after 8 s of traffic instead of a full minute
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
@@ -59,6 +60,20 @@ function stopAll() {
   }
 }
 
+let server;
+let stopping = false;
+/** Ctrl+C at any moment: stop the app, its traffic and VS Code (each in its own process group). */
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  stopAll();
+  await server?.stop().catch(() => {});
+  log('stopped: VS Code, the demo API and its traffic have all exited');
+  process.exit(code);
+}
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+
 async function main() {
   if (await health(COLLECTOR)) {
     throw new Error(`something already answers on ${COLLECTOR} (another Routelens window or collector?): close it first, the demo's VS Code needs port 4318`);
@@ -67,11 +82,18 @@ async function main() {
   if (!existsSync(join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('the extension is not built: run npm run build');
 
   log('starting VS Code (code-server) with Routelens on the demo workspace');
-  const server = await startCodeServer({ folder: SHOP, extensionDevelopmentPath: REPO_ROOT, args: ['--reconnection-grace-time', '5'] });
+  // The defaults on purpose: the demo shows what a user gets, SDKs sending to 4318 with no settings.
+  server = await startCodeServer({
+    folder: SHOP,
+    extensionDevelopmentPath: REPO_ROOT,
+    userSettings: { 'routelens.collector.port': 4318, 'routelens.collector.grpcPort': 4317 },
+    args: ['--reconnection-grace-time', '5'],
+  });
   const browser = await launchBrowser();
   let page;
   try {
-    ({ page } = await openWorkbench(browser, server, { viewport: { width: 1400, height: 860 } }));
+    // Tall enough that the whole sidebar (tiles, charts, routes, errors, traces) fits in one picture.
+    ({ page } = await openWorkbench(browser, server, { viewport: { width: 1400, height: 2000 } }));
     await waitFor(() => health(COLLECTOR), 'the Routelens collector on port 4318');
     log(`collector listening on ${COLLECTOR}`);
 
@@ -96,8 +118,13 @@ async function main() {
     await page.locator('.activitybar [aria-label^="Routelens"]').first().click();
     const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
     await frame.locator('[data-testid="routes-table"] tbody tr').first().waitFor({ timeout: 60_000 });
-    // Let a few seconds of traffic fill the sparklines and percentiles.
-    await page.waitForTimeout(8000);
+    const trafficFrom = Date.now();
+    // Every chart gets a full minute of data, and the errors list at least one group, before the
+    // picture is taken (about 65 s; --quick skips the wait).
+    const minuteMs = process.argv.includes('--quick') ? 8000 : 65_000;
+    log(`waiting ${Math.round(minuteMs / 1000)} s so every chart has a minute of traffic`);
+    await frame.locator('[data-testid="errors-list"] li').first().waitFor({ timeout: 120_000 });
+    await page.waitForTimeout(Math.max(0, minuteMs - (Date.now() - trafficFrom)));
     mkdirSync(join(REPO_ROOT, 'screenshots'), { recursive: true });
     const sidebarShot = join(REPO_ROOT, 'screenshots', 'demo-sidebar.png');
     const windowShot = join(REPO_ROOT, 'screenshots', 'demo-window.png');
@@ -129,16 +156,11 @@ async function main() {
   // The headless window owned the collector; wait until it lets go so your window can take it.
   await waitFor(async () => !(await health(COLLECTOR)), 'the headless window to release port 4318', 30_000).catch(() => {});
   console.log(`\nOpen this address in your browser to see Routelens with live data (traffic keeps flowing):\n\n  ${workbenchUrl(server)}\n\nThen click the Routelens icon in the activity bar. Press Ctrl+C to stop everything.\n`);
-  await new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  stopAll();
-  await server.stop();
+  // Runs until Ctrl+C, which shutdown() handles.
+  setInterval(() => {}, 1 << 30);
 }
 
 main().catch(async (err) => {
   console.error(`[demo] ${err?.message ?? err}`);
-  stopAll();
-  process.exit(1);
+  await shutdown(1);
 });

@@ -5,10 +5,15 @@
 # - libkrb5-dev, g++, make: code-server's native modules are built at install
 # - python3 and the frameworks: the Python agent's tests, the demo API and the real-app tests
 # - python3-debugpy: the real Python debugger the F5 tests run the apps under
+# - python3-gunicorn: a real multi-worker server for the workers tests
+# - the client libraries apps call (requests, httpx, aiohttp, SQLAlchemy, the PostgreSQL drivers,
+#   redis) and real PostgreSQL and Redis servers: the agent's client-span tests run against them
 SYSTEM_PACKAGES=(
   chromium libkrb5-dev g++ make
   python3 python3-fastapi python3-starlette python3-uvicorn python3-flask python3-django
   python3-structlog python3-prometheus-client python3-httpx python3-websockets python3-debugpy
+  python3-gunicorn python3-requests python3-aiohttp python3-sqlalchemy python3-psycopg2
+  python3-psycopg python3-asyncpg python3-redis postgresql redis-server
 )
 
 # Installs the missing SYSTEM_PACKAGES with apt-get as root or through password-less sudo; without

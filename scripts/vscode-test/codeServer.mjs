@@ -167,7 +167,10 @@ function tail(lines, n = 80) {
  * @param {string} [opts.folder] workspace folder to open by default (workbenchUrl uses it)
  * @param {string} [opts.extensionDevelopmentPath] extension to load in development mode
  * @param {string} [opts.extensionsDir] installed extensions (default: empty folder in the data dir)
- * @param {object} [opts.userSettings] merged over DEFAULT_USER_SETTINGS
+ * @param {object} [opts.userSettings] merged over DEFAULT_USER_SETTINGS. Unless they name
+ *   `routelens.collector.port` / `routelens.collector.grpcPort`, the collector gets free ports of
+ *   its own (returned as `collectorPort` and `grpcPort`), so a test never depends on 4318 or 4317
+ *   being free; the demo names 4318 and 4317 on purpose.
  * @param {object} [opts.env] extra environment for the server and so the extension host
  * @param {boolean} [opts.smokeTestDriver] default true: needed for the page's payload to be honoured
  * @param {boolean} [opts.isolateHome] default true: HOME is <baseDir>/home for the server and the
@@ -212,10 +215,10 @@ export async function startCodeServer(opts = {}) {
     mkdirSync(join(userDataDir, 'User'), { recursive: true });
     mkdirSync(extDir, { recursive: true });
     const home = env.HOME ?? (isolateHome ? join(baseDir, 'home') : process.env.HOME);
-    writeFileSync(
-      join(userDataDir, 'User', 'settings.json'),
-      JSON.stringify({ ...DEFAULT_USER_SETTINGS, ...userSettings }, null, 2),
-    );
+    const settings = { ...DEFAULT_USER_SETTINGS, ...userSettings };
+    settings['routelens.collector.port'] ??= await freePort();
+    settings['routelens.collector.grpcPort'] ??= await freePort();
+    writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
     const configPath = join(baseDir, 'config.yaml');
     writeFileSync(configPath, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
 
@@ -310,6 +313,9 @@ export async function startCodeServer(opts = {}) {
       extensionsDir: extDir,
       home,
       folder: folder ? resolve(folder) : undefined,
+      /** The ports the Routelens collector in this VS Code is set to (HTTP/WebSocket, gRPC; 0 is off). */
+      collectorPort: settings['routelens.collector.port'],
+      grpcPort: settings['routelens.collector.grpcPort'],
       extensionDevelopmentPath: extensionDevelopmentPath ? resolve(extensionDevelopmentPath) : undefined,
       pid: child.pid,
       /** The server's recent output (for error messages). */

@@ -154,7 +154,7 @@ export class CollectorHost {
       }
       switch (msg.type) {
         case 'snapshot':
-          this.opts.store.addSpans(msg.spans ?? [], true);
+          this.opts.store.addSpans(msg.spans ?? []);
           this.opts.store.addLogs(msg.logs ?? [], true);
           return;
         case 'ready':

@@ -62,7 +62,7 @@ function isOneDocument(text: string): boolean {
 
 export function importOtlpJson(store: TelemetryStore, text: string): ImportResult {
   const r = parseOtlpJson(text);
-  store.addSpans(r.spans, true);
+  store.addSpans(r.spans);
   store.addLogs(r.logs, true);
   store.addMetrics(r.metrics);
   return { spans: r.spans.length, logs: r.logs.length, metrics: r.metrics.length, rejected: r.rejected, errors: r.errors };

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
-import { formatMs, handlerStatsForFile, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
+import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
@@ -198,7 +198,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     md.appendMarkdown(`**Routelens** · `);
     md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
     md.appendMarkdown(`\n\n`);
-    md.appendText(`${s.count} requests in the last ${this.config().windowSeconds} s · p50 ${formatMs(s.p50Ms!)} · p95 ${formatMs(s.p95Ms!)} · p99 ${formatMs(s.p99Ms!)} · ${(s.errorRate * 100).toFixed(1)}% errors`);
+    md.appendText(hoverHeadline(s));
     md.appendMarkdown('\n\n');
     md.appendCodeblock(histogramText(s), 'text');
     if (s.errors.length) {
@@ -253,26 +253,4 @@ function languageOf(path: string): RouteLanguage | undefined {
 /** A cheap pre-check so most files of a large workspace are never tokenized. */
 function mayHaveRoutes(text: string): boolean {
   return /(\.(get|post|put|delete|patch|route|api_route|head|options)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\()/.test(text);
-}
-
-/** A small text histogram of the latency sketch: eight log-spaced bins between min and max. */
-export function histogramText(s: HandlerStats): string {
-  const buckets = s.sketch.buckets();
-  if (!buckets.length) return '';
-  const lo = Math.max(0.01, s.sketch.min);
-  const hi = Math.max(lo * 1.0001, s.sketch.max);
-  const n = lo === hi ? 1 : 8;
-  const edges = Array.from({ length: n + 1 }, (_, i) => lo * Math.pow(hi / lo, i / n));
-  const counts = new Array(n).fill(0);
-  for (const [a, b, c] of buckets) {
-    const mid = Math.sqrt(Math.max(a, 1e-3) * b);
-    let i = edges.findIndex((e, k) => k > 0 && mid <= e) - 1;
-    if (i < 0) i = mid < lo ? 0 : n - 1;
-    counts[i] += c;
-  }
-  const max = Math.max(...counts);
-  const width = 24;
-  return counts
-    .map((c, i) => `${`≤ ${formatMs(edges[i + 1])}`.padStart(10)} ${'█'.repeat(Math.round((c / max) * width)).padEnd(width)} ${c}`)
-    .join('\n');
 }

@@ -55,11 +55,13 @@ export class StatusBar implements vscode.Disposable {
     let count = 0;
     let rps = 0;
     let p95 = 0;
+    let seconds = 0;
     for (const svc of this.store.serviceList()) {
       const series = this.store.serviceSeriesOf(svc.name);
       if (!series) continue;
       const w = series.window(now, this.windowSec());
       count += w.count;
+      seconds = Math.max(seconds, w.seconds);
       rps += w.count / w.seconds;
       if (w.count) p95 = Math.max(p95, w.sketch.quantile(0.95));
     }
@@ -70,7 +72,7 @@ export class StatusBar implements vscode.Disposable {
         : `Routelens: listening on ${s.endpoint}; no requests in the last ${this.windowSec()} s`;
     } else {
       this.item.text = `$(pulse) ${formatRate(rps)} req/s · p95 ${formatMs(p95)}`;
-      this.item.tooltip = `Routelens: ${count} requests in the last ${this.windowSec()} s; collector on ${s.endpoint}${viewer ? ', owned by another window' : ''}`;
+      this.item.tooltip = `Routelens: ${count} requests in the last ${seconds} s; collector on ${s.endpoint}${viewer ? ', owned by another window' : ''}`;
     }
   }
 

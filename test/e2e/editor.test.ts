@@ -8,6 +8,8 @@ import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 
 interface CodeServer {
+  /** The Routelens collector's port in that VS Code (a free one the helper picked). */
+  collectorPort: number;
   stop(): Promise<void>;
 }
 interface Helpers {
@@ -39,9 +41,9 @@ function span(file: string, method: string, route: string, line: number, fn: str
   };
 }
 
-async function send(spans: unknown[]): Promise<void> {
+async function send(port: number, spans: unknown[]): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket('ws://127.0.0.1:4318/v1/ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
     ws.on('open', () => {
       ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'fixture-shop' } }));
       ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
@@ -96,7 +98,7 @@ describe('e2e: latency lenses and problems in the editor', function () {
         const spans = [12, 18, 25, 31, 44, 60].map((ms) => span(appPy, 'GET', '/items/{item_id}', 23, 'get_item', ms));
         spans.push(span(appPy, 'GET', '/items', 18, 'list_items', 4), span(appPy, 'GET', '/items', 18, 'list_items', 6));
         spans.push(span(appPy, 'GET', '/boom', 37, 'boom', 3, 500, { type: 'ValueError', message: 'fixture error for the Problems panel', frames: [{ file: appPy, line: 38, function: 'boom' }] }));
-        await send(spans);
+        await send(server!.collectorPort, spans);
         break;
       } catch {
         await page.waitForTimeout(500);

@@ -11,6 +11,8 @@ import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 
 interface CodeServer {
+  /** The Routelens collector's port in that VS Code (a free one the helper picked). */
+  collectorPort: number;
   stop(): Promise<void>;
 }
 interface Helpers {
@@ -26,9 +28,9 @@ function repoRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'scripts', 'vscode-test'))) return dir;
 }
 
-function health(): Promise<number> {
+function health(port: number): Promise<number> {
   return new Promise((resolve) => {
-    const req = request('http://127.0.0.1:4318/healthz', (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    const req = request(`http://127.0.0.1:${port}/healthz`, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
     req.on('error', () => resolve(0));
     req.end();
   });
@@ -74,17 +76,18 @@ describe('e2e: the packaged VSIX', function () {
     const leaked = files.filter((f) => /^(src|test|out|scripts|bench|node_modules|\.vscode-test)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map'));
     assert.deepEqual(leaked, [], 'no sources, tests, maps or build tooling in the VSIX');
 
-    assert.equal(await health(), 0, 'port 4318 must be free before the installed extension starts');
     server = await helpers.startCodeServer({ folder: helpers.FIXTURE_WORKSPACE, extensionsDir });
+    const port = server.collectorPort;
+    assert.equal(await health(port), 0, `port ${port} must be free before the installed extension starts`);
     browser = await helpers.launchBrowser();
     const t0 = Date.now();
     const { page } = await helpers.openWorkbench(browser, server);
-    for (let i = 0; i < 120 && (await health()) !== 200; i++) await page.waitForTimeout(250);
-    assert.equal(await health(), 200, 'the installed extension started its collector');
+    for (let i = 0; i < 120 && (await health(port)) !== 200; i++) await page.waitForTimeout(250);
+    assert.equal(await health(port), 200, 'the installed extension started its collector');
     console.log(`      collector up ${Date.now() - t0} ms after the page opened`);
 
     const acked = await new Promise<boolean>((resolve, reject) => {
-      const ws = new WebSocket('ws://127.0.0.1:4318/v1/ws');
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
       ws.on('open', () => {
         ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'vsix-check' } }));
         ws.send(JSON.stringify({ v: 1, type: 'batch', spans: [] }));

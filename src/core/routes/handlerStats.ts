@@ -14,6 +14,8 @@ export interface HandlerStats {
   /** The telemetry routes that feed this handler (for "show traces"). */
   keys: RouteKey[];
   count: number;
+  /** Seconds the figures cover (the window, aligned to the latency slots; see WindowedSeries.window). */
+  seconds: number;
   rps: number;
   errorRate: number;
   p50Ms: number | null;
@@ -61,6 +63,7 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
       handler,
       keys,
       count: acc?.count ?? 0,
+      seconds: acc?.seconds ?? 0,
       rps: acc && acc.seconds ? acc.count / acc.seconds : 0,
       errorRate: acc && acc.count ? acc.errors / acc.count : 0,
       p50Ms: q(0.5),
@@ -87,4 +90,32 @@ export function formatRps(r: number): string {
 export function lensTitle(s: HandlerStats, everSeen: boolean): string {
   if (s.count === 0 || s.p50Ms === null || s.p95Ms === null) return everSeen ? 'no requests in the window' : 'no traffic yet';
   return `p50 ${formatMs(s.p50Ms)} · p95 ${formatMs(s.p95Ms)} · ${formatRps(s.rps)} req/s · ${(s.errorRate * 100).toFixed(1)}% errors`;
+}
+
+/** The hover's first line: `189 requests in the last 57 s · p50 … · p95 … · p99 … · 2.0% errors`. */
+export function hoverHeadline(s: HandlerStats): string {
+  const q = (v: number | null) => (v === null ? '–' : formatMs(v));
+  return `${s.count} requests in the last ${s.seconds} s · p50 ${q(s.p50Ms)} · p95 ${q(s.p95Ms)} · p99 ${q(s.p99Ms)} · ${(s.errorRate * 100).toFixed(1)}% errors`;
+}
+
+/** A small text histogram of the latency sketch: eight log-spaced bins between min and max. */
+export function histogramText(s: HandlerStats): string {
+  const buckets = s.sketch.buckets();
+  if (!buckets.length) return '';
+  const lo = Math.max(0.01, s.sketch.min);
+  const hi = Math.max(lo * 1.0001, s.sketch.max);
+  const n = lo === hi ? 1 : 8;
+  const edges = Array.from({ length: n + 1 }, (_, i) => lo * Math.pow(hi / lo, i / n));
+  const counts = new Array(n).fill(0);
+  for (const [a, b, c] of buckets) {
+    const mid = Math.sqrt(Math.max(a, 1e-3) * b);
+    let i = edges.findIndex((e, k) => k > 0 && mid <= e) - 1;
+    if (i < 0) i = mid < lo ? 0 : n - 1;
+    counts[i] += c;
+  }
+  const max = Math.max(...counts);
+  const width = 24;
+  return counts
+    .map((c, i) => `${`≤ ${formatMs(edges[i + 1])}`.padStart(10)} ${'█'.repeat(Math.round((c / max) * width)).padEnd(width)} ${c}`)
+    .join('\n');
 }

@@ -9,8 +9,9 @@ const SKETCH_SLOTS = HISTORY_SECONDS / SKETCH_SLOT_SECONDS;
 
 /**
  * Per-second counts and errors plus slotted latency sketches for one series (a route or a whole
- * service), over the last 15 minutes, in fixed memory. Time is the collector's receive time in
- * seconds, so an app whose clock is off still shows up in "the last minute".
+ * service), over the last 15 minutes, in fixed memory. Time is when the request happened (the
+ * span's end, never later than its arrival), so a backlog delivered late fills the seconds it
+ * belongs to; what is older than the history counts in `total` only.
  */
 export class WindowedSeries {
   private readonly counts = new Float64Array(HISTORY_SECONDS);
@@ -72,13 +73,22 @@ export class WindowedSeries {
     return n;
   }
 
-  /** Count and errors over the last `windowSec` seconds ending at `nowSec` (inclusive). */
+  /**
+   * Count, errors and latency sketch over the last `windowSec` seconds ending at `nowSec`
+   * (inclusive), all from the same requests. Latency is kept per slot of SKETCH_SLOT_SECONDS, so
+   * the window starts at the first slot boundary inside it: it covers `seconds` seconds, between
+   * `windowSec - SKETCH_SLOT_SECONDS + 1` and `windowSec` (fewer for a series younger than that).
+   * The count is of those seconds too, so a histogram of the sketch adds up to it.
+   */
   window(nowSec: number, windowSec: number): { count: number; errors: number; sketch: LatencySketch; seconds: number } {
     const now = Math.floor(nowSec);
     const w = Math.max(1, Math.min(HISTORY_SECONDS, Math.floor(windowSec)));
+    const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
+    const firstSlot = Math.min(lastSlot, Math.ceil((now - w + 1) / SKETCH_SLOT_SECONDS));
+    const start = firstSlot * SKETCH_SLOT_SECONDS;
     let count = 0;
     let errors = 0;
-    for (let s = now - w + 1; s <= now; s++) {
+    for (let s = start; s <= now; s++) {
       const i = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
       if (this.secondOf[i] === s) {
         count += this.counts[i];
@@ -86,16 +96,15 @@ export class WindowedSeries {
       }
     }
     const sketch = new LatencySketch();
-    const firstSlot = Math.floor((now - w + 1) / SKETCH_SLOT_SECONDS);
-    const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
     for (let slot = firstSlot; slot <= lastSlot; slot++) {
       const j = ((slot % SKETCH_SLOTS) + SKETCH_SLOTS) % SKETCH_SLOTS;
       const sk = this.sketches[j];
       if (sk && this.slotOf[j] === slot) sketch.merge(sk);
     }
     // A series that started inside the window is measured over the time it has existed.
-    const lived = this.firstSecond < 0 ? w : Math.max(1, now - this.firstSecond + 1);
-    return { count, errors, sketch, seconds: Math.min(w, lived) };
+    const covered = now - start + 1;
+    const lived = this.firstSecond < 0 ? covered : Math.max(1, now - Math.max(start, this.firstSecond) + 1);
+    return { count, errors, sketch, seconds: Math.min(covered, lived) };
   }
 
   /** Per-second counts and errors for the last `seconds` seconds, oldest first. */

@@ -132,15 +132,18 @@ export class TelemetryStore implements TelemetrySink {
   // ---- ingestion -------------------------------------------------------------------------------
 
   /**
-   * `historical`: the spans come from a snapshot, an import or another window rather than live, so
-   * each is placed in the statistics at its own end time instead of now.
+   * Spans are placed in the statistics at their own end time, live or not (a snapshot, an import,
+   * another window's history or an agent's backlog alike).
    */
-  addSpans(spans: Span[], historical = false): void {
+  addSpans(spans: Span[]): void {
     if (spans.length === 0) return;
     const now = this.now();
     let errorsChanged = false;
     for (const span of spans) {
-      const received = historical ? Math.min(now, span.endMs) : now;
+      // Statistics go by when the request happened, not when its data arrived: an agent that
+      // buffered while no collector listened delivers a backlog that must fill its own seconds.
+      // A clock ahead of ours is taken as now.
+      const received = eventTimeMs(span.endMs, now);
       const bytes = estimateSpanBytes(span);
       this.bytes += bytes;
       this.spanRing.push({ span, bytes });
@@ -608,4 +611,9 @@ export function estimateSpanBytes(s: Span): number {
 
 export function estimateLogBytes(l: LogRecord): number {
   return 200 + l.body.length * 2 + attrsBytes(l.attributes) + exceptionBytes(l.exception);
+}
+
+/** When a span happened, for statistics: its end, never later than now (clock skew). */
+function eventTimeMs(endMs: number, nowMs: number): number {
+  return Number.isFinite(endMs) && endMs > 0 ? Math.min(nowMs, endMs) : nowMs;
 }
