@@ -61,7 +61,7 @@ export class StatusBar implements vscode.Disposable {
       if (!series) continue;
       const w = series.window(now, this.windowSec());
       count += w.count;
-      seconds = Math.max(seconds, w.seconds);
+      seconds = Math.max(seconds, w.covered);
       rps += w.count / w.seconds;
       if (w.count) p95 = Math.max(p95, w.sketch.quantile(0.95));
     }

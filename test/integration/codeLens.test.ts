@@ -56,7 +56,13 @@ describe('CodeLens on route handlers', () => {
     await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(22, 6));
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n').replace(/&nbsp;/g, ' ');
-    assert.match(text, /4 requests in the last 60 s/);
+    // The window starts at a latency-slot boundary: 51 to 60 s back, and the header says which.
+    const head = /(\d+) requests in the last (\d+) s/.exec(text);
+    assert.ok(head, text);
+    assert.equal(head[1], '4');
+    assert.ok(Number(head[2]) > 50 && Number(head[2]) <= 60, head[0]);
     assert.match(text, /█/);
+    const bars = [...text.matchAll(/≤ [\d.]+ m?s [█ ]+ (\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(bars.reduce((x, y) => x + y, 0), 4, 'the histogram adds up to the header');
   });
 });

@@ -16,6 +16,8 @@ export interface HandlerStats {
   count: number;
   /** Seconds the figures cover (the window, aligned to the latency slots; see WindowedSeries.window). */
   seconds: number;
+  /** Seconds the rate is measured over: `seconds`, or less for a route younger than the window. */
+  rateSeconds: number;
   rps: number;
   errorRate: number;
   p50Ms: number | null;
@@ -27,7 +29,7 @@ export interface HandlerStats {
 
 export function handlerStatsForFile(uri: string, index: RouteIndex, store: TelemetryStore, windowSec: number, nowMs = Date.now()): HandlerStats[] {
   const handlers = index.routesOf(uri);
-  const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; seconds: number; sketch: LatencySketch }>();
+  const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; seconds: number; covered: number; sketch: LatencySketch }>();
   if (handlers.length === 0) return [];
   for (const entry of store.routeEntries()) {
     const summary = entry.key;
@@ -37,13 +39,14 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
     const acc = byHandler.get(m.handler);
     if (!acc) {
       // Most handlers have one route: use its window sketch as is, merge only when a second comes.
-      byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, seconds: w.seconds, sketch: w.sketch });
+      byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, seconds: w.seconds, covered: w.covered, sketch: w.sketch });
       continue;
     }
     acc.keys.push({ service: summary.service, method: summary.method, route: summary.route });
     acc.count += w.count;
     acc.errors += w.errors;
     acc.seconds = Math.max(acc.seconds, w.seconds);
+    acc.covered = Math.max(acc.covered, w.covered);
     acc.sketch.merge(w.sketch);
   }
   // Error groups by route, so each handler looks up only its own.
@@ -63,7 +66,8 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
       handler,
       keys,
       count: acc?.count ?? 0,
-      seconds: acc?.seconds ?? 0,
+      seconds: acc?.covered ?? 0,
+      rateSeconds: acc?.seconds ?? 0,
       rps: acc && acc.seconds ? acc.count / acc.seconds : 0,
       errorRate: acc && acc.count ? acc.errors / acc.count : 0,
       p50Ms: q(0.5),

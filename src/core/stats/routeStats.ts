@@ -78,9 +78,10 @@ export class WindowedSeries {
    * (inclusive), all from the same requests. Latency is kept per slot of SKETCH_SLOT_SECONDS, so
    * the window starts at the first slot boundary inside it: it covers `seconds` seconds, between
    * `windowSec - SKETCH_SLOT_SECONDS + 1` and `windowSec` (fewer for a series younger than that).
-   * The count is of those seconds too, so a histogram of the sketch adds up to it.
+   * The count is of those seconds too, so a histogram of the sketch adds up to it. `covered` is
+   * that span in seconds; `seconds`, the divisor for rates, is shorter for a younger series.
    */
-  window(nowSec: number, windowSec: number): { count: number; errors: number; sketch: LatencySketch; seconds: number } {
+  window(nowSec: number, windowSec: number): { count: number; errors: number; sketch: LatencySketch; seconds: number; covered: number } {
     const now = Math.floor(nowSec);
     const w = Math.max(1, Math.min(HISTORY_SECONDS, Math.floor(windowSec)));
     const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
@@ -104,7 +105,7 @@ export class WindowedSeries {
     // A series that started inside the window is measured over the time it has existed.
     const covered = now - start + 1;
     const lived = this.firstSecond < 0 ? covered : Math.max(1, now - Math.max(start, this.firstSecond) + 1);
-    return { count, errors, sketch, seconds: Math.min(covered, lived) };
+    return { count, errors, sketch, seconds: Math.min(covered, lived), covered };
   }
 
   /** Per-second counts and errors for the last `seconds` seconds, oldest first. */
