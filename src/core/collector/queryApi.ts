@@ -2,6 +2,7 @@
  * The read-only query API (docs/api.md): what other windows, the command-line viewer and tests read.
  * The caller has already checked the token and the method.
  */
+import { analyseTraceView, type FindingKind } from '../findings/insights';
 import type { TelemetryStore } from '../store/store';
 import type { ProcessSnapshot } from './processStats';
 
@@ -34,7 +35,13 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
     case '/api/v1/routes': {
       const window = intParam(params, 'window', 60, 1, 900);
       if (typeof window !== 'number') return bad(window.error);
-      return { status: 200, body: { window, routes: store.routeSummaries(window, service) } };
+      const routes = store.routeSummaries(window, service).map((r) => ({ ...r, breakdown: store.insights.breakdown(r) ?? null }));
+      return { status: 200, body: { window, routes } };
+    }
+    case '/api/v1/insights': {
+      const kind = params.get('kind') || undefined;
+      if (kind && !['n+1', 'slow-query', 'dominant-downstream'].includes(kind)) return bad('kind must be n+1, slow-query or dominant-downstream');
+      return { status: 200, body: { insights: store.insights.list({ service, route: params.get('route') || undefined, kind: kind as FindingKind | undefined }) } };
     }
     case '/api/v1/services':
       return { status: 200, body: { services: store.serviceList().map((s) => ({ name: s.name, lastSeenMs: s.lastSeenMs, spans: s.spans, logs: s.logs, resource: s.resource.attributes })) } };
@@ -77,7 +84,7 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
       if (m) {
         const spans = store.trace(m[1]);
         if (spans.length === 0) return { status: 404, body: { error: 'not_found', message: 'no spans of that trace are in the store' } };
-        return { status: 200, body: { traceId: m[1], spans, logs: store.logs({ traceId: m[1], limit: 1000 }) } };
+        return { status: 200, body: { traceId: m[1], spans, logs: store.logs({ traceId: m[1], limit: 1000 }), analysis: analyseTraceView(spans) ?? null } };
       }
       return { status: 404, body: { error: 'not_found', message: `no query endpoint at ${path.slice(0, 200)}` } };
     }

@@ -1,3 +1,4 @@
+import { InsightsEngine } from '../findings/insights';
 import { Counters } from '../counters';
 import { Emitter } from '../events';
 import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, Resource, Span, StackFrame } from '../model';
@@ -116,11 +117,14 @@ export class TelemetryStore implements TelemetrySink {
   private readonly errors = new Map<string, ErrorGroup & { recentTraces: string[] }>();
   private readonly metrics = new Map<string, MetricSeries>();
   private readonly now: () => number;
+  /** Critical paths, time breakdowns and findings, derived from the spans as their traces settle. */
+  readonly insights: InsightsEngine;
 
   constructor(limits: Partial<StoreLimits> = {}, opts: { counters?: Counters; now?: () => number } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.counters = opts.counters ?? new Counters();
     this.now = opts.now ?? Date.now;
+    this.insights = new InsightsEngine((traceId) => this.trace(traceId), { now: this.now });
     this.spanRing = this.newSpanRing();
     this.logRing = this.newLogRing();
   }
@@ -155,6 +159,8 @@ export class TelemetryStore implements TelemetrySink {
       if (span.exception && this.recordError(spanError(span), received)) errorsChanged = true;
     }
     this.enforceBytes();
+    this.insights.observe(spans);
+    this.insights.process(now);
     this.counters.inc('store.spans', spans.length);
     this.change.fire({ spans: spans.length, logs: 0, metrics: 0, errorsChanged, cleared: false });
   }
@@ -239,6 +245,7 @@ export class TelemetryStore implements TelemetrySink {
   }
 
   clear(): void {
+    this.insights.clear();
     this.spanRing = this.newSpanRing();
     this.logRing = this.newLogRing();
     this.bytes = 0;
