@@ -53,6 +53,7 @@ export function readConfig(): RoutelensConfig {
     problems: {
       errorSeverity: c.get<SeveritySetting>('problems.errorSeverity', 'error'),
       warningSeverity: c.get<SeveritySetting>('problems.warningSeverity', 'warning'),
+      findingSeverity: c.get<SeveritySetting>('problems.findingSeverity', 'warning'),
       clearAfterMinutes: c.get<number>('problems.clearAfterMinutes', 30),
       pathMappings: c
         .get<PathMapping[]>('pathMappings', [])

@@ -17,6 +17,7 @@ import type { CollectorView, SidebarState, SidebarToHost } from './shared/sideba
 import { AgentSetup } from './agentSetup';
 import type { RouteKey } from './core/stats/routeStats';
 import { ErrorDiagnostics } from './views/errorDiagnostics';
+import { FindingDiagnostics } from './views/findingDiagnostics';
 import { openSourceLocation } from './views/openSource';
 import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
@@ -59,6 +60,7 @@ export class Services implements vscode.Disposable {
   private readonly statusBar: StatusBar;
   private readonly sidebar: SidebarProvider;
   readonly problems: ErrorDiagnostics;
+  readonly findingProblems: FindingDiagnostics;
   readonly agent: AgentSetup;
   readonly lenses: RouteCodeLensProvider;
   private starting: Promise<void> = Promise.resolve();
@@ -106,6 +108,8 @@ export class Services implements vscode.Disposable {
 
     this.problems = new ErrorDiagnostics(this.store, () => this.config.problems, log);
     this.disposables.push(this.problems);
+    this.findingProblems = new FindingDiagnostics(this.store, () => ({ severity: this.config.problems.findingSeverity, pathMappings: this.config.problems.pathMappings }), log);
+    this.disposables.push(this.findingProblems);
 
     this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined), this.store, log);
     this.disposables.push(this.agent);
@@ -122,7 +126,10 @@ export class Services implements vscode.Disposable {
         const restart = RESTART_KEYS.some((k) => e.affectsConfiguration(k));
         this.config = readConfig();
         if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
-        if (e.affectsConfiguration('routelens.problems')) this.problems.refresh();
+        if (e.affectsConfiguration('routelens.problems')) {
+          this.problems.refresh();
+          this.findingProblems.refresh();
+        }
         if (e.affectsConfiguration('routelens.autoInstrument')) this.agent.updateTerminalEnvironment();
         if (e.affectsConfiguration('routelens.prometheus')) {
           const prom = this.host?.runtime?.prometheus;

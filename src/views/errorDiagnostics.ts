@@ -9,6 +9,8 @@ export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'of
 export interface ProblemsConfig {
   errorSeverity: SeveritySetting;
   warningSeverity: SeveritySetting;
+  /** N+1 patterns, slow queries and dominating downstreams. */
+  findingSeverity: SeveritySetting;
   clearAfterMinutes: number;
   pathMappings: PathMapping[];
 }
