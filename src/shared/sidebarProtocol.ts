@@ -17,6 +17,30 @@ export interface RouteRow {
   hasCode: boolean;
   /** Requests per second over the last 60 seconds, oldest first (sparkline). */
   spark: number[];
+  /**
+   * Milliseconds per request by where the time went (own code, databases, HTTP, downstream
+   * services), over the route's recently analysed requests; absent before one was analysed.
+   */
+  breakdown?: BreakdownBar;
+}
+
+export interface BreakdownBar {
+  code: number;
+  db: number;
+  http: number;
+  service: number;
+  /** The three largest destinations by name, for the tooltip: `postgresql shop 31 ms`. */
+  top: { kind: 'code' | 'db' | 'http' | 'service'; target: string; meanMs: number }[];
+}
+
+/** One call edge of the service map over the window. */
+export interface MapEdgeRow {
+  from: string;
+  toKind: 'db' | 'http' | 'service';
+  to: string;
+  rps: number;
+  p95Ms: number | null;
+  errorRate: number;
 }
 
 export interface ErrorRow {
@@ -143,6 +167,8 @@ export interface SidebarState {
   traces: TraceRow[];
   charts: ChartsData;
   totals: Totals;
+  /** Calls between services, databases and hosts over the window (the service map). */
+  serviceMap: MapEdgeRow[];
   metrics?: MetricsView;
 }
 
@@ -211,6 +237,16 @@ export function isSidebarToHost(m: unknown): m is SidebarToHost {
   }
 }
 
+const DEST_KINDS: readonly string[] = ['code', 'db', 'http', 'service'];
+
+function isBreakdownBar(b: unknown): b is BreakdownBar {
+  return isObj(b) && isNum(b.code) && isNum(b.db) && isNum(b.http) && isNum(b.service) && Array.isArray(b.top) && b.top.every((t) => isObj(t) && isStr(t.kind) && DEST_KINDS.includes(t.kind) && isStr(t.target) && isNum(t.meanMs));
+}
+
+function isMapEdgeRow(e: unknown): e is MapEdgeRow {
+  return isObj(e) && isStr(e.from) && isStr(e.toKind) && DEST_KINDS.includes(e.toKind) && e.toKind !== 'code' && isStr(e.to) && isNum(e.rps) && isNumOrNull(e.p95Ms) && isNum(e.errorRate);
+}
+
 function isRouteRow(r: unknown): r is RouteRow {
   return (
     isObj(r) &&
@@ -225,7 +261,8 @@ function isRouteRow(r: unknown): r is RouteRow {
     isNumOrNull(r.p99Ms) &&
     isBool(r.hasCode) &&
     Array.isArray(r.spark) &&
-    r.spark.every(isNum)
+    r.spark.every(isNum) &&
+    (r.breakdown === undefined || isBreakdownBar(r.breakdown))
   );
 }
 
@@ -289,7 +326,9 @@ export function isSidebarState(s: unknown): s is SidebarState {
     isNumOrNull(t.p95Ms) &&
     isNumOrNull(t.p99Ms) &&
     isNum(t.errorRate) &&
-    isNum(t.requests)
+    isNum(t.requests) &&
+    Array.isArray(s.serviceMap) &&
+    s.serviceMap.every(isMapEdgeRow)
   );
 }
 

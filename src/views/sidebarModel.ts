@@ -6,7 +6,7 @@ import type { CodeLocation } from '../core/model';
 import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
 import { LatencySketch } from '../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
-import type { ChartSeries, ChartsData, CollectorView, ErrorRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, Totals, TraceRow } from '../shared/sidebarProtocol';
+import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, Totals, TraceRow } from '../shared/sidebarProtocol';
 
 export interface SidebarInput {
   collector: CollectorView;
@@ -22,6 +22,7 @@ export const CHART_POINTS = 60;
 export const SPARK_SECONDS = 60;
 export const MAX_ERRORS = 50;
 export const MAX_TRACES = 12;
+export const MAX_MAP_EDGES = 40;
 /** A route needs this many requests in the window before "slower than its p95" means something. */
 export const MIN_REQUESTS_FOR_SLOW = 20;
 export const MEMORY_METRIC = 'process.memory.usage';
@@ -39,6 +40,7 @@ export interface SidebarCache {
   routes: RouteRow[];
   traces: TraceRow[];
   charts: ChartsData;
+  serviceMap: MapEdgeRow[];
 }
 
 export function buildSidebarState(store: TelemetryStore, input: SidebarInput, cache: { current?: SidebarCache; generation?: number } = {}): SidebarState {
@@ -57,6 +59,7 @@ export function buildSidebarState(store: TelemetryStore, input: SidebarInput, ca
       routes: routeRows(store, summaries, nowSec),
       traces: slowAndFailed(store, summaries, input.nowMs, input.windowSec),
       charts: buildCharts(store, seriesOf(store, summaries, service, services), service, input.windowSec, input.nowMs),
+      serviceMap: serviceMapRows(store, input.windowSec, service),
     };
     cache.current = heavy;
   }
@@ -73,7 +76,24 @@ export function buildSidebarState(store: TelemetryStore, input: SidebarInput, ca
     traces: heavy.traces,
     charts: heavy.charts,
     totals: totalsOf(seriesOf(store, heavy.summaries, service, services), nowSec, input.windowSec),
+    serviceMap: heavy.serviceMap,
   };
+}
+
+/** The service map's edges, those of the chosen service (calling or called) when one is chosen. */
+export function serviceMapRows(store: TelemetryStore, windowSec: number, service: string | null): MapEdgeRow[] {
+  return store.insights
+    .serviceMap(windowSec)
+    .edges.filter((e) => !service || e.from === service || (e.to.kind === 'service' && e.to.target === service))
+    .slice(0, MAX_MAP_EDGES)
+    .map((e) => ({ from: e.from, toKind: e.to.kind, to: e.to.target, rps: e.rps, p95Ms: e.p95Ms, errorRate: e.errorRate }));
+}
+
+/** The route's breakdown for its row's stacked bar. */
+export function breakdownBar(store: TelemetryStore, r: RouteSummary): BreakdownBar | undefined {
+  const b = store.insights.breakdown(r);
+  if (!b) return undefined;
+  return { ...b.byKind, top: b.byTarget.slice(0, 3).map((t) => ({ kind: t.kind, target: t.target, meanMs: t.meanMs })) };
 }
 
 export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowSec: number): RouteRow[] {
@@ -94,6 +114,8 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
       hasCode: r.code !== null,
       spark: entry ? entry.series.perSecond(nowSec, SPARK_SECONDS).counts : [],
     };
+    const bar = breakdownBar(store, r);
+    if (bar) routes[i].breakdown = bar;
   }
   return routes;
 }

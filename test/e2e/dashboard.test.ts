@@ -302,6 +302,17 @@ describe('e2e: the live dashboard and the trace panel', function () {
     const byId = Object.fromEntries(painted);
     for (const id of ['chart-requests', 'chart-latency', 'chart-errors', 'chart-memory', 'chart-cpu']) assert.ok((byId[id] ?? 0) > 500, `${id} has pixels drawn (${JSON.stringify(painted)})`);
 
+    // Where the time went: a stacked bar under the route, and the service map's edge to the database.
+    const bar = sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=route-breakdown]');
+    await bar.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match((await bar.getAttribute('title')) ?? '', /^Time per request \([\d.]+ ms\): own code [\d.]+ ms, databases [\d.]+ ms\. Largest: /);
+    const dbWidth = await bar.locator('.seg-db').evaluate((e) => (e as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width);
+    assert.ok(dbWidth > 1, `the database part of the bar is drawn (${dbWidth} px)`);
+    const edge = sidebar.locator('[data-testid=service-map] li', { hasText: 'postgresql' }).first();
+    await edge.waitFor({ timeout: 15_000 });
+    assert.match(await edge.innerText(), /fixture-shop → DB postgresql[\s\S]*calls\/s · p95 [\d.]+ ms · 0(\.0)?% errors/);
+    assert.equal(await edge.getAttribute('tabindex'), '0', 'keyboard reachable');
+
     // Sorting by a column header, with the keyboard.
     await sidebar.locator('th', { hasText: 'p95' }).focus();
     await page.keyboard.press('Enter');

@@ -9,8 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CodeLocation, Span } from '../model';
-import type { RouteKey } from '../stats/routeStats';
-import type { CallInfo } from './calls';
+import { WindowedSeries, type RouteKey } from '../stats/routeStats';
+import { callOf, type CallInfo } from './calls';
 import { analyseRequest, type BreakdownPart, type DestinationKind, type RequestAnalysis } from './requestAnalysis';
 
 export const SETTLE_MS = 2000;
@@ -26,6 +26,8 @@ export const DOMINANT_SHARE = 0.5;
 export const MIN_REQUESTS_DOMINANT = 5;
 const DOMINANT_OVER = 50;
 const MAX_FINDINGS = 500;
+/** Caller-to-destination edges kept for the service map. */
+const MAX_EDGES = 200;
 const MAX_EXAMPLES = 5;
 /** Destinations kept per route; the rest are summed into "other". */
 const MAX_TARGETS = 16;
@@ -57,6 +59,21 @@ export interface Finding {
   lastSeenMs: number;
   /** One line for a person: `12 × SELECT … per request (48 ms, 61% of the request)`. */
   message: string;
+}
+
+export interface MapEdge {
+  from: string;
+  to: { kind: 'db' | 'http' | 'service'; target: string };
+  count: number;
+  rps: number;
+  errorRate: number;
+  p95Ms: number | null;
+}
+
+export interface ServiceMap {
+  /** Services that sent spans, and the databases and hosts they call. */
+  nodes: { kind: 'service' | 'db' | 'http'; name: string }[];
+  edges: MapEdge[];
 }
 
 export interface RouteBreakdown {
@@ -114,6 +131,7 @@ export class InsightsEngine {
   private readonly pending = new Map<string, number>();
   private readonly routes = new Map<string, RouteState>();
   private readonly findings = new Map<string, FindingState>();
+  private readonly edges = new Map<string, { from: string; to: MapEdge['to']; series: WindowedSeries }>();
   /** Counters: analysed requests and traces, and what bounds dropped. */
   readonly stats = { traces: 0, requests: 0, pausedSkipped: 0, droppedPending: 0, droppedFindings: 0 };
 
@@ -170,6 +188,7 @@ export class InsightsEngine {
 
   clear(): void {
     this.pending.clear();
+    this.edges.clear();
     this.routes.clear();
     this.findings.clear();
   }
@@ -178,6 +197,7 @@ export class InsightsEngine {
     const spans = this.getTrace(traceId);
     if (!spans.length) return;
     this.stats.traces++;
+    this.recordEdges(spans);
     for (const s of spans) {
       const key = routeKeyOf(s);
       if (!key) continue;
@@ -188,6 +208,51 @@ export class InsightsEngine {
       const a = analyseRequest(spans, s, { slowQueryMs: this.opts.slowQueryMs?.() });
       if (a) this.addRequest(key, a, traceId);
     }
+  }
+
+  /** Each call out of a service, as an edge of the service map: to a database, a host, or the service that served it. */
+  private recordEdges(spans: Span[]): void {
+    let servedBy: Map<string, string> | undefined;
+    for (const s of spans) {
+      const call = callOf(s);
+      if (!call) continue;
+      let to: MapEdge['to'] = { kind: call.kind, target: call.target };
+      if (call.kind === 'http') {
+        if (!servedBy) {
+          servedBy = new Map();
+          for (const c of spans) if (c.kind === 'server' && c.parentSpanId) servedBy.set(c.parentSpanId, c.resource.serviceName);
+        }
+        const svc = servedBy.get(s.spanId);
+        if (svc && svc !== s.resource.serviceName) to = { kind: 'service', target: svc };
+      }
+      const k = `${s.resource.serviceName}\u0000${to.kind}\u0000${to.target}`;
+      let e = this.edges.get(k);
+      if (!e) {
+        if (this.edges.size >= MAX_EDGES) continue;
+        this.edges.set(k, (e = { from: s.resource.serviceName, to, series: new WindowedSeries() }));
+      }
+      const failed = s.status === 'error' || (typeof s.attributes['http.response.status_code'] === 'number' && (s.attributes['http.response.status_code'] as number) >= 500);
+      e.series.record(Math.min(this.now(), s.endMs) / 1000, Math.max(0, s.endMs - s.startMs), failed);
+    }
+  }
+
+  /** Services, databases and hosts, and the calls between them over the last `windowSec` seconds. */
+  serviceMap(windowSec: number, services: string[] = []): ServiceMap {
+    this.process(this.now(), 50);
+    const nowSec = this.now() / 1000;
+    const nodes = new Map<string, ServiceMap['nodes'][number]>();
+    for (const name of services) nodes.set(`service\u0000${name}`, { kind: 'service', name });
+    const edges: MapEdge[] = [];
+    for (const e of this.edges.values()) {
+      const w = e.series.window(nowSec, windowSec);
+      if (w.count === 0) continue;
+      nodes.set(`service\u0000${e.from}`, { kind: 'service', name: e.from });
+      nodes.set(`${e.to.kind}\u0000${e.to.target}`, { kind: e.to.kind, name: e.to.target });
+      edges.push({ from: e.from, to: { ...e.to }, count: w.count, rps: round3(w.count / w.seconds), errorRate: round3(w.errors / w.count), p95Ms: round2(w.sketch.quantile(0.95)) });
+    }
+    edges.sort((a, b) => a.from.localeCompare(b.from) || b.count - a.count);
+    const order = { service: 0, db: 1, http: 2 } as const;
+    return { nodes: [...nodes.values()].sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name)), edges };
   }
 
   private addRequest(key: RouteKey, a: RequestAnalysis, traceId: string): void {

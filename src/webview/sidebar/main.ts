@@ -3,7 +3,7 @@
  * failed requests. The page is built once and updated in place on every state from the host.
  * Every string from telemetry goes into the DOM as text (textContent, attribute values).
  */
-import { isHostToSidebar, WINDOWS, type ErrorRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TraceRow } from '../../shared/sidebarProtocol';
+import { isHostToSidebar, WINDOWS, type ErrorRow, type MapEdgeRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TraceRow } from '../../shared/sidebarProtocol';
 import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { ago, fmtBytes, fmtMs, fmtPct, fmtRate } from '../shared/format';
 import { onThemeChange, readTheme } from '../shared/theme';
@@ -224,6 +224,38 @@ function updateTraces(s: SidebarState): void {
   });
 }
 
+// ---- service map ---------------------------------------------------------------------------------
+
+const mapList = el('ul', { 'data-testid': 'service-map', class: 'list map' });
+const mapSection = el('section', { class: 'service-map', 'aria-label': 'Service map' }, el('h3', {}, 'Service map'), el('div', { class: 'caption' }, 'Calls out of each service over the window: to databases, hosts and the services that answered.'), mapList);
+const mapItems = new Map<string, HTMLLIElement>();
+const mapParts = new WeakMap<Element, { from: HTMLElement; kind: HTMLElement; to: HTMLElement; figs: HTMLElement }>();
+const KIND_BADGE: Record<MapEdgeRow['toKind'], string> = { db: 'DB', http: 'HTTP', service: 'SVC' };
+
+function updateMap(s: SidebarState): void {
+  mapSection.hidden = s.serviceMap.length === 0;
+  reconcile(mapList, s.serviceMap, mapItems, {
+    key: (e) => `${e.from}\u0000${e.toKind}\u0000${e.to}`,
+    create: () => {
+      const li = el('li', { tabindex: '0', class: 'edge' });
+      const parts = { from: el('span', { class: 'edge-from' }), kind: el('span', { class: 'badge' }), to: el('span', { class: 'edge-to' }), figs: el('div', { class: 'err-meta' }) };
+      li.append(el('div', { class: 'edge-line' }, parts.from, ' → ', parts.kind, ' ', parts.to), parts.figs);
+      mapParts.set(li, parts);
+      return li;
+    },
+    update: (li, e) => {
+      const p = mapParts.get(li)!;
+      setText(p.from, e.from);
+      setText(p.kind, KIND_BADGE[e.toKind]);
+      setAttr(p.kind, 'class', `badge badge-${e.toKind}`);
+      setText(p.to, e.to);
+      setText(p.figs, `${fmtRate(e.rps)} calls/s · p95 ${fmtMs(e.p95Ms)} · ${fmtPct(e.errorRate)} errors`);
+      toggleClass(li, 'failed', e.errorRate > 0);
+      setAttr(li, 'aria-label', `${e.from} calls ${e.toKind === 'db' ? 'database' : e.toKind === 'http' ? 'host' : 'service'} ${e.to}: ${fmtRate(e.rps)} calls per second, p95 ${fmtMs(e.p95Ms)}, ${fmtPct(e.errorRate)} errors`);
+    },
+  });
+}
+
 // ---- metrics explorer ------------------------------------------------------------------------------
 
 const targetsList = el('ul', { class: 'targets', 'data-testid': 'targets-list' });
@@ -295,7 +327,7 @@ onThemeChange((t) => {
 
 // ---- page ----------------------------------------------------------------------------------------
 
-const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, metricsSection);
+const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, mapSection, metricsSection);
 content.hidden = true;
 empty.hidden = true;
 document.getElementById('app')!.append(header, empty, content);
@@ -323,6 +355,7 @@ function update(s: SidebarState): void {
     routes.root.hidden = s.routes.length === 0;
     routes.update(s.routes, s.services.length > 1, s.windowSec);
     updateTraces(s);
+    updateMap(s);
   }
   if (!restoredScroll) {
     restoredScroll = true;

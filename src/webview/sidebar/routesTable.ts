@@ -27,6 +27,9 @@ interface Row {
   svc: HTMLElement;
   cells: HTMLTableCellElement[];
   line: SVGPolylineElement;
+  /** The stacked bar of where the time went: own code, databases, HTTP, downstream services. */
+  bar: HTMLElement;
+  segs: HTMLElement[];
   /** The newest data, applied to the DOM once the row is visible. */
   data: RouteRow;
   applied: RouteRow | undefined;
@@ -41,6 +44,9 @@ const COLUMNS: [SortKey, string, string][] = [
   ['p99Ms', 'p99', 'Sort by 99th percentile latency'],
   ['errorRate', 'err', 'Sort by error rate'],
 ];
+
+const BAR_KINDS = ['code', 'db', 'http', 'service'] as const;
+const BAR_LABELS: Record<(typeof BAR_KINDS)[number], string> = { code: 'own code', db: 'databases', http: 'HTTP', service: 'services' };
 
 /** Rows shown before "Show more": a glance needs the top of the list, and a table's layout grows with its rows. */
 export const PAGE_ROWS = 50;
@@ -194,13 +200,16 @@ export class RoutesTable {
     const method = el('span', { class: 'method' });
     const path = el('span', { class: 'path' });
     const svc = el('span', { class: 'svc' });
-    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc);
+    const segs = BAR_KINDS.map((k) => el('span', { class: `seg seg-${k}` }));
+    const bar = el('div', { class: 'breakdown', 'data-testid': 'route-breakdown', role: 'img' }, ...segs);
+    bar.hidden = true;
+    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc, bar);
     const line = svg('polyline');
     const spark = svg('svg', { viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, class: 'spark', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     spark.append(line);
     const cells = [el('td', { class: 'left spark-cell', role: 'cell' }, spark), ...[1, 2, 3, 4, 5].map(() => el('td', { role: 'cell' }))];
     body.append(el('tr', { class: 'name', role: 'row' }, name), el('tr', { class: 'figures', role: 'row' }, ...cells));
-    const row: Row = { body, method, path, svc, cells, line, data: r, applied: undefined, multiService: false };
+    const row: Row = { body, method, path, svc, cells, line, bar, segs, data: r, applied: undefined, multiService: false };
     this.byBody.set(body, row);
     onActivate(body, () => this.onOpen(row.data));
     this.table.append(body);
@@ -235,6 +244,24 @@ export class RoutesTable {
     setAttr(row.body, 'title', title);
     setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
     if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));
+    this.applyBar(row, r);
+  }
+
+  private applyBar(row: Row, r: RouteRow): void {
+    const b = r.breakdown;
+    const total = b ? b.code + b.db + b.http + b.service : 0;
+    row.bar.hidden = !b || total <= 0;
+    if (!b || total <= 0) return;
+    BAR_KINDS.forEach((k, i) => {
+      // Widths through the CSSOM: the webview's CSP allows no inline style attributes.
+      const w = `${((b[k] / total) * 100).toFixed(1)}%`;
+      if (row.segs[i].style.width !== w) row.segs[i].style.width = w;
+    });
+    const label = `Time per request (${fmtMsShort(total)} ms): ${BAR_KINDS.filter((k) => b[k] > 0)
+      .map((k) => `${BAR_LABELS[k]} ${fmtMsShort(b[k])} ms`)
+      .join(', ')}. Largest: ${b.top.map((t) => `${t.target} ${fmtMsShort(t.meanMs)} ms`).join(', ')}`;
+    setAttr(row.bar, 'title', label);
+    setAttr(row.bar, 'aria-label', label);
   }
 }
 

@@ -3,6 +3,8 @@ import { handleQuery } from '../../../src/core/collector/queryApi';
 import { analyseRequest, analyseTraceView, criticalPath, InsightsEngine, normalizeStatement, pathTemplate, timedTree, type Finding } from '../../../src/core/findings';
 import type { Attributes, Span, SpanKind } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
+import { isSidebarState } from '../../../src/shared/sidebarProtocol';
+import { buildSidebarState } from '../../../src/views/sidebarModel';
 import { hex, resource } from '../helpers/telemetry';
 
 const T0 = 1_790_000_000_000;
@@ -49,7 +51,7 @@ function db(start: number, end: number, parent: Span, statement: string, line = 
 
 function http(start: number, end: number, parent: Span, url: string, line = 30): Span {
   const u = new URL(url);
-  return sp(start, end, { parent, kind: 'client', name: 'GET', line, attrs: { 'http.request.method': 'GET', 'url.full': url, 'server.address': u.hostname, 'server.port': Number(u.port) } });
+  return sp(start, end, { parent, kind: 'client', name: 'GET', line, attrs: { 'http.request.method': 'GET', 'url.full': url, 'server.address': u.hostname, 'server.port': u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 } });
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -278,5 +280,39 @@ describe('findings: normalisation', () => {
   it('folds literals and ids so repeats compare equal', () => {
     assert.equal(normalizeStatement("SELECT * FROM  t WHERE a = 'x''y' AND b = 12.5"), 'SELECT * FROM t WHERE a = ? AND b = ?');
     assert.equal(pathTemplate('/users/42/orders/3f2b8c1e-0000-4000-8000-1234567890ab'), '/users/{id}/orders/{id}');
+  });
+});
+
+describe('findings: the service map and the sidebar', () => {
+  it('maps calls to databases, hosts and the services that answered, with rates, p95 and errors', () => {
+    const clock = { now: T0 + 1000 };
+    const store = new TelemetryStore({}, { now: () => clock.now });
+    for (let i = 0; i < 10; i++) {
+      const root = sp(0, 100, { route: '/checkout', method: 'POST' });
+      const call = http(10, 60, root, 'http://payments:8000/pay');
+      if (i === 0) call.status = 'error';
+      const pay = sp(15, 55, { parent: call, service: 'payments', pid: 7, route: '/pay', method: 'POST' });
+      const q = db(20, 50, pay, 'UPDATE accounts SET balance = ?');
+      const ext = http(65, 95, root, 'https://api.partner.example:443/rates');
+      store.addSpans([root, call, pay, q, ext]);
+    }
+    clock.now += 5000;
+    const map = store.insights.serviceMap(60);
+    const edges = Object.fromEntries(map.edges.map((e) => [`${e.from} -> ${e.to.kind}:${e.to.target}`, e]));
+    assert.deepEqual(Object.keys(edges).sort(), ['gateway -> http:api.partner.example:443', 'gateway -> service:payments', 'payments -> db:postgresql shop']);
+    assert.equal(edges['gateway -> service:payments'].count, 10);
+    assert.equal(edges['gateway -> service:payments'].errorRate, 0.1);
+    assert.ok(Math.abs(edges['payments -> db:postgresql shop'].p95Ms! - 30) < 0.3);
+    assert.deepEqual(map.nodes.map((n) => `${n.kind}:${n.name}`), ['service:gateway', 'service:payments', 'db:postgresql shop', 'http:api.partner.example:443']);
+
+    const state = buildSidebarState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: null, paused: false, nowMs: clock.now });
+    assert.ok(isSidebarState(JSON.parse(JSON.stringify(state))), 'the state with the map and the bars passes the webview guard');
+    assert.equal(state.serviceMap.length, 3);
+    const row = state.routes.find((r) => r.route === '/checkout')!;
+    // 100 ms: 30 in payments' database, 10 in payments' own code, 10 + 30 in HTTP, 20 own code.
+    assert.deepEqual({ ...row.breakdown, top: undefined }, { code: 20, db: 30, http: 40, service: 10, top: undefined });
+    assert.deepEqual(row.breakdown!.top.slice(0, 2).map((t) => `${t.target} ${t.meanMs}`).sort(), ['api.partner.example:443 30', 'postgresql shop 30']);
+    const only = buildSidebarState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: 'payments', paused: false, nowMs: clock.now });
+    assert.deepEqual(only.serviceMap.map((e) => `${e.from}>${e.to}`).sort(), ['gateway>payments', 'payments>postgresql shop']);
   });
 });
