@@ -63,5 +63,8 @@ export function readConfig(): RoutelensConfig {
   };
 }
 
-/** Settings whose change needs the collector restarted (the others apply live). */
-export const RESTART_KEYS = ['routelens.collector.port', 'routelens.collector.allowedOrigins', 'routelens.collector.maxMessageBytes', 'routelens.store'];
+/**
+ * Settings whose change needs the collector restarted (the others apply live; `routelens.store.*`
+ * resizes the store in place, keeping the newest data that fits).
+ */
+export const RESTART_KEYS = ['routelens.collector.port', 'routelens.collector.grpcPort', 'routelens.collector.allowedOrigins', 'routelens.collector.maxMessageBytes'];

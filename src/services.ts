@@ -28,6 +28,8 @@ import { registerTracePanel } from './views/traceWaterfallPanel';
 export interface RoutelensApi {
   readonly store: TelemetryStore;
   readonly collectorPort: number;
+  /** The OTLP/gRPC port this window's collector listens on (0: off, or a viewer). */
+  readonly grpcPort: number;
   readonly collectorView: CollectorView;
   readonly token: string;
   statusBarText(): string;
@@ -126,6 +128,11 @@ export class Services implements vscode.Disposable {
         const restart = RESTART_KEYS.some((k) => e.affectsConfiguration(k));
         this.config = readConfig();
         if (e.affectsConfiguration('routelens.windowSeconds')) this.windowSec = this.config.windowSeconds;
+        if (e.affectsConfiguration('routelens.store')) {
+          const { maxSpans, maxLogs, maxMegabytes } = this.config.store;
+          this.store.setLimits({ maxSpans, maxLogs, maxBytes: maxMegabytes * 1024 * 1024 });
+          this.log.info(`store resized: ${maxSpans} spans, ${maxLogs} logs, ${maxMegabytes} MiB`);
+        }
         if (e.affectsConfiguration('routelens.problems')) {
           this.problems.refresh();
           this.findingProblems.refresh();
@@ -340,11 +347,15 @@ export class Services implements vscode.Disposable {
 
   api(): RoutelensApi {
     const collectorPort = () => this.host?.runtime?.collector.port ?? (this.state.state === 'viewer' ? this.config.collector.port : 0);
+    const grpcPort = () => this.host?.runtime?.grpcPort ?? 0;
     const collectorView = () => this.state;
     return {
       store: this.store,
       get collectorPort() {
         return collectorPort();
+      },
+      get grpcPort() {
+        return grpcPort();
       },
       get collectorView() {
         return collectorView();

@@ -129,6 +129,23 @@ export class TelemetryStore implements TelemetrySink {
     this.logRing = this.newLogRing();
   }
 
+  /**
+   * New bounds, applied at once: the rings are rebuilt keeping the newest spans and logs that fit
+   * (what no longer fits is dropped oldest first and counted, as at any bound); route statistics,
+   * error groups and metrics are kept.
+   */
+  setLimits(limits: Partial<StoreLimits>): void {
+    Object.assign(this.limits, limits);
+    const spans = this.spanRing;
+    const logs = this.logRing;
+    this.spanRing = this.newSpanRing();
+    this.logRing = this.newLogRing();
+    for (const s of spans) this.spanRing.push(s);
+    for (const l of logs) this.logRing.push(l);
+    this.enforceBytes();
+    this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: false, cleared: false });
+  }
+
   onDidChange(listener: (e: StoreChange) => void): { dispose(): void } {
     return this.change.on(listener);
   }

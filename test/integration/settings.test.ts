@@ -1,0 +1,59 @@
+import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as vscode from 'vscode';
+import { serverSpan } from '../unit/helpers/telemetry';
+import { api, until } from './helpers';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('settings that change the collector', function () {
+  this.timeout(40_000);
+  const config = () => vscode.workspace.getConfiguration('routelens');
+
+  after(async () => {
+    await config().update('collector.grpcPort', undefined, vscode.ConfigurationTarget.Global);
+    await config().update('store.maxSpans', undefined, vscode.ConfigurationTarget.Global);
+  });
+
+  it('moves the OTLP/gRPC listener when routelens.collector.grpcPort changes', async () => {
+    const a = await api();
+    const before = a.grpcPort;
+    assert.ok(before > 0, 'gRPC listens at start');
+    const port = await freePort();
+    await config().update('collector.grpcPort', port, vscode.ConfigurationTarget.Global);
+    await until(() => a.grpcPort === port, `gRPC on ${port} (it is on ${a.grpcPort})`);
+    assert.ok(await accepts(port), 'the new port accepts connections');
+    await until(async () => !(await accepts(before)), 'the old port closed');
+  });
+
+  it('enforces a lower routelens.store.maxSpans at once, keeping the newest spans', async () => {
+    const a = await api();
+    await a.whenStarted();
+    a.store.clear();
+    const spans = Array.from({ length: 300 }, (_, i) => serverSpan({ route: `/r${i % 3}`, durationMs: 5, startMs: Date.now() - 1000 + i }));
+    a.store.addSpans(spans);
+    assert.equal(a.store.sizes().spans, 300);
+    await config().update('store.maxSpans', 100, vscode.ConfigurationTarget.Global);
+    await until(() => a.store.sizes().spans === 100, `100 spans kept (${a.store.sizes().spans})`);
+    const kept = new Set(a.store.allSpans().map((s) => s.spanId));
+    assert.ok(spans.slice(200).every((s) => kept.has(s.spanId)), 'the newest 100 are the ones kept');
+    assert.equal(a.store.routeSummaries(60).reduce((n, r) => n + r.count, 0), 300, 'route statistics keep every request');
+    // Still enforced for what arrives next.
+    a.store.addSpans([serverSpan({ route: '/r0', durationMs: 5 })]);
+    assert.equal(a.store.sizes().spans, 100);
+  });
+});
