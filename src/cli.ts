@@ -1,12 +1,14 @@
 /**
  * `routelens serve`: the same collector as in VS Code, for APIs in containers or on another machine.
  */
+import { VERSION } from './core/collector/collector';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { ScrapeTargetConfig } from './core/prometheus/scraper';
 import { startRuntime } from './core/runtime';
 
 const USAGE = `Usage: routelens serve [--port N] [--grpc-port N] [--token T] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
+       routelens mcp [--endpoint URL] [--token T]   (tools for coding agents over MCP; routelens mcp --help)
 
 Runs the Routelens collector on 127.0.0.1 without VS Code.
   --port N      HTTP port for OTLP/HTTP, the WebSocket agent endpoint and the query API (default 4318)
@@ -88,6 +90,11 @@ function stderrLogger(verbose: boolean): Logger {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'mcp') {
+    // Loaded only for this command: `serve` does not pay for the MCP SDK.
+    const { runMcp } = await import('./mcp');
+    return runMcp(argv, VERSION);
+  }
   const parsed = parseArgs(argv);
   if ('help' in parsed) {
     process.stdout.write(USAGE);

@@ -18,6 +18,7 @@ import { AgentSetup } from './agentSetup';
 import type { RouteKey } from './core/stats/routeStats';
 import { ErrorDiagnostics } from './views/errorDiagnostics';
 import { FindingDiagnostics } from './views/findingDiagnostics';
+import { askCopilotQuestion, registerAgentTools } from './views/agentTools';
 import { openSourceLocation } from './views/openSource';
 import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
@@ -121,6 +122,17 @@ export class Services implements vscode.Disposable {
 
     // -- trace panel wiring (see src/views/traceWaterfallPanel.ts) --
     this.disposables.push(registerTracePanel(context.extensionUri, { store: this.store, windowSeconds: () => this.windowSec, log }));
+
+    this.disposables.push(
+      registerAgentTools({
+        store: this.store,
+        extensionUri: context.extensionUri,
+        endpoint: () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined),
+        budget: () => vscode.workspace.getConfiguration('routelens').get<number>('agents.tokenBudget', 1500),
+        redactPatterns: () => vscode.workspace.getConfiguration('routelens').get<string[]>('agents.redactPatterns', []),
+        log,
+      }),
+    );
 
     this.registerCommands();
     this.disposables.push(
@@ -236,7 +248,32 @@ export class Services implements vscode.Disposable {
     reg('routelens.dismissAllErrors', () => this.store.dismissAllErrors());
     reg('routelens.exportData', () => this.exportData());
     reg('routelens.importData', (uri) => this.importData(uri instanceof vscode.Uri ? uri : undefined));
+    reg('routelens.askCopilot', (kind, subject) => this.askCopilot(kind, subject));
     reg('routelens.openRouteTraces', (keys, label) => this.openRouteTraces(Array.isArray(keys) ? (keys as RouteKey[]) : [], String(label ?? '')));
+  }
+
+  /** Opens the chat with a question about an error, a trace or a route, naming the tools to use. */
+  private async askCopilot(kind: unknown, subject: unknown): Promise<void> {
+    let k: 'error' | 'trace' | 'route' = kind === 'error' || kind === 'trace' || kind === 'route' ? kind : 'route';
+    let what = typeof subject === 'string' ? subject : undefined;
+    if (!what) {
+      const routes = this.store.routeSummaries(this.windowSec).sort((a, b) => (b.p95Ms ?? 0) - (a.p95Ms ?? 0));
+      const pick = await vscode.window.showQuickPick(
+        routes.map((r) => ({ label: `${r.method} ${r.route}`, description: `p95 ${r.p95Ms ?? '–'} ms · ${r.service}` })),
+        { title: 'Routelens: ask Copilot about a route', placeHolder: routes.length ? 'The slowest first' : 'No routes seen yet' },
+      );
+      if (!pick) return;
+      what = pick.label;
+      k = 'route';
+    }
+    const query = askCopilotQuestion(k, what);
+    const commands = await vscode.commands.getCommands(true);
+    if (commands.includes('workbench.action.chat.open')) {
+      await vscode.commands.executeCommand('workbench.action.chat.open', { query });
+      return;
+    }
+    await vscode.env.clipboard.writeText(query);
+    void vscode.window.showInformationMessage('Routelens: no chat is available in this VS Code; the question is on the clipboard for your coding agent (its tools: routelens mcp).');
   }
 
   private onSidebarMessage(m: SidebarToHost): void {

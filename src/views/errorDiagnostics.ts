@@ -148,6 +148,12 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
         show.diagnostics = [d];
         actions.push(show);
       }
+      if (g) {
+        const ask = new vscode.CodeAction(`Routelens: Ask Copilot About ${g.type}`, vscode.CodeActionKind.QuickFix);
+        ask.command = { command: 'routelens.askCopilot', title: 'Ask Copilot', arguments: ['error', `${g.type}: ${oneLine(g.message).slice(0, 120)}${g.route ? ` on ${g.method ?? ''} ${g.route}` : ''}`] };
+        ask.diagnostics = [d];
+        actions.push(ask);
+      }
       const dismiss = new vscode.CodeAction(`Routelens: Dismiss ${d.code ?? 'this error'}`, vscode.CodeActionKind.QuickFix);
       dismiss.command = { command: 'routelens.dismissError', title: 'Dismiss', arguments: [d.fingerprint] };
       dismiss.diagnostics = [d];

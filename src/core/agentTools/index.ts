@@ -1,0 +1,3 @@
+export { runTool, ToolError, TOOLS, type QueryFn, type ToolContext, type ToolSpec } from './tools';
+export { DATA_NOTE, estimateTokens, makeRedactor, quote } from './text';
+export { inProcessQuery } from './inProcess';
