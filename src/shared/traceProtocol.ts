@@ -79,6 +79,15 @@ export interface LogView {
   code?: StackFrameView;
 }
 
+/** What the trace's analysis says (docs/findings.md): the critical path, the hot span, the findings. */
+export interface TraceAnalysisPart {
+  /** Critical-path segments, ms from the start of the trace, chronological. */
+  criticalPath: { spanId: string; offsetMs: number; durationMs: number }[];
+  /** The span holding the most time on the critical path: selected when the trace opens. */
+  hotSpanId: string;
+  findings: { kind: 'n+1' | 'slow-query'; text: string; spanIds: string[]; code?: StackFrameView }[];
+}
+
 export interface TraceView {
   traceId: string;
   startMs: number;
@@ -89,6 +98,7 @@ export interface TraceView {
   logs: LogView[];
   /** Spans whose parent is not in the store (not received yet, or dropped). */
   orphans: number;
+  analysis?: TraceAnalysisPart;
 }
 
 export interface TracesMessage {
@@ -231,7 +241,19 @@ export function isTraceView(t: unknown): t is TraceView {
     t.spans.every(isSpanView) &&
     Array.isArray(t.logs) &&
     t.logs.every(isLogView) &&
-    isNum(t.orphans)
+    isNum(t.orphans) &&
+    (t.analysis === undefined || isAnalysis(t.analysis))
+  );
+}
+
+function isAnalysis(a: unknown): a is TraceAnalysisPart {
+  return (
+    isObj(a) &&
+    Array.isArray(a.criticalPath) &&
+    a.criticalPath.every((c) => isObj(c) && isSpanIdString(c.spanId) && isNum(c.offsetMs) && isNum(c.durationMs)) &&
+    isSpanIdString(a.hotSpanId) &&
+    Array.isArray(a.findings) &&
+    a.findings.every((f) => isObj(f) && (f.kind === 'n+1' || f.kind === 'slow-query') && isStr(f.text) && Array.isArray(f.spanIds) && f.spanIds.every(isSpanIdString) && (f.code === undefined || isFrame(f.code)))
   );
 }
 

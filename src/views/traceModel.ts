@@ -4,7 +4,8 @@
  */
 import type { Attributes, AttrValue, ExceptionInfo, LogRecord, Span } from '../core/model';
 import type { TelemetryStore } from '../core/store/store';
-import type { AttrPair, ExceptionView, LogView, RouteRef, SpanView, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
+import type { AttrPair, ExceptionView, LogView, RouteRef, SpanView, TraceAnalysisPart, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
+import { analyseTraceView } from '../core/findings/insights';
 
 /** Requests listed per route: the store keeps at most this many per route anyway. */
 export const MAX_LIST = 200;
@@ -98,7 +99,7 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
   for (const s of [...byId.values()].sort(byStart)) if (!placed.has(s.spanId)) visit(s);
 
   const sortedLogs = [...logs].sort((a, b) => a.timeMs - b.timeMs).slice(-MAX_TRACE_LOGS);
-  return {
+  const view: TraceView = {
     traceId,
     startMs: start,
     durationMs: Math.max(0, end - start),
@@ -106,6 +107,28 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
     spans: ordered,
     logs: sortedLogs.map((l) => logView(l, start)),
     orphans,
+  };
+  const analysis = spans.length ? analysisPart(spans, start) : undefined;
+  if (analysis) view.analysis = analysis;
+  return view;
+}
+
+const fmt = (ms: number) => (ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`);
+
+/** The critical path, hot span and findings of the trace, on the waterfall's time axis. */
+function analysisPart(spans: Span[], traceStart: number): TraceAnalysisPart | undefined {
+  const a = analyseTraceView(spans);
+  if (!a) return undefined;
+  return {
+    criticalPath: a.criticalPath.map((c) => ({ spanId: c.spanId, offsetMs: c.startMs - traceStart, durationMs: c.endMs - c.startMs })),
+    hotSpanId: a.hotSpanId,
+    findings: a.findings.map((f) => {
+      const op = f.operation.length > 90 ? `${f.operation.slice(0, 87)}…` : f.operation;
+      const text = f.kind === 'n+1' ? `N+1: ${f.count} × ${op} on ${f.route} (${fmt(f.ms)})` : `Slow query: ${op} (${fmt(f.ms)}) on ${f.route}`;
+      const out: TraceAnalysisPart['findings'][number] = { kind: f.kind, text, spanIds: f.spanIds.slice(0, 200) };
+      if (f.location) out.code = { file: f.location.file, line: f.location.line, function: f.location.function };
+      return out;
+    }),
   };
 }
 

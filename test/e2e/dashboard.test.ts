@@ -349,8 +349,16 @@ describe('e2e: the live dashboard and the trace panel', function () {
     // The handler opened in the editor next to the panel.
     await page.locator('.tabs-container .tab', { hasText: 'app.py' }).first().waitFor({ timeout: 10_000 });
 
-    // Keyboard: the waterfall is a tree; Down selects the next span and shows its details.
+    // The critical path is marked under the bars it runs through, and the trace opened on the span
+    // holding most of it (selected).
+    assert.ok((await trace.locator('.wf-row.critical:not([hidden])').count()) >= 1, 'rows on the critical path');
+    assert.ok((await trace.locator('.wf-row.critical .wf-crit-seg').count()) >= 1, 'critical-path segments drawn');
+    assert.match(await trace.locator('[data-testid=trace-head]').innerText(), /critical path/);
+    assert.equal(await trace.locator('.wf-row.selected.critical').count(), 1, 'the selected span is on the critical path');
+
+    // Keyboard: the waterfall is a tree; Home selects the first span, Down the next, with its details.
     await trace.locator('[data-testid=waterfall]').focus();
+    await page.keyboard.press('Home');
     await page.keyboard.press('ArrowDown');
     await trace.locator('[data-testid=span-name]', { hasText: 'SELECT items' }).waitFor({ timeout: 5_000 });
     assert.match(await trace.locator('[data-testid=span-details]').innerText(), /db\.statement/);

@@ -17,7 +17,7 @@ import {
   type TraceToHost,
   type TraceView,
 } from '../../shared/traceProtocol';
-import { el, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
+import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { clock, fmtMs, windowLabel } from '../shared/format';
 import { vscodeApi } from '../shared/vscodeApi';
 import { logsList, spanDetails, type DetailsActions } from './details';
@@ -207,6 +207,7 @@ function onTrace(m: TraceMessage): void {
   details.hidden = trace === null;
   traceHead.hidden = trace === null;
   if (!trace) {
+    renderFindings(null);
     setText(placeholder, m.traceId ? 'This trace is no longer in memory (the oldest spans are dropped first, and Clear Data empties everything).' : 'Choose a request to see its trace.');
     waterfall.setTrace(null, null);
     renderDetails();
@@ -220,13 +221,40 @@ function onTrace(m: TraceMessage): void {
     el('span', { class: 'fact', 'data-testid': 'span-count' }, trace.spans.length === 1 ? '1 span' : `${trace.spans.length} spans`),
     errors ? el('span', { class: 'fact error-text' }, `${errors} failed`) : '',
     trace.orphans ? el('span', { class: 'fact muted', title: 'Spans whose parent has not arrived or was dropped are shown at the top level' }, `${trace.orphans} without parent`) : '',
+    trace.analysis?.criticalPath.length ? el('span', { class: 'fact path-legend', title: 'The parts of the spans this request waited on' }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), 'critical path') : '',
     legend(trace),
   );
+  renderFindings(trace);
   const keepSpan = previous === trace.traceId ? (selectedSpan?.spanId ?? null) : (state.spanId ?? null);
   waterfall.setTrace(trace, keepSpan);
 }
 
-const main = el('main', { class: 'main' }, traceHead, placeholder, waterfall.root, details);
+const findingsList = el('ul', { class: 'findings', 'data-testid': 'trace-findings', 'aria-label': 'Findings in this trace' });
+
+/** The trace's findings above the waterfall; each selects its first span, its line opens the code. */
+function renderFindings(t: TraceView | null): void {
+  const fs = t?.analysis?.findings ?? [];
+  findingsList.hidden = fs.length === 0;
+  findingsList.replaceChildren(
+    ...fs.map((f) => {
+      const where = f.code ? el('button', { type: 'button', class: 'link where', title: `Open ${f.code.file}:${f.code.line}` }, `${f.code.file.split('/').pop()}:${f.code.line}`) : el('span', { class: 'where' }, '');
+      const li = el('li', { tabindex: '0', title: 'Select the first of its spans' }, el('span', { class: 'kind' }, f.kind === 'n+1' ? 'N+1' : 'Slow'), el('span', { class: 'text' }, f.text.replace(/^(N\+1|Slow query): /, '')), where);
+      const first = f.spanIds[0];
+      onActivate(li, () => {
+        if (!trace || !first) return;
+        waterfall.setTrace(trace, first, waterfall.scrollTop);
+        waterfall.focus();
+      });
+      where.addEventListener('click', (e) => {
+        e.stopPropagation();
+        if (first && f.code) post({ type: 'openSource', owner: 'span', id: first, frame: -1 });
+      });
+      return li;
+    }),
+  );
+}
+
+const main = el('main', { class: 'main' }, traceHead, placeholder, findingsList, waterfall.root, details);
 document.getElementById('app')!.append(header, el('div', { class: 'split' }, aside, main));
 placeholder.hidden = false;
 setText(placeholder, 'Loading…');

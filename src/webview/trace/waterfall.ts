@@ -23,6 +23,8 @@ interface PooledRow {
   bar: HTMLElement;
   label: HTMLElement;
   marks: HTMLElement;
+  /** The span's pieces of the critical path, under its bar. */
+  crit: HTMLElement;
   index: number;
 }
 
@@ -48,6 +50,8 @@ export class Waterfall {
   /** Indices into trace.spans of the rows shown (collapsed subtrees left out), in order. */
   private visible: number[] = [];
   private rowOf = new Map<string, number>();
+  /** Critical-path segments per span id (ms offsets and durations). */
+  private critOf = new Map<string, { offsetMs: number; durationMs: number }[]>();
   private parentIndex: Int32Array = new Int32Array(0);
   private readonly collapsed = new Set<string>();
   private selected = -1;
@@ -79,6 +83,12 @@ export class Waterfall {
     const previous = this.selected >= 0 && this.trace ? this.trace.spans[this.selected]?.spanId : null;
     this.trace = trace;
     this.rowOf = new Map();
+    this.critOf = new Map();
+    for (const c of trace?.analysis?.criticalPath ?? []) {
+      const list = this.critOf.get(c.spanId);
+      if (list) list.push(c);
+      else this.critOf.set(c.spanId, [c]);
+    }
     const spans = trace?.spans ?? [];
     this.parentIndex = new Int32Array(spans.length).fill(-1);
     for (let i = 0; i < spans.length; i++) {
@@ -91,7 +101,8 @@ export class Waterfall {
     for (const r of this.pool) r.index = -1;
     this.computeVisible();
     this.paintAxis();
-    const want = selectSpanId ?? (same ? previous : null) ?? null;
+    // A new trace opens on the span where most of its time went.
+    const want = selectSpanId ?? (same ? previous : (trace?.analysis?.hotSpanId ?? null)) ?? null;
     this.selected = want !== null && this.rowOf.has(want) ? this.rowOf.get(want)! : spans.length ? 0 : -1;
     if (!same) this.viewport.scrollTop = scrollTop;
     this.lastRange = '';
@@ -180,9 +191,10 @@ export class Waterfall {
     const bar = el('div', { class: 'wf-bar' });
     const label = el('span', { class: 'wf-label' });
     const marks = el('div', { class: 'wf-marks', 'aria-hidden': 'true' });
+    const crit = el('div', { class: 'wf-crit', 'aria-hidden': 'true' });
     const nameCell = el('div', { class: 'wf-name' }, twisty, chip, name);
-    const root = el('div', { class: 'wf-row', role: 'treeitem' }, nameCell, el('div', { class: 'wf-timeline' }, bar, marks, label));
-    const row: PooledRow = { root, twisty, chip, name, bar, label, marks, index: -1 };
+    const root = el('div', { class: 'wf-row', role: 'treeitem' }, nameCell, el('div', { class: 'wf-timeline' }, bar, crit, marks, label));
+    const row: PooledRow = { root, twisty, chip, name, bar, label, marks, crit, index: -1 };
     root.addEventListener('mousedown', (e) => e.preventDefault()); // keep focus on the tree, not the row
     root.addEventListener('click', (e) => {
       if (row.index < 0) return;
@@ -234,9 +246,21 @@ export class Waterfall {
       marks.push(m);
     }
     row.marks.replaceChildren(...marks);
+    const segs = this.critOf.get(s.spanId) ?? [];
+    const onPath = segs.reduce((a, c) => a + c.durationMs, 0);
+    row.crit.replaceChildren(
+      ...segs.map((c) => {
+        const seg = el('span', { class: 'wf-crit-seg' });
+        seg.style.left = `${(c.offsetMs / total) * 100}%`;
+        seg.style.width = `${(c.durationMs / total) * 100}%`;
+        return seg;
+      }),
+    );
+    toggleClass(row.root, 'critical', segs.length > 0);
+    const pathText = segs.length ? ` · ${fmtMs(onPath)} on the critical path` : '';
     const service = trace.services[s.service] ?? '';
-    setAttr(row.root, 'title', `${s.name} · ${service} · ${fmtMs(s.durationMs)} at +${fmtMs(s.offsetMs)}${s.status === 'error' ? ' · error' : ''}`);
-    setAttr(row.root, 'aria-label', `${s.name}, ${service}, ${fmtMs(s.durationMs)}${s.status === 'error' ? ', error' : ''}`);
+    setAttr(row.root, 'title', `${s.name} · ${service} · ${fmtMs(s.durationMs)} at +${fmtMs(s.offsetMs)}${pathText}${s.status === 'error' ? ' · error' : ''}`);
+    setAttr(row.root, 'aria-label', `${s.name}, ${service}, ${fmtMs(s.durationMs)}${segs.length ? `, ${fmtMs(onPath)} on the critical path` : ''}${s.status === 'error' ? ', error' : ''}`);
   }
 
   private fillTwisty(row: PooledRow, s: SpanView): void {
