@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
-import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
+import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
@@ -200,6 +200,11 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     md.appendMarkdown(`\n\n`);
     md.appendText(hoverHeadline(s));
     md.appendMarkdown('\n\n');
+    const where = breakdownLine(this.store, s.keys);
+    if (where) {
+      md.appendText(where);
+      md.appendMarkdown('\n\n');
+    }
     md.appendCodeblock(histogramText(s), 'text');
     if (s.errors.length) {
       md.appendMarkdown('\n**Last errors**\n\n');

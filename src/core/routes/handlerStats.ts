@@ -123,3 +123,23 @@ export function histogramText(s: HandlerStats): string {
     .map((c, i) => `${`≤ ${formatMs(edges[i + 1])}`.padStart(10)} ${'█'.repeat(Math.round((c / max) * width)).padEnd(width)} ${c}`)
     .join('\n');
 }
+
+/**
+ * The hover's line on where a handler's time goes, from its routes' recently analysed requests:
+ * `Time per request: postgresql shop 31 ms (62%), own code 14 ms (28%), payments 5 ms (10%)`.
+ */
+export function breakdownLine(store: TelemetryStore, keys: RouteKey[]): string | undefined {
+  const sums = new Map<string, number>();
+  let total = 0;
+  let requests = 0;
+  for (const k of keys) {
+    const b = store.insights.breakdown(k);
+    if (!b) continue;
+    requests += b.requests;
+    total += b.meanMs * b.requests;
+    for (const t of b.byTarget) sums.set(t.target, (sums.get(t.target) ?? 0) + t.meanMs * b.requests);
+  }
+  if (!requests || total <= 0) return undefined;
+  const parts = [...sums].sort((a, b) => b[1] - a[1]).slice(0, 4);
+  return `Time per request: ${parts.map(([target, ms]) => `${target} ${formatMs(ms / requests)} (${Math.round((ms / total) * 100)}%)`).join(', ')}`;
+}

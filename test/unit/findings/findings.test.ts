@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { handleQuery } from '../../../src/core/collector/queryApi';
 import { analyseRequest, analyseTraceView, criticalPath, InsightsEngine, normalizeStatement, pathTemplate, timedTree, type Finding } from '../../../src/core/findings';
 import type { Attributes, Span, SpanKind } from '../../../src/core/model';
+import { breakdownLine } from '../../../src/core/routes/handlerStats';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { isSidebarState } from '../../../src/shared/sidebarProtocol';
 import { buildSidebarState } from '../../../src/views/sidebarModel';
@@ -314,5 +315,20 @@ describe('findings: the service map and the sidebar', () => {
     assert.deepEqual(row.breakdown!.top.slice(0, 2).map((t) => `${t.target} ${t.meanMs}`).sort(), ['api.partner.example:443 30', 'postgresql shop 30']);
     const only = buildSidebarState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: 'payments', paused: false, nowMs: clock.now });
     assert.deepEqual(only.serviceMap.map((e) => `${e.from}>${e.to}`).sort(), ['gateway>payments', 'payments>postgresql shop']);
+  });
+});
+
+describe('findings: the hover line', () => {
+  it('says where a handler spends its time, by destination, with shares adding up to about 100%', () => {
+    const clock = { now: T0 + 1000 };
+    const store = new TelemetryStore({}, { now: () => clock.now });
+    for (let i = 0; i < 4; i++) {
+      const root = sp(0, 100, { route: '/orders' });
+      store.addSpans([root, db(10, 70, root, 'SELECT * FROM orders WHERE user_id = ?')]);
+    }
+    clock.now += 5000;
+    const line = breakdownLine(store, [{ service: 'gateway', method: 'GET', route: '/orders' }]);
+    assert.equal(line, 'Time per request: postgresql shop 60 ms (60%), own code 40 ms (40%)');
+    assert.equal(breakdownLine(store, [{ service: 'gateway', method: 'GET', route: '/none' }]), undefined);
   });
 });
