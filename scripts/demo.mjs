@@ -1,21 +1,20 @@
 // Shows Routelens working with live data: a real VS Code (code-server) with the extension loaded,
-// the demo shop API (FastAPI, instrumented by the bundled Python agent with no code change) under
-// steady traffic, a screenshot of the sidebar, and the address to open in your own browser.
+// the five-service demo shop of examples/journey (FastAPI, Flask and Django services on PostgreSQL
+// and Redis, each instrumented by the bundled Python agent with no code change) under steady
+// traffic, screenshots of the sidebar, and the address to open in your own browser.
 //
 //   node scripts/demo.mjs            run until Ctrl+C
 //   node scripts/demo.mjs --once     take the screenshots and stop (a quick check that all works)
 //   node scripts/demo.mjs --quick    screenshots after 8 s of traffic instead of a full minute
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { startJourney } from './journey.mjs';
 import { ensureInstalled, launchBrowser, openWorkbench, REPO_ROOT, startCodeServer, workbenchUrl } from './vscode-test/codeServer.mjs';
 
 const once = process.argv.includes('--once');
 const COLLECTOR = 'http://127.0.0.1:4318';
-const APP_PORT = Number(process.env.ROUTELENS_DEMO_APP_PORT || 8765);
-const SHOP = join(REPO_ROOT, 'examples', 'shop');
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const JOURNEY = join(REPO_ROOT, 'examples', 'journey');
 const children = [];
 const log = (m) => console.log(`[demo] ${m}`);
 
@@ -40,16 +39,6 @@ async function waitFor(check, what, ms = 60_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function start(cmd, args, opts) {
-  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (b) => (out = (out + b).slice(-4000)));
-  child.stderr.on('data', (b) => (out = (out + b).slice(-4000)));
-  child.output = () => out;
-  children.push(child);
-  return child;
-}
-
 function stopAll() {
   for (const c of children.splice(0)) {
     try {
@@ -61,12 +50,14 @@ function stopAll() {
 }
 
 let server;
+let journey;
 let stopping = false;
 /** Ctrl+C at any moment: stop the app, its traffic and VS Code (each in its own process group). */
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   stopAll();
+  await journey?.stop();
   await server?.stop().catch(() => {});
   log('stopped: VS Code, the demo API and its traffic have all exited');
   process.exit(code);
@@ -84,7 +75,7 @@ async function main() {
   log('starting VS Code (code-server) with Routelens on the demo workspace');
   // The defaults on purpose: the demo shows what a user gets, SDKs sending to 4318 with no settings.
   server = await startCodeServer({
-    folder: SHOP,
+    folder: JOURNEY,
     extensionDevelopmentPath: REPO_ROOT,
     userSettings: { 'routelens.collector.port': 4318, 'routelens.collector.grpcPort': 4317 },
     args: ['--reconnection-grace-time', '5'],
@@ -97,23 +88,9 @@ async function main() {
     await waitFor(() => health(COLLECTOR), 'the Routelens collector on port 4318');
     log(`collector listening on ${COLLECTOR}`);
 
-    const env = {
-      ...process.env,
-      ROUTELENS_ENDPOINT: COLLECTOR,
-      ROUTELENS_SERVICE_NAME: 'demo-shop',
-      PYTHONPATH: [join(REPO_ROOT, 'agents', 'python', 'bootstrap'), process.env.PYTHONPATH].filter(Boolean).join(':'),
-    };
-    const app = start(PYTHON, ['-m', 'uvicorn', 'app:app', '--host', '127.0.0.1', '--port', String(APP_PORT), '--log-level', 'warning'], { cwd: SHOP, env });
-    await waitFor(async () => {
-      if (app.exitCode !== null) throw new Error(`the demo app exited:\n${app.output()}`);
-      return new Promise((resolve) => {
-        const req = request(`http://127.0.0.1:${APP_PORT}/health`, (res) => (res.resume(), resolve(res.statusCode === 200)));
-        req.on('error', () => resolve(false));
-        req.end();
-      });
-    }, 'the demo app on port ' + APP_PORT, 30_000);
-    log(`demo shop API (FastAPI + Routelens agent) on http://127.0.0.1:${APP_PORT}`);
-    start(PYTHON, [join(SHOP, 'load.py'), '--base', `http://127.0.0.1:${APP_PORT}`, '--workers', '4'], { env: process.env });
+    journey = await startJourney({ collector: COLLECTOR, log });
+    journey.startLoad(3);
+    log(`traffic flowing to the gateway ${journey.gateway}`);
 
     await page.locator('.activitybar [aria-label^="Routelens"]').first().click();
     const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
@@ -149,6 +126,7 @@ async function main() {
 
   if (once) {
     stopAll();
+    await journey?.stop();
     await server.stop();
     log('done');
     return;

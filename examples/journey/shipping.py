@@ -18,9 +18,15 @@ except ImportError:  # the demo runs without its cache when Redis is not there
     cache = None
 
 
+# Shipping zones by the first item's warehouse. Two items were never given one: a bug worth finding.
+ZONES = {i: ("north" if i % 2 else "south") for i in range(1, 41) if i not in (13, 29)}
+
+
 @app.post("/ship")
 def ship():
     order = request.get_json()
+    items = order.get("items") or [1]
+    zone = ZONES[items[0]]
     eta = None
     if cache is not None:
         eta = cache.get("eta:default")
@@ -30,7 +36,7 @@ def ship():
             eta = 3
         cache.incr("shipments")
     time.sleep(random.uniform(0.005, 0.015))  # the email
-    log.info("confirmation email sent for order %s", order.get("order"))
+    log.info("confirmation email sent for order %s (zone %s)", order.get("order"), zone)
     return {"eta_days": int(eta or 3)}
 
 
