@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import sys
 from urllib.parse import urlsplit
 
@@ -87,10 +88,17 @@ def _module_from_runner_args(argv):
         if arg.startswith("-"):
             continue
         if ":" in arg:
-            return arg.split(":", 1)[0]
-        if "." in arg and not arg.endswith(".py"):
+            module, _, attr = arg.partition(":")
+            # `127.0.0.1:8000` or `localhost:8000` is an option's address, not `module:app`.
+            if _DOTTED.match(module) and _DOTTED.match(attr.split("(", 1)[0]):
+                return module
+            continue
+        if "." in arg and not arg.endswith(".py") and _DOTTED.match(arg):
             return arg
     return None
+
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 _RUNNERS = ("uvicorn", "gunicorn", "hypercorn", "daphne", "waitress", "granian", "flask")

@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 
-from . import _config, _http, _json, _trace
+from . import _config, _http, _json, _supervisor, _trace
 from ._ws import WebSocketClient, WebSocketError
 
 log = logging.getLogger("routelens")
@@ -102,6 +102,10 @@ class Exporter:
             "errors": [],
         }
         self._closed = False
+        # Why this process sends nothing (a reloader's watcher, a worker server's master), or
+        # None. Survives fork, except for a forking master's workers (see _after_fork).
+        self._muted = None
+        self._role_checked = False
         _live.add(self)
 
     def _init_state(self):
@@ -156,6 +160,31 @@ class Exporter:
                 self._sampler.reset()
             except Exception:
                 pass
+        if self._muted in _supervisor.FORKING and not self._closed:
+            # A worker forked by a silent master serves: it is an instance of its own from now,
+            # with its process metrics before its first request.
+            self._muted = None
+            self._role_checked = True
+            self.start()
+
+    def mute(self, reason):
+        """This process only watches or supervises: nothing more is queued or sent.
+
+        An open connection is closed by the exporter thread, which then ends.
+        """
+        if self._muted is not None:
+            return
+        self._muted = reason
+        self._gate = 0
+        with self._lock:
+            self._queue.clear()
+            self._rows.clear()
+        log.debug("routelens: %s process: sending nothing", reason)
+        self._wake.set()
+
+    @property
+    def muted(self):
+        return self._muted
 
     # -- called from application threads ----------------------------------------
 
@@ -188,7 +217,7 @@ class Exporter:
     def _put(self, queue, entry):
         """The slow path of queueing: closed, full, first item, or time to wake the thread."""
         try:
-            if self._closed:
+            if self._closed or self._muted is not None:
                 return
             if len(queue) >= self._max_queue:
                 self._drop_oldest(queue)
@@ -218,8 +247,14 @@ class Exporter:
             return dict(self._dropped)
 
     def start(self):
+        if self._muted is None and not self._role_checked:
+            # Decided when the first thing would be sent: by then sys.argv is final.
+            self._role_checked = True
+            reason = _supervisor.watcher_reason()
+            if reason is not None:
+                self.mute(reason)
         with self._lock:
-            if self._started or self._closed:
+            if self._started or self._closed or self._muted is not None:
                 return
             self._started = True
         thread = threading.Thread(target=self._run, name="routelens-exporter", daemon=True)
@@ -283,6 +318,9 @@ class Exporter:
         next_metrics = now + metrics_interval
         while True:
             try:
+                if self._muted is not None:
+                    self._go_quiet()
+                    return
                 if self._stopping:
                     self._final_flush()
                     return
@@ -318,6 +356,13 @@ class Exporter:
                 self._note("exporter loop: %r" % (exc,))
                 self._disconnect()
                 time.sleep(0.05)
+
+    def _go_quiet(self):
+        client, self._client = self._client, None
+        if client is not None:
+            client.close(1000)
+        self._unacked.clear()
+        self._unacked_bytes = 0
 
     def _sample(self):
         try:
