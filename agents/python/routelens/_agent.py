@@ -5,7 +5,7 @@ import logging
 import sys
 import threading
 
-from . import _announce, _config, _logs, _patch, _supervisor, _trace
+from . import _announce, _config, _logs, _otel, _patch, _supervisor, _trace
 from ._exporter import LOGS, Exporter, default_resource
 from ._http import State
 from ._metrics import ProcessMetrics
@@ -133,6 +133,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
         hooks = _framework_hooks() if instrument_frameworks else {}
         if instrument_frameworks:
             hooks.update(_supervisor.HOOKS)
+            hooks["opentelemetry.trace"] = _otel.mark_loaded
         if capture_logs:
             hooks["logging.config"] = _patch_logging_config
         pending = {}

@@ -117,6 +117,15 @@ def derive_service_name(environ=None, argv=None, cwd=None):
             return value.strip()
 
     argv = list(sys.argv if argv is None else argv) or [""]
+    if argv[0] == "-m":
+        # `python -m flask run` while the flask package is still importing (its import hooks
+        # can start the agent then): sys.argv[0] becomes .../flask/__main__.py only later, the
+        # module's name is in sys.orig_argv (3.10+).
+        orig = getattr(sys, "orig_argv", None) or []
+        if "-m" in orig[1:] and orig.index("-m", 1) + 1 < len(orig):
+            argv[0] = os.path.join(orig[orig.index("-m", 1) + 1], "__main__.py")
+        else:
+            argv[0] = ""
     module = None
     main_file = os.path.basename(argv[0] or "")
     if " " in main_file:

@@ -118,6 +118,21 @@ class DetectionTest(unittest.TestCase):
         self.assertIsNone(self.reason(["-c"]))
         self.assertIsNone(self.reason([]))
 
+    def test_the_service_is_named_the_same_while_python_m_is_still_importing(self):
+        # `python -m flask run`: flask's import (and the agent with it) runs before sys.argv[0]
+        # is set; the name comes from sys.orig_argv then, as it does later from sys.argv[0].
+        import sys
+
+        saved = getattr(sys, "orig_argv", None)
+        sys.orig_argv = ["/usr/bin/python3", "-m", "flask", "run"]
+        try:
+            early = _config.derive_service_name({"FLASK_APP": "shop.py"}, ["-m", "run"], "/tmp/x")
+        finally:
+            sys.orig_argv = saved
+        late = _config.derive_service_name({"FLASK_APP": "shop.py"}, ["/usr/lib/python3/dist-packages/flask/__main__.py", "run"], "/tmp/x")
+        self.assertEqual(early, "shop")
+        self.assertEqual(late, "shop")
+
     def test_runner_arguments_that_are_addresses_do_not_name_the_service(self):
         self.assertEqual(_config._module_from_runner_args(["gunicorn", "-b", "127.0.0.1:8000", "shop.wsgi:app"]), "shop.wsgi")
         self.assertEqual(_config._module_from_runner_args(["gunicorn", "-b", "localhost:8000", "app:create_app()"]), "app")
