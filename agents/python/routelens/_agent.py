@@ -5,7 +5,7 @@ import logging
 import sys
 import threading
 
-from . import _announce, _config, _logs, _otel, _patch, _supervisor, _trace
+from . import _announce, _config, _logs, _otel, _patch, _supervisor, _testrun, _trace
 from ._exporter import LOGS, Exporter, default_resource
 from ._http import State
 from ._metrics import ProcessMetrics
@@ -134,6 +134,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
         if instrument_frameworks:
             hooks.update(_supervisor.HOOKS)
             hooks["opentelemetry.trace"] = _otel.mark_loaded
+            hooks["pytest"] = _testrun.mark_active
         if capture_logs:
             hooks["logging.config"] = _patch_logging_config
         pending = {}

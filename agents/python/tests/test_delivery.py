@@ -136,12 +136,22 @@ class ExitTest(unittest.TestCase):
         collector.ack_batches = False
         agent = routelens.start(endpoint=collector.endpoint, service_name="e", metrics_interval=0,
                                 flush_interval=0.05, capture_logs=False)
+        records = []
+
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record.getMessage())
+
+        keep = Keep()
+        logging.getLogger("routelens").addHandler(keep)
         try:
             make_spans(4, "exit")
             self.assertTrue(collector.wait_spans(lambda s: s["name"] == "exit" and s["attributes"]["i"] == 3))
             routelens.shutdown(0.3)
             self.assertEqual(agent.exporter.stats["given_up"]["spans"], 4)
+            self.assertTrue(any("not acknowledged before exit" in r for r in records), records)
         finally:
+            logging.getLogger("routelens").removeHandler(keep)
             routelens.shutdown()
             collector.stop()
 
