@@ -316,6 +316,12 @@ class Exporter:
         now = time.monotonic()
         next_flush = now + interval
         next_metrics = now + metrics_interval
+        try:
+            settle = _supervisor.first_connect_delay()
+        except Exception:
+            settle = 0.0
+        if settle and not self.stats["connects"]:
+            self._next_connect = now + settle
         while True:
             try:
                 if self._muted is not None:
@@ -608,7 +614,7 @@ class Exporter:
         return spans, (_http.encode_rows(rows) if rows else None), len(rows), logs, metrics
 
     def _message(self, seq, spans, requests, logs, metrics, extra):
-        head = '{"v":1,"type":"batch","instance":%s,"seq":%d' % (_dumps(self._instance_id()), seq)
+        head = '{"v":1,"type":"batch","seq":%d,"instance":%s' % (seq, _dumps(self._instance_id()))
         tail = []
         if requests:
             tail.append(',"requests":' + requests)
@@ -690,7 +696,9 @@ class Exporter:
                 # Wait for the acks (within the deadline) so nothing is given up needlessly and
                 # the collector has read everything before the close.
                 while self._client is not None and self._unacked:
-                    left = deadline - time.monotonic()
+                    # A little before the deadline, so the give-up below still happens while
+                    # shutdown() waits for this thread.
+                    left = deadline - 0.03 - time.monotonic()
                     if left <= 0:
                         break
                     self._read_incoming(min(0.05, left))

@@ -120,6 +120,32 @@ def watcher_reason(argv=None, environ=None):
     return None
 
 
+# How long a process started as a script waits before its first connection (see below).
+SCRIPT_SETTLE = 0.5
+_CLIS = ("flask", "manage", "django-admin", "django", "uvicorn", "gunicorn")
+
+
+def first_connect_delay(argv=None, environ=None):
+    """Seconds to wait before the first connection: 0, or SCRIPT_SETTLE for a script.
+
+    A script that imports a framework may call a reloader right after (`app.run(debug=True)`,
+    `uvicorn.run("main:app", reload=True)`); the command line does not say so, but the call comes
+    within moments of the import. Waiting that long before connecting (what is queued meanwhile
+    is sent then) means such a watcher never connects at all.
+    """
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if not argv or _spawned_child():
+        return 0.0
+    if environ.get("WERKZEUG_RUN_MAIN") == "true" or environ.get("RUN_MAIN") == "true":
+        return 0.0
+    first = argv[0] or ""
+    if not first.endswith(".py") or os.path.basename(first) == "__main__.py":
+        return 0.0
+    program, _ = _command(argv)
+    return 0.0 if program in _CLIS else SCRIPT_SETTLE
+
+
 # Set by the agent: mute(reason) silences this process for good (or, for a forking master,
 # until it forks a worker).
 _mute = None

@@ -148,6 +148,8 @@ class ExitTest(unittest.TestCase):
             make_spans(4, "exit")
             self.assertTrue(collector.wait_spans(lambda s: s["name"] == "exit" and s["attributes"]["i"] == 3))
             routelens.shutdown(0.3)
+            thread = agent.exporter._thread
+            self.assertFalse(thread is not None and thread.is_alive(), "the exit flush ended within its time")
             self.assertEqual(agent.exporter.stats["given_up"]["spans"], 4)
             self.assertTrue(any("not acknowledged before exit" in r for r in records), records)
         finally:

@@ -112,6 +112,13 @@ class DetectionTest(unittest.TestCase):
         self.assertIsNone(self.reason([uvicorn, "main:app", "--workers", "1"]))
         self.assertIsNone(self.reason([uvicorn, "main:app"]))
 
+    def test_scripts_wait_a_moment_before_connecting(self):
+        self.assertEqual(_supervisor.first_connect_delay(["/srv/app.py"], {}), _supervisor.SCRIPT_SETTLE)
+        self.assertEqual(_supervisor.first_connect_delay(["/srv/app.py"], {"WERKZEUG_RUN_MAIN": "true"}), 0)
+        self.assertEqual(_supervisor.first_connect_delay(["manage.py", "runserver", "--noreload"], {}), 0)
+        self.assertEqual(_supervisor.first_connect_delay(["/x/uvicorn/__main__.py", "main:app"], {}), 0)
+        self.assertEqual(_supervisor.first_connect_delay(["-c"], {}), 0)
+
     def test_gunicorn_and_plain_scripts(self):
         self.assertEqual(self.reason(["/usr/local/bin/gunicorn", "-w", "2", "app:app"]), "gunicorn master")
         self.assertIsNone(self.reason(["app.py"]))
@@ -292,7 +299,7 @@ class ReloaderTest(SupervisorTestCase):
 
     def test_app_run_debug_from_a_script(self):
         # The command line says nothing here: the watcher becomes one when it calls the
-        # reloader, after importing Flask. From then on it sends nothing.
+        # reloader, just after importing Flask; a script waits a moment before connecting.
         app = self.write("app.py", FLASK_APP)
         proc = self.start(["app.py"])
         status, _ = self.get("/hello/one")
@@ -307,8 +314,27 @@ class ReloaderTest(SupervisorTestCase):
             watcher_batches = [m for n, m in self.collector.messages if m.get("type") == "batch"
                                and resources.get(n, {}).get("process.pid") == proc.pid]
         self.assertEqual(watcher_batches, [], "no batches from the watcher")
-        self.report("python app.py with app.run(debug=True)", proc.pid)
+        self.assert_watcher_silent(proc.pid)
+        services, instances = self.report("python app.py with app.run(debug=True)", proc.pid)
+        self.assertEqual((len(services), len(instances)), (1, 1))
         self.assertTrue(os.path.exists(app))
+
+    def test_uvicorn_run_reload_from_a_script(self):
+        self.write("main.py", FASTAPI_APP + '''
+if __name__ == "__main__":
+    import os, uvicorn
+    uvicorn.run("main:app", port=int(os.environ["PORT"]), reload=True)
+''')
+        proc = self.start(["main.py"])
+        status, _ = self.get("/hello/one")
+        self.assertEqual(status, 200)
+        child = next(iter(self.wait(lambda: self.served_pids("/hello/one"), "the request's span")))
+        self.assertNotEqual(child, proc.pid)
+        self.wait(lambda: child in self.metric_pids(), "the child's process metrics")
+        time.sleep(1.5)
+        self.assert_watcher_silent(proc.pid)
+        services, instances = self.report("python main.py with uvicorn.run(reload=True)", proc.pid)
+        self.assertEqual((len(services), len(instances)), (1, 1))
 
 
 class WorkersTest(SupervisorTestCase):
