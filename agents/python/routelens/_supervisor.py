@@ -69,6 +69,10 @@ def _flask_reloads(args, environ):
         return False
     if "--reload" in args:
         return True
+    # Flask's command line reads its options from FLASK_<COMMAND>_<OPTION> too.
+    reload_env = environ.get("FLASK_RUN_RELOAD", "").strip().lower()
+    if reload_env:
+        return reload_env in _TRUE
     if "--no-debug" in args:
         return False
     if "--debug" in args:

@@ -94,6 +94,8 @@ class DetectionTest(unittest.TestCase):
         self.assertIsNone(self.reason([flask, "run", "--no-reload"], FLASK_DEBUG="1"))
         self.assertIsNone(self.reason([flask, "run"], FLASK_DEBUG="0"))
         self.assertIsNone(self.reason([flask, "routes"], FLASK_DEBUG="1"))
+        self.assertEqual(self.reason([flask, "run"], FLASK_RUN_RELOAD="true"), "werkzeug reloader")
+        self.assertIsNone(self.reason([flask, "run"], FLASK_RUN_RELOAD="0", FLASK_DEBUG="1"))
 
     def test_django(self):
         self.assertEqual(self.reason(["manage.py", "runserver"]), "django autoreloader")
