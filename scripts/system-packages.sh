@@ -6,6 +6,7 @@
 # - python3 and the frameworks: the Python agent's tests, the demo API and the real-app tests
 # - python3-debugpy: the real Python debugger the F5 tests run the apps under
 # - python3-gunicorn: a real multi-worker server for the workers tests
+# - python3-pytest: the test-traffic tests run real test clients under a real pytest
 # - the client libraries apps call (requests, httpx, aiohttp, SQLAlchemy, the PostgreSQL drivers,
 #   redis) and real PostgreSQL and Redis servers: the agent's client-span tests run against them
 SYSTEM_PACKAGES=(
@@ -13,7 +14,7 @@ SYSTEM_PACKAGES=(
   python3 python3-fastapi python3-starlette python3-uvicorn python3-flask python3-django
   python3-structlog python3-prometheus-client python3-httpx python3-websockets python3-debugpy
   python3-gunicorn python3-requests python3-aiohttp python3-sqlalchemy python3-psycopg2
-  python3-psycopg python3-asyncpg python3-redis postgresql redis-server
+  python3-psycopg python3-asyncpg python3-redis python3-pytest postgresql redis-server
 )
 
 # Installs the missing SYSTEM_PACKAGES with apt-get as root or through password-less sudo; without

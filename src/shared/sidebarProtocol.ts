@@ -55,6 +55,17 @@ export interface ErrorRow {
   traceId?: string;
 }
 
+/** Requests a test client made while one test ran (test traffic, kept out of the route figures). */
+export interface TestRow {
+  id: string;
+  service: string;
+  requests: number;
+  errors: number;
+  slowestMs: number;
+  slowestTraceId: string;
+  lastSeenMs: number;
+}
+
 /** A request worth a look: it failed, or it was slower than its route's p95. */
 export interface TraceRow {
   traceId: string;
@@ -165,6 +176,8 @@ export interface SidebarState {
   routes: RouteRow[];
   errors: ErrorRow[];
   traces: TraceRow[];
+  /** Test runs, most recent first (absent from hosts that do not send them). */
+  tests?: TestRow[];
   charts: ChartsData;
   totals: Totals;
   /** Calls between services, databases and hosts over the window (the service map). */
@@ -270,6 +283,10 @@ function isErrorRow(e: unknown): e is ErrorRow {
   return isObj(e) && isStr(e.fingerprint) && isStr(e.service) && isStr(e.type) && isStr(e.message) && isNum(e.count) && isNum(e.lastSeenMs) && isOptStr(e.route) && isOptStr(e.where) && (e.traceId === undefined || isTraceId(e.traceId));
 }
 
+function isTestRow(t: unknown): t is TestRow {
+  return isObj(t) && isStr(t.id) && isStr(t.service) && isNum(t.requests) && isNum(t.errors) && isNum(t.slowestMs) && isTraceId(t.slowestTraceId) && isNum(t.lastSeenMs);
+}
+
 function isTraceRow(t: unknown): t is TraceRow {
   return isObj(t) && isTraceId(t.traceId) && isStr(t.service) && isStr(t.method) && isStr(t.route) && isNum(t.durationMs) && (t.statusCode === undefined || isNum(t.statusCode)) && isBool(t.error) && isBool(t.slow) && isNum(t.receivedMs);
 }
@@ -319,6 +336,7 @@ export function isSidebarState(s: unknown): s is SidebarState {
     s.errors.every(isErrorRow) &&
     Array.isArray(s.traces) &&
     s.traces.every(isTraceRow) &&
+    (s.tests === undefined || (Array.isArray(s.tests) && s.tests.every(isTestRow))) &&
     isCharts(s.charts) &&
     isObj(t) &&
     isNum(t.rps) &&

@@ -6,7 +6,7 @@ import type { CodeLocation } from '../core/model';
 import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
 import { LatencySketch } from '../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
-import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, Totals, TraceRow } from '../shared/sidebarProtocol';
+import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, TestRow, Totals, TraceRow } from '../shared/sidebarProtocol';
 
 export interface SidebarInput {
   collector: CollectorView;
@@ -21,6 +21,7 @@ export interface SidebarInput {
 export const CHART_POINTS = 60;
 export const SPARK_SECONDS = 60;
 export const MAX_ERRORS = 50;
+export const MAX_TESTS = 20;
 export const MAX_TRACES = 12;
 export const MAX_MAP_EDGES = 40;
 /** A route needs this many requests in the window before "slower than its p95" means something. */
@@ -73,6 +74,7 @@ export function buildSidebarState(store: TelemetryStore, input: SidebarInput, ca
     seq: heavy.seq,
     routes: heavy.routes,
     errors: errorRows(store, scope),
+    tests: testRows(store, scope),
     traces: heavy.traces,
     charts: heavy.charts,
     totals: totalsOf(seriesOf(store, heavy.summaries, service, services), nowSec, input.windowSec),
@@ -153,6 +155,14 @@ export function totalsOf(series: WindowedSeries[], nowSec: number, windowSec: nu
   }
   const q = (p: number): number | null => (requests ? round(sketch.quantile(p), 2) : null);
   return { rps: round(rps, 2), p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), errorRate: requests ? round(errors / requests, 4) : 0, requests };
+}
+
+/** The most recent test runs' requests (store.testTraffic), without their route lists. */
+export function testRows(store: TelemetryStore, service?: string): TestRow[] {
+  return store
+    .testTraffic.summaries(service)
+    .slice(0, MAX_TESTS)
+    .map((t) => ({ id: t.id, service: t.service, requests: t.requests, errors: t.errors, slowestMs: t.slowestMs, slowestTraceId: t.slowestTraceId, lastSeenMs: t.lastSeenMs }));
 }
 
 export function errorRows(store: TelemetryStore, service?: string): ErrorRow[] {

@@ -337,6 +337,32 @@ describe('e2e: the live dashboard and the trace panel', function () {
     await again.locator('input[aria-label="Filter routes"]').fill('');
   });
 
+  it('shows test-client requests apart, per test, and not in the routes table', async function () {
+    const sidebar = await frameWith(page, '[data-testid=collector-state]');
+    const spans: Json[] = [];
+    for (const [test, method, route, ms, status] of [
+      ['tests/test_checkout.py::test_pays', 'POST', '/checkout', 42, 200],
+      ['tests/test_checkout.py::test_pays', 'POST', '/checkout', 380, 200],
+      ['tests/test_checkout.py::test_declined', 'POST', '/checkout', 12, 502],
+    ] as const) {
+      const r = client!.request(method, route, 44, 'checkout', ms, { status });
+      (r.spans[0].attributes as Json)['test.case.name'] = test;
+      spans.push(r.spans[0]);
+    }
+    client!.send({ spans });
+    const tests = sidebar.locator('[data-testid=tests-list]');
+    await tests.locator('li', { hasText: 'test_declined' }).waitFor({ timeout: 15_000 });
+    const text = await tests.innerText();
+    assert.match(text, /tests\/test_checkout\.py::test_pays/);
+    assert.match(text, /2 requests/);
+    assert.match(text, /1 request, 1 failed/);
+    const rows = await sidebar.locator('[data-testid=routes-table] tbody').evaluateAll((bodies) => bodies.map((b) => b.getAttribute('data-route')));
+    assert.ok(!rows.includes('/checkout'), `test traffic is not a route of the server (${rows.join(', ')})`);
+    await sidebar.locator('section.tests').scrollIntoViewIfNeeded();
+    await quietHover();
+    await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'dashboard-dark-tests.png') });
+  });
+
   it('opens the route traces and the waterfall from a route row', async function () {
     const sidebar = await frameWith(page, '[data-testid=routes-table]');
     await sidebar.locator('tbody[data-route="/items/{item_id}"]').click();

@@ -5,7 +5,7 @@ import logging
 import sys
 import threading
 
-from . import _announce, _config, _logs, _patch, _trace
+from . import _announce, _config, _logs, _otel, _patch, _supervisor, _testrun, _trace
 from ._exporter import LOGS, Exporter, default_resource
 from ._http import State
 from ._metrics import ProcessMetrics
@@ -119,6 +119,11 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
             _debug_to_stderr()
         agent = Agent(config)
         State.agent = agent
+        # A reloader's watcher or a worker server's master sends nothing (see _supervisor).
+        reason = _supervisor.watcher_reason()
+        if reason is not None:
+            agent.exporter.mute(reason)
+        _supervisor._mute = agent.exporter.mute
         _trace.set_exporter(agent.exporter.export_span, agent.exporter.export_row)
         _announce.arm(agent.exporter, config.announce_metrics)
         if capture_logs:
@@ -126,6 +131,10 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
             _patch.patch(logging, "basicConfig", _make_basic_config)
             _logs.configure_structlog(agent._log_sink, config.log_level)
         hooks = _framework_hooks() if instrument_frameworks else {}
+        if instrument_frameworks:
+            hooks.update(_supervisor.HOOKS)
+            hooks["opentelemetry.trace"] = _otel.mark_loaded
+            hooks["pytest"] = _testrun.mark_active
         if capture_logs:
             hooks["logging.config"] = _patch_logging_config
         pending = {}
@@ -160,6 +169,7 @@ def shutdown(timeout=EXIT_FLUSH_SECONDS):
         if agent is None:
             return
         State.agent = None
+        _supervisor._mute = None
         _trace.set_exporter(None)
         _announce.disarm()
         _logs.configure_structlog(None, logging.WARNING)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import sys
 from urllib.parse import urlsplit
 
@@ -87,10 +88,17 @@ def _module_from_runner_args(argv):
         if arg.startswith("-"):
             continue
         if ":" in arg:
-            return arg.split(":", 1)[0]
-        if "." in arg and not arg.endswith(".py"):
+            module, _, attr = arg.partition(":")
+            # `127.0.0.1:8000` or `localhost:8000` is an option's address, not `module:app`.
+            if _DOTTED.match(module) and _DOTTED.match(attr.split("(", 1)[0]):
+                return module
+            continue
+        if "." in arg and not arg.endswith(".py") and _DOTTED.match(arg):
             return arg
     return None
+
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 _RUNNERS = ("uvicorn", "gunicorn", "hypercorn", "daphne", "waitress", "granian", "flask")
@@ -109,6 +117,15 @@ def derive_service_name(environ=None, argv=None, cwd=None):
             return value.strip()
 
     argv = list(sys.argv if argv is None else argv) or [""]
+    if argv[0] == "-m":
+        # `python -m flask run` while the flask package is still importing (its import hooks
+        # can start the agent then): sys.argv[0] becomes .../flask/__main__.py only later, the
+        # module's name is in sys.orig_argv (3.10+).
+        orig = getattr(sys, "orig_argv", None) or []
+        if "-m" in orig[1:] and orig.index("-m", 1) + 1 < len(orig):
+            argv[0] = os.path.join(orig[orig.index("-m", 1) + 1], "__main__.py")
+        else:
+            argv[0] = ""
     module = None
     main_file = os.path.basename(argv[0] or "")
     if " " in main_file:

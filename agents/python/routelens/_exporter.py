@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 
-from . import _config, _http, _json, _trace
+from . import _config, _http, _json, _supervisor, _trace
 from ._ws import WebSocketClient, WebSocketError
 
 log = logging.getLogger("routelens")
@@ -32,6 +32,17 @@ BACKOFF_START = 0.1
 BACKOFF_MAX = 1.0
 WELCOME_WAIT = 1.0
 STABLE_CONNECTION = 5.0
+
+# Delivery is at least once (docs/protocol.md, "Delivery"): every batch is kept until the
+# collector acknowledges it and sent again on the next connection. While this many batches (or
+# bytes) wait for their acks, no new batch is built: the queue takes the strain and, when full,
+# drops its oldest items (counted), as it does while there is no collector.
+MAX_UNACKED_BATCHES = 64
+MAX_UNACKED_BYTES = 16 * 1024 * 1024
+# When this many connections in a row end with the oldest unacknowledged batch sent on them and
+# no ack at all, that batch is given up (counted, logged, reported): a batch that the collector
+# keeps refusing by closing the connection must not hold back the rest for ever.
+MAX_FRUITLESS_CONNECTIONS = 5
 
 
 def _dumps(obj):
@@ -79,12 +90,22 @@ class Exporter:
         self.stats = {
             "connects": 0,
             "batches": 0,
+            # Batches sent again on a new connection, and acks that said "already stored".
+            "resent": 0,
+            "duplicates": 0,
+            # Sent but never acknowledged, then given up (attempts spent, or exit): they may or
+            # may not have been stored.
+            "given_up": {"batches": 0, SPANS: 0, LOGS: 0, METRICS: 0},
             "sent": {SPANS: 0, LOGS: 0, METRICS: 0},
             "accepted": {SPANS: 0, LOGS: 0, METRICS: 0},
             "rejected": {SPANS: 0, LOGS: 0, METRICS: 0},
             "errors": [],
         }
         self._closed = False
+        # Why this process sends nothing (a reloader's watcher, a worker server's master), or
+        # None. Survives fork, except for a forking master's workers (see _after_fork).
+        self._muted = None
+        self._role_checked = False
         _live.add(self)
 
     def _init_state(self):
@@ -103,9 +124,21 @@ class Exporter:
         self._backoff = BACKOFF_START
         self._next_connect = 0.0
         self._connected_at = 0.0
+        self._acked_on_connection = False
+        self._sent_on_connection = False
         self._seq = 0
         self._acked_seq = 0
         self._sent_seq = 0
+        # seq -> [message text, (spans, logs, metrics) counts, fruitless connections (see
+        # MAX_FRUITLESS_CONNECTIONS)]
+        self._unacked = collections.OrderedDict()
+        self._unacked_bytes = 0
+        # Given up since the last batch that reported it (docs/protocol.md, "givenUp").
+        self._given_up_report = None
+        # Unique to this process's life (a new one after fork): the collector drops batches it
+        # has already stored by (instance, seq), and a restarted process with the same pid (a
+        # container's pid 1) must not look like the old one resending.
+        self.instance = None
         self._busy = False
         self._flush_requested = False
         self.max_message_bytes = 4 * 1024 * 1024
@@ -127,6 +160,31 @@ class Exporter:
                 self._sampler.reset()
             except Exception:
                 pass
+        if self._muted in _supervisor.FORKING and not self._closed:
+            # A worker forked by a silent master serves: it is an instance of its own from now,
+            # with its process metrics before its first request.
+            self._muted = None
+            self._role_checked = True
+            self.start()
+
+    def mute(self, reason):
+        """This process only watches or supervises: nothing more is queued or sent.
+
+        An open connection is closed by the exporter thread, which then ends.
+        """
+        if self._muted is not None:
+            return
+        self._muted = reason
+        self._gate = 0
+        with self._lock:
+            self._queue.clear()
+            self._rows.clear()
+        log.debug("routelens: %s process: sending nothing", reason)
+        self._wake.set()
+
+    @property
+    def muted(self):
+        return self._muted
 
     # -- called from application threads ----------------------------------------
 
@@ -159,7 +217,7 @@ class Exporter:
     def _put(self, queue, entry):
         """The slow path of queueing: closed, full, first item, or time to wake the thread."""
         try:
-            if self._closed:
+            if self._closed or self._muted is not None:
                 return
             if len(queue) >= self._max_queue:
                 self._drop_oldest(queue)
@@ -189,8 +247,14 @@ class Exporter:
             return dict(self._dropped)
 
     def start(self):
+        if self._muted is None and not self._role_checked:
+            # Decided when the first thing would be sent: by then sys.argv is final.
+            self._role_checked = True
+            reason = _supervisor.watcher_reason()
+            if reason is not None:
+                self.mute(reason)
         with self._lock:
-            if self._started or self._closed:
+            if self._started or self._closed or self._muted is not None:
                 return
             self._started = True
         thread = threading.Thread(target=self._run, name="routelens-exporter", daemon=True)
@@ -213,10 +277,11 @@ class Exporter:
         self._wake.set()
         while time.monotonic() < deadline:
             if not self._queue and not self._rows and not self._busy and not self._flush_requested:
-                if self._client is None:
+                if not self._unacked:
+                    return self._client is not None
+                if self._client is None and not self._started:
                     return False
-                if self._acked_seq >= self._sent_seq:
-                    return True
+                # Connected or reconnecting: the next connection sends the unacknowledged again.
                 # The exporter thread reads acknowledgements when woken.
                 self._wake.set()
             time.sleep(0.005)
@@ -251,8 +316,17 @@ class Exporter:
         now = time.monotonic()
         next_flush = now + interval
         next_metrics = now + metrics_interval
+        try:
+            settle = _supervisor.first_connect_delay()
+        except Exception:
+            settle = 0.0
+        if settle and not self.stats["connects"]:
+            self._next_connect = now + settle
         while True:
             try:
+                if self._muted is not None:
+                    self._go_quiet()
+                    return
                 if self._stopping:
                     self._final_flush()
                     return
@@ -289,6 +363,13 @@ class Exporter:
                 self._disconnect()
                 time.sleep(0.05)
 
+    def _go_quiet(self):
+        client, self._client = self._client, None
+        if client is not None:
+            client.close(1000)
+        self._unacked.clear()
+        self._unacked_bytes = 0
+
     def _sample(self):
         try:
             for point in self._sampler.sample():
@@ -306,6 +387,12 @@ class Exporter:
         if self._resource is None:
             self._resource = self._resource_fn()
         return self._resource
+
+    def _instance_id(self):
+        if self.instance is None:
+            base = self._resource_attrs().get("service.instance.id") or "%d" % os.getpid()
+            self.instance = "%s-%s" % (base, os.urandom(4).hex())
+        return self.instance
 
     def _connect(self, timeout):
         client = WebSocketClient(self.config.ws_url, timeout=max(0.05, min(2.0, timeout)),
@@ -332,8 +419,48 @@ class Exporter:
         if not self._stopping and not self._closed:
             self._gate = min(self._trigger, self._max_queue)
         self._connected_at = time.monotonic()
+        self._acked_on_connection = False
+        self._sent_on_connection = False
         self.stats["connects"] += 1
-        return True
+        self._resend_unacked()
+        return self._client is not None
+
+    def _resend_unacked(self):
+        """Sends every batch still waiting for its ack again, oldest first, on the new connection."""
+        for seq in list(self._unacked):
+            entry = self._unacked.get(seq)
+            if entry is None or self._client is None:
+                return
+            if entry[2] >= MAX_FRUITLESS_CONNECTIONS:
+                self._give_up(seq, "%d connections in a row ended without an ack after it was sent" % entry[2])
+                continue
+            self.stats["resent"] += 1
+            self._sent_on_connection = True
+            try:
+                self._client.send_text(entry[0])
+            except (OSError, WebSocketError) as exc:
+                self._note("resend failed: %r" % (exc,))
+                self._disconnect()
+                return
+
+    def _give_up(self, seq, why):
+        entry = self._unacked.pop(seq, None)
+        if entry is None:
+            return
+        self._unacked_bytes -= len(entry[0])
+        spans, logs, metrics = entry[1]
+        for report in (self.stats["given_up"], self._given_up_report_dict()):
+            report["batches"] += 1
+            report[SPANS] += spans
+            report[LOGS] += logs
+            report[METRICS] += metrics
+        log.warning("routelens: gave up batch %d (%d spans, %d logs, %d metrics): %s",
+                    seq, spans, logs, metrics, why)
+
+    def _given_up_report_dict(self):
+        if self._given_up_report is None:
+            self._given_up_report = {"batches": 0, SPANS: 0, LOGS: 0, METRICS: 0}
+        return self._given_up_report
 
     def _disconnect(self):
         client, self._client = self._client, None
@@ -341,9 +468,13 @@ class Exporter:
             self._gate = self._max_queue
         if client is not None:
             client.abort()
+            if self._sent_on_connection and not self._acked_on_connection and self._unacked:
+                self._unacked[next(iter(self._unacked))][2] += 1
             now = time.monotonic()
-            # A connection that lasted starts the backoff afresh; one that flaps keeps doubling it.
-            if now - self._connected_at > STABLE_CONNECTION:
+            # A connection that lasted, or on which the collector acknowledged a batch, starts
+            # the backoff afresh (the collector is there; the cut was the network's); one that
+            # flaps without ever acknowledging keeps doubling it.
+            if self._acked_on_connection or now - self._connected_at > STABLE_CONNECTION:
                 self._backoff = BACKOFF_START
             self._next_connect = now + self._backoff
             self._backoff = min(BACKOFF_MAX, self._backoff * 2)
@@ -373,8 +504,21 @@ class Exporter:
                 self.max_batch_items = min(self.config.max_batch, items)
         elif kind == "ack":
             seq = message.get("seq")
-            if isinstance(seq, int) and seq > self._acked_seq:
-                self._acked_seq = seq
+            if isinstance(seq, int):
+                self._acked_on_connection = True
+                if seq > self._acked_seq:
+                    self._acked_seq = seq
+                # Acks come in the order the batches were sent on the connection, and the
+                # collector handles a connection's messages in order: every earlier batch has
+                # been handled too (stored, or refused as a whole).
+                unacked = self._unacked
+                while unacked:
+                    first = next(iter(unacked))
+                    if first > seq:
+                        break
+                    self._unacked_bytes -= len(unacked.pop(first)[0])
+            if message.get("duplicate") is True:
+                self.stats["duplicates"] += 1
             for field in ("accepted", "rejected"):
                 counts = message.get(field)
                 if isinstance(counts, dict):
@@ -404,28 +548,37 @@ class Exporter:
                 items.extend(islice(iter(queue.popleft, None), m))
         return items, n
 
+    def _window_full(self):
+        return len(self._unacked) >= MAX_UNACKED_BATCHES or self._unacked_bytes >= MAX_UNACKED_BYTES
+
     def _send_pending(self, deadline=None):
         self._busy = True
         try:
             while self._client is not None:
                 if deadline is not None and time.monotonic() >= deadline:
                     return
+                if self._window_full():
+                    # Wait (briefly, on this thread only) for acks to make room.
+                    self._read_incoming(0.05)
+                    if self._window_full():
+                        return
+                    continue
                 items, n_rows = self._take(self.max_batch_items)
                 with self._lock:
                     dropped = self._dropped
                     has_drops = any(dropped.values())
                     if has_drops:
                         self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
-                if not items and not has_drops:
+                given_up, self._given_up_report = self._given_up_report, None
+                if not items and not has_drops and given_up is None:
                     return
-                unsent, unsent_rows, reported = self._send_items(items, n_rows, dropped if has_drops else None)
-                if has_drops and not reported:
-                    with self._lock:
-                        for k in _KINDS:
-                            self._dropped[k] += dropped[k]
-                if unsent:
-                    # The connection failed: the next one sends these.
-                    self._requeue(unsent, unsent_rows)
+                extra = {}
+                if has_drops:
+                    extra["dropped"] = dropped
+                if given_up is not None:
+                    extra["givenUp"] = given_up
+                self._send_items(items, n_rows, extra)
+                if self._client is None:
                     return
                 if self.pending() < self._trigger and not self._flush_requested and not self._stopping:
                     return
@@ -434,17 +587,6 @@ class Exporter:
                 self._read_incoming(0.0)
         finally:
             self._busy = False
-
-    def _requeue(self, items, n_rows):
-        """Puts unsent items back at the front of their queues (rows first in items)."""
-        for queue, part in ((self._rows, items[:n_rows]), (self._queue, items[n_rows:])):
-            room = self._max_queue - len(queue)
-            if room < len(part):
-                with self._lock:
-                    for entry in part[: len(part) - max(0, room)]:
-                        self._dropped[_kind(entry)] += 1
-                part = part[len(part) - max(0, room):]
-            queue.extendleft(reversed(part))
 
     def _encode(self, items, n_rows=0):
         """(span texts, compact requests text or None, how many rows it has, logs, metrics).
@@ -471,9 +613,8 @@ class Exporter:
             spans = _http.encode_spans(spans)
         return spans, (_http.encode_rows(rows) if rows else None), len(rows), logs, metrics
 
-    def _message(self, spans, requests, logs, metrics, dropped):
-        self._seq += 1
-        head = '{"v":1,"type":"batch","seq":%d' % self._seq
+    def _message(self, seq, spans, requests, logs, metrics, extra):
+        head = '{"v":1,"type":"batch","seq":%d,"instance":%s' % (seq, _dumps(self._instance_id()))
         tail = []
         if requests:
             tail.append(',"requests":' + requests)
@@ -481,8 +622,8 @@ class Exporter:
             tail.append(',"logs":' + _json.dumps(logs))
         if metrics:
             tail.append(',"metrics":' + _json.dumps(metrics))
-        if dropped:
-            tail.append(',"dropped":' + _json.dumps(dropped))
+        for key, value in extra.items():
+            tail.append(',"%s":%s' % (key, _json.dumps(value)))
         tail.append("}")
         if not spans:
             return head + "".join(tail)
@@ -494,61 +635,79 @@ class Exporter:
         spans[-1] = spans[-1] + "]" + "".join(tail)
         return ",".join(spans)
 
-    def _send_items(self, items, n_rows, dropped):
-        """Sends items (the first n_rows of them request rows) in as many messages as the size
-        limit needs.
+    def _send_items(self, items, n_rows, extra):
+        """Makes batches of items (the first n_rows of them request rows), as many as the size
+        limit needs, keeps each until it is acknowledged and sends it if connected.
 
-        Returns (items not sent because the connection failed, how many of those are rows,
-        whether `dropped` was reported).
+        `extra` (the dropped and givenUp reports) goes into the first batch.
         """
         spans, requests, rows, logs, metrics = self._encode(items, n_rows)
-        text = self._message(spans, requests, logs, metrics, dropped)
+        seq = self._seq + 1
+        text = self._message(seq, spans, requests, logs, metrics, extra)
         if len(text) > self.max_message_bytes:
-            if len(items) == 1:
+            if len(items) <= 1:
                 # One item alone is over the limit: it can never be sent.
                 with self._lock:
-                    self._dropped[_kind(items[0])] += 1
-                return [], 0, False
+                    if items:
+                        self._dropped[_kind(items[0])] += 1
+                    for k, v in (extra.get("dropped") or {}).items():
+                        self._dropped[k] += v
+                if extra.get("givenUp"):
+                    report = self._given_up_report_dict()
+                    for k, v in extra["givenUp"].items():
+                        report[k] += v
+                return
             half = len(items) // 2
             first_rows = min(n_rows, half)
-            unsent, unsent_rows, reported = self._send_items(items[:half], first_rows, dropped)
-            if unsent:
-                return unsent + items[half:], unsent_rows + (n_rows - first_rows), reported
-            unsent, unsent_rows, reported_later = self._send_items(items[half:], n_rows - first_rows,
-                                                                   None if reported else dropped)
-            return unsent, unsent_rows, reported or reported_later
-        seq = self._seq
-        try:
-            self._client.send_text(text)
-        except (OSError, WebSocketError) as exc:
-            self._note("send failed: %r" % (exc,))
-            self._disconnect()
-            return items, n_rows, False
-        self._sent_seq = seq
+            self._send_items(items[:half], first_rows, extra)
+            self._send_items(items[half:], n_rows - first_rows, {})
+            return
+        # Numbered only now, so the numbers the collector sees have no holes but lost batches.
+        self._seq = seq
+        self._unacked[seq] = [text, (len(spans) + rows, len(logs), len(metrics)), 0]
+        self._unacked_bytes += len(text)
         self.stats["batches"] += 1
         sent = self.stats["sent"]
         sent[SPANS] += len(spans) + rows
         sent[LOGS] += len(logs)
         sent[METRICS] += len(metrics)
-        return [], 0, dropped is not None
+        if self._client is None:
+            return
+        self._sent_on_connection = True
+        try:
+            self._client.send_text(text)
+        except (OSError, WebSocketError) as exc:
+            # Kept: the next connection sends it again.
+            self._note("send failed: %r" % (exc,))
+            self._disconnect()
+            return
+        self._sent_seq = seq
 
     def _final_flush(self):
         deadline = self._stop_deadline or (time.monotonic() + 1.0)
         try:
-            if self._client is None and (self._queue or self._rows):
+            if self._client is None and (self._queue or self._rows or self._unacked):
                 remaining = deadline - time.monotonic()
                 if remaining > 0.05:
                     self._connect(min(remaining / 2, 0.5))
             if self._client is not None:
                 self._read_incoming(0.0)
                 self._send_pending(deadline)
-                if self._client is not None:
-                    # Give the acks a moment so the collector has read everything before the close.
-                    self._read_incoming(min(0.05, max(0.0, deadline - time.monotonic())))
+                # Wait for the acks (within the deadline) so nothing is given up needlessly and
+                # the collector has read everything before the close.
+                while self._client is not None and self._unacked:
+                    # A little before the deadline, so the give-up below still happens while
+                    # shutdown() waits for this thread.
+                    left = deadline - 0.03 - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._read_incoming(min(0.05, left))
         finally:
             client, self._client = self._client, None
             if client is not None:
                 client.close(1000)
+            for seq in list(self._unacked):
+                self._give_up(seq, "not acknowledged before exit")
 
 
 def default_resource(service_name=None):

@@ -3,7 +3,7 @@
 import os
 import threading
 
-from . import _json, _trace
+from . import _json, _testrun, _trace
 from ._codeloc import code_attributes
 from ._trace import parse_traceparent, split_host
 
@@ -109,6 +109,10 @@ def begin(method, path, traceparent, client_address, host):
     span._seq = _trace.next_seq()
     t0 = span._t0 = _perf()
     span.start_ms = (t0 + _trace._wall_offset) * 1000.0
+    if _testrun.active:
+        test = _testrun.current_test()
+        if test is not None:
+            span.set_attribute(_testrun.ATTRIBUTE, test)
     return span
 
 

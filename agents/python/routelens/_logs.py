@@ -4,9 +4,16 @@ import logging
 import sys
 import time
 
-from . import _errors
+from . import _errors, _otel
 from ._codeloc import abspath
 from ._trace import _attr_value, _current
+
+
+def _otel_ids(item):
+    """A record made in a request OpenTelemetry traces (see _otel) belongs to its span."""
+    ids = _otel.current_ids()
+    if ids is not None:
+        item["traceId"], item["spanId"] = ids
 
 _SEVERITIES = ((50, "fatal"), (40, "error"), (30, "warn"), (20, "info"), (10, "debug"))
 
@@ -93,6 +100,8 @@ def record_to_item(record):
     if span is not None:
         item["traceId"] = span.trace_id
         item["spanId"] = span.span_id
+    elif _otel.loaded:
+        _otel_ids(item)
     exc_info = record.exc_info
     if exc_info and exc_info[1] is not None:
         item["exception"] = _errors.describe(exc_info[1], exc_info[2])
@@ -192,6 +201,8 @@ def structlog_processor(logger, method_name, event_dict):
         if span is not None:
             item["traceId"] = span.trace_id
             item["spanId"] = span.span_id
+        elif _otel.loaded:
+            _otel_ids(item)
         found = _exception_from(exc_value) if exc_value else None
         if found is not None:
             item["exception"] = _errors.describe(found[0], found[1])

@@ -9,7 +9,7 @@ this a dictionary hit after the first request).
 
 import weakref
 
-from . import _announce, _http
+from . import _announce, _http, _otel
 from ._patch import patch
 from ._trace import _current
 
@@ -48,6 +48,9 @@ async def handle(owner, call, scope, receive, send):
     """Runs call(scope, receive, send) inside a server span. owner is the app whose routes apply."""
     if _announce.pending:
         _announce.asgi_request(owner, scope)
+    if _otel.loaded and _otel.traces_request(owner):
+        # OpenTelemetry makes this request's server span (see _otel).
+        return await call(scope, receive, send)
     try:
         path = scope.get("path", "")
         root_path = scope.get("root_path", "")
@@ -244,6 +247,9 @@ def _make_call(original):
             return await original(self, scope, receive, send)
         if _announce.pending:
             _announce.asgi_request(self, scope)
+        if _otel.loaded and _otel.traces_request(self):
+            # OpenTelemetry makes this request's server span (see _otel).
+            return await original(self, scope, receive, send)
         try:
             # Routing rewrites path and root_path for mounts; the route lookup needs the originals.
             path = scope.get("path", "")

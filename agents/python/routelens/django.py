@@ -11,7 +11,7 @@ got_request_exception signal, since Django turns them into responses itself.
 import asyncio
 import sys
 
-from . import _announce, _http
+from . import _announce, _http, _otel
 from ._patch import patch
 from ._trace import _current
 
@@ -61,12 +61,25 @@ def _finish(request, span, response, exc):
             pass
 
 
+def _otel_request(request, response):
+    """OpenTelemetry's request (see _otel): the view's location goes on its span."""
+    try:
+        info = _route(request)
+        if info is not None:
+            _otel.annotate({k: v for k, v in info.attributes.items() if k.startswith("code.")})
+    except Exception:
+        pass
+    return response
+
+
 def RoutelensMiddleware(get_response):
     """Django middleware factory, usable in sync and async stacks."""
     if _iscoroutinefunction(get_response):
         async def middleware(request):
             if _http.State.agent is None or hasattr(request, _REQUEST_ATTR):
                 return await get_response(request)
+            if _otel.loaded and _otel.traces_request():
+                return _otel_request(request, await get_response(request))
             try:
                 span = _begin(request)
                 token = _current.set(span)
@@ -93,6 +106,8 @@ def RoutelensMiddleware(get_response):
     def middleware(request):
         if _http.State.agent is None or hasattr(request, _REQUEST_ATTR):
             return get_response(request)
+        if _otel.loaded and _otel.traces_request():
+            return _otel_request(request, get_response(request))
         try:
             span = _begin(request)
             token = _current.set(span)
@@ -140,7 +155,11 @@ def ensure_in_settings():
     current = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH in current:
         return False
-    settings.MIDDLEWARE = [MIDDLEWARE_PATH] + current
+    # Inside OpenTelemetry's middleware, where its server span is current: the agent then
+    # leaves the request to it and puts the view's location on its span (see _otel).
+    otel = [i for i, name in enumerate(current) if name.startswith("opentelemetry.instrumentation.django")]
+    at = otel[-1] + 1 if otel else 0
+    settings.MIDDLEWARE = current[:at] + [MIDDLEWARE_PATH] + current[at:]
     return True
 
 

@@ -6,7 +6,7 @@ route template and the view are known) and `handle_exception` (the unhandled
 exception, before Flask turns it into a 500 or re-raises it).
 """
 
-from . import _announce, _http
+from . import _announce, _codeloc, _http, _otel
 from ._patch import patch
 from ._trace import _current
 
@@ -102,6 +102,8 @@ class RoutelensMiddleware:
     def __call__(self, environ, start_response):
         if ENVIRON_KEY in environ or _http.State.agent is None:
             return self.app(environ, start_response)
+        if _otel.loaded and _otel.traces_request(self.app):
+            return self.app(environ, start_response)
         return call(self.app, environ, start_response)
 
 
@@ -135,6 +137,9 @@ def _make_wsgi_app(original):
     # returns. This runs on every request of every Flask app, and each call less is measurable.
     def wsgi_app(self, environ, start_response):
         if ENVIRON_KEY in environ or _http.State.agent is None:
+            return original(self, environ, start_response)
+        if _otel.loaded and _otel.traces_request(self):
+            # OpenTelemetry makes this request's server span (see _otel).
             return original(self, environ, start_response)
         if _announce.pending:
             _announce.wsgi_request(self, environ)
@@ -210,6 +215,9 @@ def _make_full_dispatch_request(original):
                         span._route = rule.__dict__[_RULE_ATTR][method]
                     except (KeyError, AttributeError):
                         span._route = _rule_route(self, rule, method)
+            elif _otel.loaded and request is not None and request.url_rule is not None:
+                # OpenTelemetry's request: the view's location goes on its span.
+                _otel.annotate(_codeloc.code_attributes(self.view_functions.get(request.url_rule.endpoint), request.method))
         except Exception:
             span = None
         response = original(self)

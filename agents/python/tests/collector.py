@@ -159,6 +159,8 @@ class FakeCollector:
         self.send_welcome = send_welcome
         self.ping_interval = ping_interval
         self.max_items = max_items
+        # False: batches are received but never acknowledged (delivery tests).
+        self.ack_batches = True
         self.messages = []  # (connection number, decoded message)
         self.raw_frames = []  # (connection number, text)
         self.binary_frames = 0
@@ -291,7 +293,8 @@ class FakeCollector:
                     if not hello:
                         await ws.send(json.dumps({"v": 1, "type": "error", "code": "no_hello", "message": "no hello"}))
                         continue
-                    await ws.send(json.dumps(self._ack(message)))
+                    if self.ack_batches:
+                        await ws.send(json.dumps(self._ack(message)))
                 elif kind == "announce":
                     # The collector reads the announcer's service from its hello; URLs are strings.
                     urls = message.get("prometheus")

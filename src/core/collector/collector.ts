@@ -9,6 +9,7 @@ import type { TelemetrySink } from '../sink';
 import type { TelemetryStore } from '../store/store';
 import type { LiveHub } from './live';
 import { isAllowedOrigin, isLoopbackHost } from './hostCheck';
+import { DeliveryLedger } from './deliveryLedger';
 import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
 import { handleQuery } from './queryApi';
 import { SocketGuard } from './socketGuard';
@@ -97,6 +98,8 @@ export class Collector {
   readonly sockets: SocketGuard;
   process: ProcessStats | undefined;
   private readonly connections = new Map<WebSocket, Connection>();
+  /** Batches already stored, by agent instance and sequence number (resends are not stored twice). */
+  private readonly ledger = new DeliveryLedger();
   private heartbeat: NodeJS.Timeout | undefined;
   private nextId = 1;
   private listeningPort = 0;
@@ -359,11 +362,30 @@ export class Collector {
           return;
         case 'batch': {
           if (!conn.resource) throw new ProtocolError('no_hello', 'send a hello message before any batch');
+          if (msg.instance !== undefined && msg.seq !== undefined && this.ledger.check(msg.instance, msg.seq) === 'duplicate') {
+            // Sent again after a reconnect, but already stored: acknowledged, not stored twice.
+            this.counters.inc('ws.duplicate.batches');
+            this.counters.inc('ws.duplicate.items', msg.spans.length + (msg.requests ? msg.requests.shape.length : 0) + msg.logs.length + msg.metrics.length);
+            send(ws, { v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq, duplicate: true, accepted: { spans: 0, logs: 0, metrics: 0 }, rejected: { spans: 0, logs: 0, metrics: 0 }, errors: [] });
+            return;
+          }
+          this.countGivenUp(conn, msg.givenUp);
           const decoded = decodeBatch(msg, conn.resource);
           // Each kind goes in on its own so one failing consumer cannot lose the others.
           this.opts.sink.addSpans(decoded.spans);
           this.opts.sink.addLogs(decoded.logs);
           this.opts.sink.addMetrics(decoded.metrics);
+          if (msg.instance !== undefined && msg.seq !== undefined) {
+            const missingBefore = this.ledger.missing;
+            const forgottenBefore = this.ledger.forgotten;
+            this.ledger.record(msg.instance, msg.seq);
+            this.counters.inc('ws.dedupe.forgotten', this.ledger.forgotten - forgottenBefore);
+            const missing = this.ledger.missing - missingBefore;
+            if (missing > 0) {
+              this.counters.inc('ws.batches.missing', missing);
+              this.warn(`${conn.resource.serviceName}: ${missing} batch(es) of agent instance ${msg.instance} never arrived`);
+            }
+          }
           const rej = decoded.rejected;
           this.counters.inc('ws.accepted.spans', decoded.spans.length);
           this.counters.inc('ws.accepted.logs', decoded.logs.length);
@@ -400,6 +422,16 @@ export class Collector {
       this.warn(`connection #${conn.id} (${conn.resource?.serviceName ?? 'no hello yet'}): ${e.code}: ${e.message}`);
       send(ws, { v: PROTOCOL_VERSION, type: 'error', code: e.code, message: e.message });
     }
+  }
+
+  /** Counts and logs what an agent reports it gave up (sent, never acknowledged; maybe stored). */
+  private countGivenUp(conn: Connection, g: { batches: number; spans: number; logs: number; metrics: number }): void {
+    if (!g.batches && !g.spans && !g.logs && !g.metrics) return;
+    this.counters.inc('agent.givenUp.batches', g.batches);
+    this.counters.inc('agent.givenUp.spans', g.spans);
+    this.counters.inc('agent.givenUp.logs', g.logs);
+    this.counters.inc('agent.givenUp.metrics', g.metrics);
+    this.warn(`${conn.resource?.serviceName ?? 'unknown_service'}: the agent gave up ${g.batches} unacknowledged batch(es) (${g.spans} spans, ${g.logs} logs, ${g.metrics} metrics); some may have been stored`);
   }
 
   private sweep(): void {

@@ -10,10 +10,23 @@ export const MAX_STRING = 16 * 1024;
 const MAX_ATTRIBUTES = 256;
 const MAX_EVENTS = 128;
 const MAX_FRAMES = 256;
+const MAX_INSTANCE = 256;
 
 export type NativeMessage =
   | { type: 'hello'; resource: Resource }
-  | { type: 'batch'; seq?: number; spans: unknown[]; requests?: RequestColumns; logs: unknown[]; metrics: unknown[]; dropped: { spans: number; logs: number; metrics: number } }
+  | {
+      type: 'batch';
+      /** The sending agent instance (unique per process life); with seq, the key of duplicate detection. */
+      instance?: string;
+      seq?: number;
+      spans: unknown[];
+      requests?: RequestColumns;
+      logs: unknown[];
+      metrics: unknown[];
+      dropped: { spans: number; logs: number; metrics: number };
+      /** Batches (and their items) the agent sent but gave up waiting for an ack for, since its last report. */
+      givenUp: { batches: number; spans: number; logs: number; metrics: number };
+    }
   | { type: 'announce'; prometheus: string[] };
 
 /**
@@ -74,7 +87,24 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
       const d = isObj(raw.dropped) ? raw.dropped : {};
       const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
       const seq = typeof raw.seq === 'number' && Number.isFinite(raw.seq) ? raw.seq : undefined;
-      return { type: 'batch', seq, spans, ...(requests ? { requests } : {}), logs, metrics, dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) } };
+      let instance: string | undefined;
+      if (raw.instance !== undefined) {
+        if (typeof raw.instance !== 'string' || raw.instance === '' || raw.instance.length > MAX_INSTANCE) throw new ProtocolError('bad_message', `"instance" must be a non-empty string of at most ${MAX_INSTANCE} characters`);
+        if (seq === undefined || !Number.isSafeInteger(seq) || seq < 1) throw new ProtocolError('bad_message', 'a batch with "instance" needs "seq", a positive integer');
+        instance = raw.instance;
+      }
+      const g = isObj(raw.givenUp) ? raw.givenUp : {};
+      return {
+        type: 'batch',
+        ...(instance !== undefined ? { instance } : {}),
+        seq,
+        spans,
+        ...(requests ? { requests } : {}),
+        logs,
+        metrics,
+        dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) },
+        givenUp: { batches: count(g.batches), spans: count(g.spans), logs: count(g.logs), metrics: count(g.metrics) },
+      };
     }
     case 'announce': {
       const urls = Array.isArray(raw.prometheus) ? raw.prometheus.filter((u): u is string => typeof u === 'string') : [];

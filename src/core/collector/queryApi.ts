@@ -60,6 +60,8 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
         : store.recentRequests({ limit, errorsOnly, minDurationMs, service });
       return { status: 200, body: { traces } };
     }
+    case '/api/v1/tests':
+      return { status: 200, body: { tests: store.testTraffic.summaries(service) } };
     case '/api/v1/errors':
       return { status: 200, body: { errors: store.errorGroups(service) } };
     case '/api/v1/logs': {

@@ -491,6 +491,8 @@ export function analyseTraceView(spans: Span[], opts: { slowQueryMs?: number } =
     return d;
   };
   const outer = requests.length ? requests.reduce((a, b) => (depth(b) < depth(a) ? b : a)) : roots[0];
+  // Every span in a parent cycle (a malformed trace): there is no request to take apart.
+  if (!outer) return undefined;
   // The waterfall shows the whole trace: analyse from its root, which contains the request.
   const top = roots.find((r) => r.traceId === outer.traceId) ?? outer;
   const whole = analyseRequest(spans, top, opts);

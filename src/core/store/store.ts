@@ -7,6 +7,7 @@ import { isServerError } from '../semconv';
 import type { TelemetrySink } from '../sink';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
 import { RingBuffer } from './ringBuffer';
+import { TestTraffic, testIdOf } from './testTraffic';
 
 export interface StoreLimits {
   maxSpans: number;
@@ -116,6 +117,8 @@ export class TelemetryStore implements TelemetrySink {
   private readonly services = new Map<string, ServiceInfo>();
   private readonly errors = new Map<string, ErrorGroup & { recentTraces: string[] }>();
   private readonly metrics = new Map<string, MetricSeries>();
+  /** Test-client requests (`test.case.name`): kept out of the route figures, summed per test. */
+  readonly testTraffic = new TestTraffic();
   private readonly now: () => number;
   /** Critical paths, time breakdowns and findings, derived from the spans as their traces settle. */
   readonly insights: InsightsEngine;
@@ -273,6 +276,7 @@ export class TelemetryStore implements TelemetrySink {
     this.services.clear();
     this.errors.clear();
     this.metrics.clear();
+    this.testTraffic.clear();
     this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: true, cleared: true });
   }
 
@@ -462,6 +466,11 @@ export class TelemetryStore implements TelemetrySink {
   }
 
   private recordRequest(span: Span, received: number): void {
+    const testId = testIdOf(span);
+    if (testId !== undefined) {
+      this.testTraffic.record(testId, span, durationMs(span), span.status === 'error' || isServerError(span.http!.statusCode), received);
+      return;
+    }
     const http = span.http!;
     const key: RouteKey = { service: span.resource.serviceName, method: http.method, route: http.route! };
     const k = routeKeyString(key);

@@ -3,7 +3,7 @@
  * failed requests. The page is built once and updated in place on every state from the host.
  * Every string from telemetry goes into the DOM as text (textContent, attribute values).
  */
-import { isHostToSidebar, WINDOWS, type ErrorRow, type MapEdgeRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TraceRow } from '../../shared/sidebarProtocol';
+import { isHostToSidebar, WINDOWS, type ErrorRow, type MapEdgeRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TestRow, type TraceRow } from '../../shared/sidebarProtocol';
 import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { ago, fmtBytes, fmtMs, fmtPct, fmtRate } from '../shared/format';
 import { onThemeChange, readTheme } from '../shared/theme';
@@ -252,6 +252,41 @@ function updateMap(s: SidebarState): void {
       setText(p.figs, `${fmtRate(e.rps)} calls/s · p95 ${fmtMs(e.p95Ms)} · ${fmtPct(e.errorRate)} errors`);
       toggleClass(li, 'failed', e.errorRate > 0);
       setAttr(li, 'aria-label', `${e.from} calls ${e.toKind === 'db' ? 'database' : e.toKind === 'http' ? 'host' : 'service'} ${e.to}: ${fmtRate(e.rps)} calls per second, p95 ${fmtMs(e.p95Ms)}, ${fmtPct(e.errorRate)} errors`);
+      },
+    });
+  }
+
+// ---- test runs: requests from test clients, kept out of the figures above ---------------------------
+
+const testsTitle = el('h3', {}, 'Test runs');
+const testsList = el('ul', { 'data-testid': 'tests-list', class: 'list' });
+const testsSection = el('section', { class: 'tests', 'aria-label': 'Test runs' }, testsTitle, el('div', { class: 'caption' }, 'Requests made by test clients; not counted in the figures above.'), testsList);
+const testItems = new Map<string, HTMLLIElement>();
+const testParts = new WeakMap<Element, { name: HTMLElement; slowest: HTMLElement; meta: HTMLElement; row: TestRow }>();
+
+function updateTests(s: SidebarState): void {
+  const tests = s.tests ?? [];
+  testsSection.hidden = tests.length === 0;
+  setText(testsTitle, `Test runs (${tests.length})`);
+  reconcile(testsList, tests, testItems, {
+    key: (t) => `${t.service}\u0000${t.id}`,
+    create: (t) => {
+      const li = el('li', { tabindex: '0', class: 'trace-item' });
+      const parts = { name: el('span', { class: 'trace-name' }), slowest: el('span', { class: 'trace-dur' }), meta: el('div', { class: 'err-meta' }), row: t };
+      li.append(el('div', { class: 'err-title' }, parts.name, parts.slowest), parts.meta);
+      onActivate(li, () => post({ type: 'openTrace', traceId: parts.row.slowestTraceId }));
+      testParts.set(li, parts);
+      return li;
+    },
+    update: (li, t) => {
+      const p = testParts.get(li)!;
+      p.row = t;
+      setText(p.name, t.id);
+      setText(p.slowest, fmtMs(t.slowestMs));
+      toggleClass(li, 'failed', t.errors > 0);
+      const counts = `${t.requests} request${t.requests === 1 ? '' : 's'}${t.errors ? `, ${t.errors} failed` : ''}`;
+      setText(p.meta, [counts, s.services.length > 1 ? t.service : '', ago(t.lastSeenMs, s.nowMs)].filter(Boolean).join(' · '));
+      setAttr(li, 'title', `Show the slowest request of ${t.id}`);
     },
   });
 }
@@ -327,7 +362,7 @@ onThemeChange((t) => {
 
 // ---- page ----------------------------------------------------------------------------------------
 
-const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, mapSection, metricsSection);
+const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, testsSection, mapSection, metricsSection);
 content.hidden = true;
 empty.hidden = true;
 document.getElementById('app')!.append(header, empty, content);
@@ -337,7 +372,7 @@ let lastSeq = -1;
 function update(s: SidebarState): void {
   updateHeader(s);
   setText(emptyEndpoint, s.collector.endpoint);
-  const hasData = s.routes.length > 0 || s.errors.length > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined || (s.metrics?.total ?? 0) > 0 || (s.metrics?.targets.length ?? 0) > 0;
+  const hasData = s.routes.length > 0 || s.errors.length > 0 || (s.tests?.length ?? 0) > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined || (s.metrics?.total ?? 0) > 0 || (s.metrics?.targets.length ?? 0) > 0;
   empty.hidden = hasData;
   content.hidden = !hasData;
   if (!hasData) return;
@@ -347,6 +382,7 @@ function update(s: SidebarState): void {
   setText(tiles.errors.value, fmtPct(t.errorRate));
   setText(tiles.requests.value, String(t.requests));
   updateErrors(s);
+  updateTests(s);
   updateMetrics(s);
   // Routes, charts and the slow list change once a second; the other updates leave them be.
   if (s.seq !== lastSeq) {

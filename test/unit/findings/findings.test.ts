@@ -332,3 +332,16 @@ describe('findings: the hover line', () => {
     assert.equal(breakdownLine(store, [{ service: 'gateway', method: 'GET', route: '/none' }]), undefined);
   });
 });
+
+describe('findings: malformed traces', () => {
+  it('gives no analysis, and no error, for a trace whose spans are all in a parent cycle', () => {
+    const a = sp(0, 10);
+    const b = sp(1, 5, { parent: a });
+    a.parentSpanId = b.spanId;
+    assert.equal(analyseTraceView([a, b]), undefined);
+    const engine = new InsightsEngine(() => [a, b]);
+    engine.observe([a, b]);
+    engine.flush();
+    assert.deepEqual(engine.list(), []);
+  });
+});

@@ -1,0 +1,1 @@
+"""Test stand-in for OpenTelemetry (see ../README.md): not the real package."""
