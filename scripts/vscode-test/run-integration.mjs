@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
+  FIXTURE_DEBUGPY_EXTENSION,
   FIXTURE_WORKSPACE,
   REPO_ROOT,
   VSCODE_TEST_DIR,
@@ -94,6 +95,8 @@ async function main() {
     folder: workspace,
     extensionDevelopmentPath,
     smokeTestDriver: true,
+    // The debugpy debugger type for the tests that press F5 (test/integration/debugSession.test.ts).
+    seedExtensions: [FIXTURE_DEBUGPY_EXTENSION],
     env: { ROUTELENS_TEST_CONSOLE_TAG: CONSOLE_TAG },
   });
   say(`code-server ${server.url} ready after ${elapsed()} (data in ${server.baseDir})`);
