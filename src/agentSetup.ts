@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from './core/log';
 import { DebugOutputParser } from './core/debugOutput';
+import { DebugSessionPauses } from './core/debugPauses';
 import type { TelemetryStore } from './core/store/store';
 
 export type AutoInstrument = 'debug' | 'debugAndTerminal' | 'off';
@@ -80,18 +81,40 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     void vscode.window.showInformationMessage('Routelens: copied the environment for running your app outside VS Code (paste it into your shell).');
   }
 
-  /** Reads the debuggee's output for tracebacks and structlog lines while it runs. */
+  /**
+   * Reads the debuggee's output for tracebacks and structlog lines while it runs, and follows
+   * when its process is stopped at a breakpoint (each child process has a session of its own).
+   */
   private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
     const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.store.addLogs([log]));
+    const pauses = new DebugSessionPauses(this.store);
+    let loggedStop = false;
     return {
       onDidSendMessage: (m: { type?: string; event?: string; body?: { category?: string; output?: string } }) => {
-        if (m.type !== 'event' || m.event !== 'output' || !m.body?.output) return;
+        if (m.type !== 'event') return;
+        if (m.event !== 'output') {
+          const wasStopped = pauses.stopped;
+          pauses.fromAdapter(m);
+          if (!wasStopped && pauses.stopped && !loggedStop) {
+            loggedStop = true;
+            this.log.info(`[debug] "${session.name}" (pid ${pauses.processId ?? 'not known yet'}) stopped: its requests that span a stop are marked paused and kept out of the latency figures`);
+          }
+          return;
+        }
+        if (!m.body?.output) return;
         const cat = m.body.category ?? 'console';
         if (cat === 'stderr' || cat === 'stdout' || cat === 'console') parser.push(m.body.output);
       },
-      onExit: () => parser.flush(),
-      onWillStopSession: () => parser.flush(),
+      onWillReceiveMessage: (m: unknown) => pauses.toAdapter(m),
+      onExit: () => {
+        pauses.end();
+        parser.flush();
+      },
+      onWillStopSession: () => {
+        pauses.end();
+        parser.flush();
+      },
     };
   }
 

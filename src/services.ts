@@ -156,6 +156,7 @@ export class Services implements vscode.Disposable {
       grpcPort: this.config.collector.grpcPort,
       scrapeTargets: this.config.prometheus.targets,
       scrapeIntervalMs: this.config.prometheus.scrapeIntervalSeconds * 1000,
+      tuning: heartbeatTuning(),
     });
     this.host = host;
     let warnedPort = false;
@@ -378,6 +379,16 @@ export class Services implements vscode.Disposable {
     this.hostSub?.dispose();
     if (host) await host.stop();
   }
+}
+
+/**
+ * ROUTELENS_COLLECTOR_HEARTBEAT_MS shortens the ping interval after which a silent connection is
+ * cut (default 30 s, so about a minute of silence): the tests that hold a breakpoint longer than
+ * that use it to stay short.
+ */
+function heartbeatTuning(): { heartbeatMs?: number } {
+  const ms = Number(process.env.ROUTELENS_COLLECTOR_HEARTBEAT_MS);
+  return Number.isFinite(ms) && ms >= 100 ? { heartbeatMs: ms } : {};
 }
 
 const SNAPSHOT_SPANS = 5000;

@@ -97,7 +97,11 @@ async function main() {
     smokeTestDriver: true,
     // The debugpy debugger type for the tests that press F5 (test/integration/debugSession.test.ts).
     seedExtensions: [FIXTURE_DEBUGPY_EXTENSION],
-    env: { ROUTELENS_TEST_CONSOLE_TAG: CONSOLE_TAG },
+    env: {
+      ROUTELENS_TEST_CONSOLE_TAG: CONSOLE_TAG,
+      // A silent agent is cut after two pings: 3 s pings let a test hold a breakpoint past that quickly.
+      ROUTELENS_COLLECTOR_HEARTBEAT_MS: process.env.ROUTELENS_COLLECTOR_HEARTBEAT_MS ?? '3000',
+    },
   });
   say(`code-server ${server.url} ready after ${elapsed()} (data in ${server.baseDir})`);
   server.onExit(({ code, signal }) =>

@@ -17,7 +17,7 @@ function recordTranscript(): vscode.Disposable {
     createDebugAdapterTracker: (s) => ({
       onWillReceiveMessage: (m: { command?: string }) => void transcript.push(`${s.name} > ${m.command}`),
       onDidSendMessage: (m: { type?: string; event?: string; command?: string; success?: boolean; message?: string; body?: { output?: string; reason?: string } }) =>
-        void transcript.push(`${s.name} < ${m.type} ${m.event ?? m.command ?? ''} ${m.success === false ? `FAILED ${m.message}` : ''} ${m.body?.output ?? m.body?.reason ?? ''}`.trim()),
+        void transcript.push(`${s.name} < ${m.type} ${m.event ?? m.command ?? ''} ${m.success === false ? `FAILED ${m.message}` : ''} ${m.body?.output ?? m.body?.reason ?? (m.command === 'setBreakpoints' ? JSON.stringify(m.body) : '')}`.trim()),
       onError: (e) => void transcript.push(`${s.name} error ${e.message}`),
       onExit: (code, signal) => void transcript.push(`${s.name} exit ${code} ${signal}`),
     }),
@@ -115,6 +115,79 @@ describe('F5 under the real debugger (debugpy)', function () {
       assert.match(lens, /p95 .*ms/, `lens above get_item: ${titles.join(' | ')}`);
     } finally {
       sub.dispose();
+    }
+  });
+
+  it('keeps a request held at a breakpoint out of p95, counts it as paused, and the agent stays connected', async function () {
+    // The collector cuts a connection that misses a pong by the next ping: hold past two pings.
+    const heartbeatMs = Number(process.env.ROUTELENS_COLLECTOR_HEARTBEAT_MS) || 30_000;
+    const holdMs = 2 * heartbeatMs + 3000;
+    this.timeout(holdMs + 120_000);
+    const a = await api({ routesIndexed: true });
+    a.store.clear();
+    const port = await freePort();
+    const stops: { session: vscode.DebugSession; threadId: number }[] = [];
+    // Every session (the reloader and each child process) must have the breakpoint before the request.
+    const armed = new Map<string, boolean>();
+    const watch = vscode.debug.registerDebugAdapterTrackerFactory('debugpy', {
+      createDebugAdapterTracker: (session) => {
+        armed.set(session.id, false);
+        return {
+          onDidSendMessage: (m: { type?: string; event?: string; command?: string; body?: { threadId?: number; breakpoints?: { verified?: boolean; line?: number }[] } }) => {
+            if (m.type === 'event' && m.event === 'stopped') stops.push({ session, threadId: m.body?.threadId ?? 0 });
+            if (m.type === 'response' && m.command === 'setBreakpoints') armed.set(session.id, !!m.body?.breakpoints?.some((x) => x.verified && x.line === 24));
+          },
+          onExit: () => void armed.delete(session.id),
+        };
+      },
+    });
+    const breakpoint = new vscode.SourceBreakpoint(new vscode.Location(vscode.Uri.file(appPy()), new vscode.Position(23, 4)));
+    try {
+      assert.equal(await vscode.debug.startDebugging(folder(), fastApiTemplate(port)), true);
+      await until(async () => (await get(port, '/health', 2000)).status === 200, 'the app under the debugger to answer', 60_000, 250);
+      for (let i = 0; i < 20; i++) assert.equal((await get(port, '/items/1')).status, 200);
+      const key = { method: 'GET', route: '/items/{item_id}' };
+      const before = await until(() => a.store.routeSummaries(60).find((r) => r.route === key.route && r.count === 20), 'the first 20 requests');
+      const cutBefore = a.store.counters.get('ws.closed.unresponsive');
+      const connectionsBefore = a.store.counters.get('ws.connections');
+
+      vscode.debug.addBreakpoints([breakpoint]);
+      await until(() => armed.size > 0 && [...armed.values()].every(Boolean), 'the breakpoint in every debugged process', 10_000);
+      const held = get(port, '/items/2', holdMs + 60_000);
+      const stop = await until(() => stops[0], 'the debugger to stop at the breakpoint', 20_000);
+      assert.ok(a.store.counters.get('store.debugger.pauses') >= 1, 'the tracker told the store');
+      await new Promise((r) => setTimeout(r, holdMs));
+      vscode.debug.removeBreakpoints([breakpoint]);
+      await stop.session.customRequest('continue', { threadId: stop.threadId });
+      const answer = await held;
+      assert.equal(answer.status, 200);
+      assert.ok(answer.ms >= holdMs, `the request took ${answer.ms} ms`);
+
+      const after = await until(() => a.store.routeSummaries(60).find((r) => r.route === key.route && r.count === 21), 'the held request', 20_000);
+      assert.equal(after.paused, 1, 'one paused request');
+      assert.equal(after.p95Ms, before.p95Ms, `p95 unchanged: ${before.p95Ms} ms before, ${after.p95Ms} ms after`);
+      assert.equal(after.p99Ms, before.p99Ms);
+      const ref = a.store.routeRequestsOf(after, { limit: 1 })[0];
+      assert.ok(ref.pausedMs! >= holdMs - 1000 && ref.pausedMs! <= answer.ms, `paused ${ref.pausedMs} ms of ${ref.durationMs} ms`);
+      assert.equal(a.store.routeRequestsOf(after, { minDurationMs: 1000 }).length, 0, 'not a slow request');
+
+      // The agent's exporter kept running at the breakpoint: its connection answered every ping.
+      assert.equal(a.store.counters.get('ws.closed.unresponsive'), cutBefore, 'no connection cut as unresponsive');
+      assert.equal(a.store.counters.get('ws.connections'), connectionsBefore, 'no reconnect');
+
+      const titles = await until(async () => {
+        const t = await a.lensTitles(vscode.Uri.file(appPy()));
+        return t[2]?.includes('1 paused') && t;
+      }, 'the lens to count the paused request');
+      assert.match(titles[2], /p95 .* · 1 paused$/);
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(appPy()));
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', vscode.Uri.file(appPy()), new vscode.Position(22, 5));
+      // Markdown text: appendText writes spaces as &nbsp;.
+      const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n').replace(/&nbsp;/g, ' ');
+      assert.match(text, /21 requests .*1 paused at a breakpoint/);
+    } finally {
+      vscode.debug.removeBreakpoints([breakpoint]);
+      watch.dispose();
     }
   });
 
