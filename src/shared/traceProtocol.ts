@@ -89,6 +89,14 @@ export interface TraceView {
   logs: LogView[];
   /** Spans whose parent is not in the store (not received yet, or dropped). */
   orphans: number;
+  /** When the traced process was stopped in a debugger (breakpoint, stepping): not latency. */
+  pauses?: PauseView[];
+}
+
+export interface PauseView {
+  /** Milliseconds from the start of the trace. */
+  offsetMs: number;
+  durationMs: number;
 }
 
 export interface TracesMessage {
@@ -231,7 +239,8 @@ export function isTraceView(t: unknown): t is TraceView {
     t.spans.every(isSpanView) &&
     Array.isArray(t.logs) &&
     t.logs.every(isLogView) &&
-    isNum(t.orphans)
+    isNum(t.orphans) &&
+    (t.pauses === undefined || (Array.isArray(t.pauses) && t.pauses.every((p) => isObj(p) && isNum(p.offsetMs) && isNum(p.durationMs))))
   );
 }
 

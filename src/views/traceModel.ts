@@ -2,9 +2,9 @@
  * The trace panel's view model: a route's trace list and the waterfall rows of one trace, built
  * from the store by pure functions (no vscode), so they are tested in plain Node.
  */
-import type { Attributes, AttrValue, ExceptionInfo, LogRecord, Span } from '../core/model';
+import type { Attributes, AttrValue, ExceptionInfo, LogRecord, PauseBand, Span } from '../core/model';
 import type { TelemetryStore } from '../core/store/store';
-import type { AttrPair, ExceptionView, LogView, RouteRef, SpanView, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
+import type { AttrPair, ExceptionView, LogView, PauseView, RouteRef, SpanView, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
 
 /** Requests listed per route: the store keeps at most this many per route anyway. */
 export const MAX_LIST = 200;
@@ -98,7 +98,7 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
   for (const s of [...byId.values()].sort(byStart)) if (!placed.has(s.spanId)) visit(s);
 
   const sortedLogs = [...logs].sort((a, b) => a.timeMs - b.timeMs).slice(-MAX_TRACE_LOGS);
-  return {
+  const view: TraceView = {
     traceId,
     startMs: start,
     durationMs: Math.max(0, end - start),
@@ -107,6 +107,23 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
     logs: sortedLogs.map((l) => logView(l, start)),
     orphans,
   };
+  const pauses = pauseViews(byId.values(), start);
+  if (pauses.length) view.pauses = pauses;
+  return view;
+}
+
+/** The debugger stops the trace's spans overlapped, merged into one list of bands on its time axis. */
+export function pauseViews(spans: Iterable<Span>, traceStart: number): PauseView[] {
+  const bands: PauseBand[] = [];
+  for (const s of spans) for (const b of s.pauses ?? []) bands.push(b);
+  bands.sort((a, b) => a.startMs - b.startMs);
+  const merged: PauseBand[] = [];
+  for (const b of bands) {
+    const last = merged[merged.length - 1];
+    if (last && b.startMs <= last.endMs) last.endMs = Math.max(last.endMs, b.endMs);
+    else merged.push({ ...b });
+  }
+  return merged.slice(0, 100).map((b) => ({ offsetMs: b.startMs - traceStart, durationMs: b.endMs - b.startMs }));
 }
 
 function spanView(s: Span, depth: number, children: number, traceStart: number, serviceIndex: (n: string) => number): SpanView {

@@ -7,6 +7,8 @@ import { normalizeRoute } from '../../../src/core/routes/normalize';
 import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { PauseLedger } from '../../../src/core/store/pauses';
 import { TelemetryStore } from '../../../src/core/store/store';
+import { isTraceView } from '../../../src/shared/traceProtocol';
+import { buildTraceView } from '../../../src/views/traceModel';
 import { serverSpan } from '../helpers/telemetry';
 
 const PID = 4242;
@@ -183,6 +185,25 @@ describe('debugger pauses', () => {
       store.addSpans([bad]);
       assert.equal(bad.pausedMs, undefined);
       assert.equal(store.routeSummaries(60)[0].paused, 0);
+    });
+  });
+
+  describe('the trace panel', () => {
+    it('gets the pause as a band on the trace time axis, child spans merged into one', () => {
+      let now = T0;
+      const store = new TelemetryStore({}, { now: () => now });
+      store.debuggerPaused(PID, T0 + 100);
+      now = T0 + 5100;
+      store.debuggerResumed(PID, now);
+      const root = spanOf(PID, T0, 5200);
+      const child: Span = { ...spanOf(PID, T0 + 50, 5100), traceId: root.traceId, parentSpanId: root.spanId, kind: 'internal' };
+      store.addSpans([root, child]);
+      const view = JSON.parse(JSON.stringify(buildTraceView(root.traceId, store.trace(root.traceId), [])));
+      assert.ok(isTraceView(view));
+      assert.deepEqual(view.pauses, [{ offsetMs: 100, durationMs: 5000 }]);
+      const unpaused = buildTraceView('x', [spanOf(PID + 1, T0, 10)], []);
+      assert.equal(unpaused?.pauses, undefined);
+      assert.equal(isTraceView({ ...view, pauses: [{ offsetMs: 'x' }] }), false);
     });
   });
 
