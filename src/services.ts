@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isLoopbackAddress } from './core/collector/hostCheck';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import { CollectorHost, type HostMode } from './core/collectorHost';
@@ -107,7 +108,18 @@ export class Services implements vscode.Disposable {
     this.problems = new ErrorDiagnostics(this.store, () => this.config.problems, log);
     this.disposables.push(this.problems);
 
-    this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined), this.store, log);
+    this.agent = new AgentSetup(
+      context,
+      () => this.config.autoInstrument,
+      () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined),
+      this.store,
+      log,
+      () => ({
+        token: this.token,
+        ingestNeedsToken: this.config.collector.requireTokenForIngest || !isLoopbackAddress(this.config.collector.listenAddress),
+        containerEndpoint: isLoopbackAddress(this.config.collector.listenAddress) ? undefined : `http://host.docker.internal:${this.host?.runtime?.collector.port ?? this.config.collector.port}`,
+      }),
+    );
     this.disposables.push(this.agent);
 
     this.lenses = new RouteCodeLensProvider(this.store, () => ({ ...this.config.lens, windowSeconds: this.windowSec }), log);
@@ -148,6 +160,8 @@ export class Services implements vscode.Disposable {
     const t0 = Date.now();
     const host = new CollectorHost({
       port,
+      host: this.config.collector.listenAddress,
+      requireTokenForIngest: this.config.collector.requireTokenForIngest,
       token: this.token,
       log: this.log,
       store: this.store,
