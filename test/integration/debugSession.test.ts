@@ -191,6 +191,57 @@ describe('F5 under the real debugger (debugpy)', function () {
     }
   });
 
+  it('runs the Flask template under debugpy: its requests reach the collector, a breakpoint marks one paused', async () => {
+    const a = await api();
+    a.store.clear();
+    const port = await freePort();
+    const flaskDir = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'flask-app');
+    // VS Code's "Python Debugger: Flask" template, with a port and the app's folder.
+    const config: vscode.DebugConfiguration = {
+      name: 'Python Debugger: Flask',
+      type: 'debugpy',
+      request: 'launch',
+      module: 'flask',
+      env: { FLASK_APP: 'app.py', FLASK_DEBUG: '1' },
+      args: ['run', '--no-debugger', '--no-reload', '--port', String(port)],
+      jinja: true,
+      autoStartBrowser: false,
+      cwd: flaskDir,
+    };
+    const stops: { session: vscode.DebugSession; threadId: number }[] = [];
+    let armed = false;
+    const watch = vscode.debug.registerDebugAdapterTrackerFactory('debugpy', {
+      createDebugAdapterTracker: (session) => ({
+        onDidSendMessage: (m: { type?: string; event?: string; command?: string; body?: { threadId?: number; breakpoints?: { verified?: boolean }[] } }) => {
+          if (m.type === 'event' && m.event === 'stopped') stops.push({ session, threadId: m.body?.threadId ?? 0 });
+          if (m.type === 'response' && m.command === 'setBreakpoints' && m.body?.breakpoints?.some((x) => x.verified)) armed = true;
+        },
+      }),
+    });
+    const breakpoint = new vscode.SourceBreakpoint(new vscode.Location(vscode.Uri.file(path.join(flaskDir, 'app.py')), new vscode.Position(9, 4)));
+    try {
+      assert.equal(await vscode.debug.startDebugging(folder(), config), true);
+      await until(async () => (await get(port, '/orders/1', 2000)).status === 200, 'the Flask app under the debugger', 60_000, 250);
+      for (let i = 0; i < 9; i++) assert.equal((await get(port, '/orders/2')).status, 200);
+      const key = '/orders/<int:order_id>';
+      const before = await until(() => a.store.routeSummaries(60).find((r) => r.route === key && r.count === 10), `${key} from the agent`, 20_000);
+      vscode.debug.addBreakpoints([breakpoint]);
+      await until(() => armed, 'the breakpoint', 10_000);
+      const held = get(port, '/orders/3', 60_000);
+      const stop = await until(() => stops[0], 'the debugger to stop in the Flask handler', 20_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      vscode.debug.removeBreakpoints([breakpoint]);
+      await stop.session.customRequest('continue', { threadId: stop.threadId });
+      assert.equal((await held).status, 200);
+      const after = await until(() => a.store.routeSummaries(60).find((r) => r.route === key && r.count === 11), 'the held Flask request', 20_000);
+      assert.equal(after.paused, 1);
+      assert.equal(after.p95Ms, before.p95Ms, `p95 ${before.p95Ms} ms before, ${after.p95Ms} ms after`);
+    } finally {
+      vscode.debug.removeBreakpoints([breakpoint]);
+      watch.dispose();
+    }
+  });
+
   it('puts an error the app printed to the debug console into Problems (agent off for this session)', async () => {
     const a = await api({ routesIndexed: true });
     a.store.clear();
