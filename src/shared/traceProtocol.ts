@@ -28,6 +28,8 @@ export interface TraceListRow {
   durationMs: number;
   statusCode?: number;
   error: boolean;
+  /** Milliseconds the process spent stopped in a debugger during the request. */
+  pausedMs?: number;
 }
 
 export interface StackFrameView {
@@ -245,7 +247,7 @@ export function isTraceView(t: unknown): t is TraceView {
 }
 
 function isListRow(r: unknown): r is TraceListRow {
-  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error);
+  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error) && (r.pausedMs === undefined || isNum(r.pausedMs));
 }
 
 export function isHostToTrace(m: unknown): m is HostToTrace {

@@ -20,9 +20,11 @@ export function traceListRows(store: TelemetryStore, route: RouteRef, filter: Tr
   for (const r of all) {
     if (r.receivedMs < since) continue;
     if (filter.errorsOnly && !r.error) continue;
-    if (filter.slowOnly && (p95Ms === null || !(r.durationMs > p95Ms))) continue;
+    // A paused request's duration is mostly time in the debugger: never "slow".
+    if (filter.slowOnly && (p95Ms === null || !(r.durationMs > p95Ms) || r.pausedMs)) continue;
     const row: TraceListRow = { traceId: r.traceId, startMs: r.startMs, receivedMs: r.receivedMs, durationMs: r.durationMs, error: r.error };
     if (r.statusCode !== undefined) row.statusCode = r.statusCode;
+    if (r.pausedMs) row.pausedMs = r.pausedMs;
     rows.push(row);
   }
   return { rows, total: all.length };

@@ -1,7 +1,8 @@
 // End to end: F5 on the fixture FastAPI app in a real VS Code (code-server), under the real
 // debugger (Debian's python3-debugpy through test/fixtures/debugpy-extension), with a breakpoint
 // set in the editor and held 30 s. The sidebar's p95 must not move; the route says one request was
-// paused. Screenshots: screenshots/debugger-{before,after}-sidebar.png and debugger-after.png.
+// paused, and the trace panel shows the stop as a band. Screenshots (screenshots/):
+// debugger-{before,paused,after}-sidebar.png, debugger-after.png, debugger-trace.png.
 import * as assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -188,6 +189,18 @@ describe('F5 with a breakpoint in the real VS Code', function () {
     await page.screenshot({ path: join(shots, 'debugger-after.png') });
     const lens = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
     assert.ok(lens.some((t) => /p95 .* · 1 paused/.test(t)), `a lens counts the paused request: ${lens.join(' | ')}`);
+
+    // The route's traces: the newest request is the paused one, its stop a band on the waterfall.
+    await row.click();
+    const trace = await frameWith(page, '[data-testid=waterfall]');
+    await trace.locator('[data-testid=trace-list] li').first().click();
+    await trace.locator('[data-testid=pause-band]').first().waitFor({ state: 'attached', timeout: 15_000 });
+    const band = await trace.locator('[data-testid=pause-band]').first().getAttribute('title');
+    const bandSec = Number(/^paused in the debugger for (\d+) s \(not latency\)$/.exec(band ?? '')?.[1]);
+    assert.ok(bandSec >= HOLD_MS / 1000 && bandSec * 1000 <= answer.ms + 1000, `band: ${band}; the request took ${answer.ms} ms`);
+    await page.mouse.move(1150, 12);
+    await sleep(800);
+    await page.screenshot({ path: join(shots, 'debugger-trace.png') });
     await page.keyboard.press('Shift+F5');
   });
 });

@@ -8,7 +8,7 @@ import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { PauseLedger } from '../../../src/core/store/pauses';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { isTraceView } from '../../../src/shared/traceProtocol';
-import { buildTraceView } from '../../../src/views/traceModel';
+import { buildTraceView, traceListRows } from '../../../src/views/traceModel';
 import { serverSpan } from '../helpers/telemetry';
 
 const PID = 4242;
@@ -204,6 +204,11 @@ describe('debugger pauses', () => {
       const unpaused = buildTraceView('x', [spanOf(PID + 1, T0, 10)], []);
       assert.equal(unpaused?.pauses, undefined);
       assert.equal(isTraceView({ ...view, pauses: [{ offsetMs: 'x' }] }), false);
+
+      const route = { service: root.resource.serviceName, method: 'GET', route: '/items/{item_id}' };
+      const listed = traceListRows(store, route, { errorsOnly: false, slowOnly: false, rangeSec: 0 }, 10, now);
+      assert.equal(listed.rows[0].pausedMs, 5000);
+      assert.equal(traceListRows(store, route, { errorsOnly: false, slowOnly: true, rangeSec: 0 }, 10, now).rows.length, 0, 'a paused request is not "slower than p95"');
     });
   });
 
