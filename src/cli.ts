@@ -2,18 +2,23 @@
  * `routelens serve`: the same collector as in VS Code, for APIs in containers or on another machine.
  */
 import { VERSION } from './core/collector/collector';
+import { isLoopbackAddress } from './core/collector/hostCheck';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { ScrapeTargetConfig } from './core/prometheus/scraper';
 import { startRuntime } from './core/runtime';
 
-const USAGE = `Usage: routelens serve [--port N] [--grpc-port N] [--token T] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
+const USAGE = `Usage: routelens serve [--host ADDR] [--port N] [--grpc-port N] [--token T] [--require-token] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
        routelens mcp [--endpoint URL] [--token T]   (tools for coding agents over MCP; routelens mcp --help)
 
 Runs the Routelens collector on 127.0.0.1 without VS Code.
+  --host ADDR   listen address (default 127.0.0.1); 0.0.0.0 lets apps in containers reach it as
+                host.docker.internal or the bridge address, and then ingest needs the token
   --port N      HTTP port for OTLP/HTTP, the WebSocket agent endpoint and the query API (default 4318)
   --grpc-port N OTLP/gRPC port (default 4317; 0 turns gRPC off)
-  --token T     token for the query API (default: $ROUTELENS_TOKEN, else the token file)
+  --token T     token for the query API and, when required, ingest (default: $ROUTELENS_TOKEN, else the token file)
+  --require-token
+                ingest (agents, OTLP) needs the token on loopback too (shared machines)
   --scrape [SERVICE=]URL
                 scrape a Prometheus /metrics URL (repeatable); SERVICE names what it exposes
                 (default: the URL's host:port)
@@ -23,6 +28,8 @@ Runs the Routelens collector on 127.0.0.1 without VS Code.
 `;
 
 interface ServeArgs {
+  host: string;
+  requireToken: boolean;
   port: number;
   grpcPort: number;
   token?: string;
@@ -32,7 +39,7 @@ interface ServeArgs {
 }
 
 export function parseArgs(argv: string[]): ServeArgs | { error: string } | { help: true } {
-  const args: ServeArgs = { port: 4318, grpcPort: 4317, verbose: false, scrape: [], scrapeIntervalSec: 5 };
+  const args: ServeArgs = { host: '127.0.0.1', requireToken: false, port: 4318, grpcPort: 4317, verbose: false, scrape: [], scrapeIntervalSec: 5 };
   if (argv[0] !== 'serve') return argv.includes('--help') || argv.includes('-h') || argv.length === 0 ? { help: true } : { error: `unknown command ${JSON.stringify(argv[0])}` };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -58,7 +65,12 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
         const sec = Number(value());
         if (!Number.isFinite(sec) || sec < 0.1 || sec > 3600) return { error: '--scrape-interval must be a number of seconds from 0.1 to 3600' };
         args.scrapeIntervalSec = sec;
-      } else if (a === '--token') args.token = value();
+      } else if (a === '--host') {
+        const h = value().trim();
+        if (!/^[0-9a-zA-Z.:[\]-]+$/.test(h)) return { error: '--host must be an address such as 127.0.0.1, 0.0.0.0 or 172.17.0.1' };
+        args.host = h.replace(/^\[(.*)\]$/, '$1');
+      } else if (a === '--require-token') args.requireToken = true;
+      else if (a === '--token') args.token = value();
       else if (a === '--verbose') args.verbose = true;
       else if (a === '--help' || a === '-h') return { help: true };
       else return { error: `unknown option ${a}` };
@@ -113,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = stderrLogger(parsed.verbose);
   const runtime = await startRuntime({
+    host: parsed.host,
+    requireTokenForIngest: parsed.requireToken,
     port: parsed.port,
     grpcPort: parsed.grpcPort,
     token,
@@ -121,9 +135,11 @@ export async function main(argv: string[]): Promise<number> {
     scrapeIntervalMs: parsed.scrapeIntervalSec * 1000,
   });
   const base = runtime.collector.url;
+  const exposed = !isLoopbackAddress(parsed.host);
   process.stdout.write(
     [
-      `Routelens collector listening on ${base}`,
+      `Routelens collector listening on ${base}${exposed ? ` and on ${parsed.host}:${runtime.collector.port} for containers (http://host.docker.internal:${runtime.collector.port})` : ''}`,
+      ...(runtime.collector.ingestNeedsToken ? [`  Ingest needs the token (${tokenWhere}): ROUTELENS_TOKEN=<token> for the agent, OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token> for OTLP`] : []),
       `  OTLP/HTTP:        ${base}/v1/traces, /v1/metrics, /v1/logs (set OTEL_EXPORTER_OTLP_ENDPOINT=${base})`,
       runtime.grpcPort ? `  OTLP/gRPC:        127.0.0.1:${runtime.grpcPort}` : `  OTLP/gRPC:        off${runtime.grpcError ? ` (${runtime.grpcError})` : ''}`,
       `  Python agent:     ${base.replace('http', 'ws')}/v1/ws (set ROUTELENS_ENDPOINT=${base})`,

@@ -6,6 +6,9 @@ import type { ProblemsConfig, SeveritySetting } from './views/errorDiagnostics';
 export interface RoutelensConfig {
   collector: {
     port: number;
+    /** Listen address; beyond loopback, container names are accepted and ingest needs the token. */
+    listenAddress: string;
+    requireTokenForIngest: boolean;
     grpcPort: number;
     allowedOrigins: string[];
     maxMessageBytes: number;
@@ -29,6 +32,8 @@ export function readConfig(): RoutelensConfig {
   return {
     collector: {
       port: c.get<number>('collector.port', 4318),
+      listenAddress: (c.get<string>('collector.listenAddress', '127.0.0.1') || '127.0.0.1').trim(),
+      requireTokenForIngest: c.get<boolean>('collector.requireTokenForIngest', false),
       grpcPort: c.get<number>('collector.grpcPort', 4317),
       allowedOrigins: c.get<string[]>('collector.allowedOrigins', []),
       maxMessageBytes: c.get<number>('collector.maxMessageBytes', 4 * 1024 * 1024),
@@ -67,4 +72,4 @@ export function readConfig(): RoutelensConfig {
  * Settings whose change needs the collector restarted (the others apply live; `routelens.store.*`
  * resizes the store in place, keeping the newest data that fits).
  */
-export const RESTART_KEYS = ['routelens.collector.port', 'routelens.collector.grpcPort', 'routelens.collector.allowedOrigins', 'routelens.collector.maxMessageBytes'];
+export const RESTART_KEYS = ['routelens.collector.port', 'routelens.collector.grpcPort', 'routelens.collector.listenAddress', 'routelens.collector.requireTokenForIngest', 'routelens.collector.allowedOrigins', 'routelens.collector.maxMessageBytes'];

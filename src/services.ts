@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isLoopbackAddress } from './core/collector/hostCheck';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import { CollectorHost, type HostMode } from './core/collectorHost';
@@ -114,7 +115,18 @@ export class Services implements vscode.Disposable {
     this.findingProblems = new FindingDiagnostics(this.store, () => ({ severity: this.config.problems.findingSeverity, pathMappings: this.config.problems.pathMappings }), log);
     this.disposables.push(this.findingProblems);
 
-    this.agent = new AgentSetup(context, () => this.config.autoInstrument, () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined), this.store, log);
+    this.agent = new AgentSetup(
+      context,
+      () => this.config.autoInstrument,
+      () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined),
+      this.store,
+      log,
+      () => ({
+        token: this.token,
+        ingestNeedsToken: this.config.collector.requireTokenForIngest || !isLoopbackAddress(this.config.collector.listenAddress),
+        containerEndpoint: isLoopbackAddress(this.config.collector.listenAddress) ? undefined : `http://host.docker.internal:${this.host?.runtime?.collector.port ?? this.config.collector.port}`,
+      }),
+    );
     this.disposables.push(this.agent);
 
     this.lenses = new RouteCodeLensProvider(this.store, () => ({ ...this.config.lens, windowSeconds: this.windowSec }), log);
@@ -174,6 +186,8 @@ export class Services implements vscode.Disposable {
     const t0 = Date.now();
     const host = new CollectorHost({
       port,
+      host: this.config.collector.listenAddress,
+      requireTokenForIngest: this.config.collector.requireTokenForIngest,
       token: this.token,
       log: this.log,
       store: this.store,
@@ -182,6 +196,7 @@ export class Services implements vscode.Disposable {
       grpcPort: this.config.collector.grpcPort,
       scrapeTargets: this.config.prometheus.targets,
       scrapeIntervalMs: this.config.prometheus.scrapeIntervalSeconds * 1000,
+      tuning: heartbeatTuning(),
     });
     this.host = host;
     let warnedPort = false;
@@ -433,6 +448,16 @@ export class Services implements vscode.Disposable {
     this.hostSub?.dispose();
     if (host) await host.stop();
   }
+}
+
+/**
+ * ROUTELENS_COLLECTOR_HEARTBEAT_MS shortens the ping interval after which a silent connection is
+ * cut (default 30 s, so about a minute of silence): the tests that hold a breakpoint longer than
+ * that use it to stay short.
+ */
+function heartbeatTuning(): { heartbeatMs?: number } {
+  const ms = Number(process.env.ROUTELENS_COLLECTOR_HEARTBEAT_MS);
+  return Number.isFinite(ms) && ms >= 100 ? { heartbeatMs: ms } : {};
 }
 
 const SNAPSHOT_SPANS = 5000;

@@ -8,7 +8,7 @@
 //   ROUTELENS_VSCODE_VERBOSE=1  echo code-server's output and the page's console as they come
 //   ROUTELENS_KEEP_VSCODE_DATA=1  keep each server's temp data folder (logs) after stop()
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +20,12 @@ export const NODE24 = join(VSCODE_TEST_DIR, 'node24', 'node_modules', 'node-linu
 export const CODE_SERVER_ENTRY = join(VSCODE_TEST_DIR, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 export const CHROMIUM = process.env.ROUTELENS_CHROMIUM || '/usr/bin/chromium';
 export const FIXTURE_WORKSPACE = join(REPO_ROOT, 'test', 'fixtures', 'workspace');
+/**
+ * Test-only extension contributing the `debugpy` debugger type (the Python extension cannot be
+ * installed here). Loaded as an installed extension: with two extensionDevelopmentPath entries
+ * in the page's payload, code-server loads only the last.
+ */
+export const FIXTURE_DEBUGPY_EXTENSION = join(REPO_ROOT, 'test', 'fixtures', 'debugpy-extension');
 
 const verbose = process.env.ROUTELENS_VSCODE_VERBOSE === '1';
 
@@ -167,6 +173,8 @@ function tail(lines, n = 80) {
  * @param {string} [opts.folder] workspace folder to open by default (workbenchUrl uses it)
  * @param {string} [opts.extensionDevelopmentPath] extension to load in development mode
  * @param {string} [opts.extensionsDir] installed extensions (default: empty folder in the data dir)
+ * @param {string[]} [opts.seedExtensions] unpacked extension folders copied into the extensions
+ *   folder before the start, so they load as installed extensions
  * @param {object} [opts.userSettings] merged over DEFAULT_USER_SETTINGS. Unless they name
  *   `routelens.collector.port` / `routelens.collector.grpcPort`, the collector gets free ports of
  *   its own (returned as `collectorPort` and `grpcPort`), so a test never depends on 4318 or 4317
@@ -186,6 +194,7 @@ export async function startCodeServer(opts = {}) {
     folder,
     extensionDevelopmentPath,
     extensionsDir,
+    seedExtensions = [],
     userSettings = {},
     env = {},
     smokeTestDriver = true,
@@ -214,6 +223,10 @@ export async function startCodeServer(opts = {}) {
     const extDir = extensionsDir ? resolve(extensionsDir) : join(baseDir, 'extensions');
     mkdirSync(join(userDataDir, 'User'), { recursive: true });
     mkdirSync(extDir, { recursive: true });
+    for (const ext of seedExtensions) {
+      const { publisher, name, version } = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8'));
+      cpSync(ext, join(extDir, `${publisher}.${name}-${version}`), { recursive: true });
+    }
     const home = env.HOME ?? (isolateHome ? join(baseDir, 'home') : process.env.HOME);
     const settings = { ...DEFAULT_USER_SETTINGS, ...userSettings };
     settings['routelens.collector.port'] ??= await freePort();

@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
+  FIXTURE_DEBUGPY_EXTENSION,
   FIXTURE_WORKSPACE,
   REPO_ROOT,
   VSCODE_TEST_DIR,
@@ -94,7 +95,13 @@ async function main() {
     folder: workspace,
     extensionDevelopmentPath,
     smokeTestDriver: true,
-    env: { ROUTELENS_TEST_CONSOLE_TAG: CONSOLE_TAG },
+    // The debugpy debugger type for the tests that press F5 (test/integration/debugSession.test.ts).
+    seedExtensions: [FIXTURE_DEBUGPY_EXTENSION],
+    env: {
+      ROUTELENS_TEST_CONSOLE_TAG: CONSOLE_TAG,
+      // A silent agent is cut after two pings: 3 s pings let a test hold a breakpoint past that quickly.
+      ROUTELENS_COLLECTOR_HEARTBEAT_MS: process.env.ROUTELENS_COLLECTOR_HEARTBEAT_MS ?? '3000',
+    },
   });
   say(`code-server ${server.url} ready after ${elapsed()} (data in ${server.baseDir})`);
   server.onExit(({ code, signal }) =>

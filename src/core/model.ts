@@ -84,7 +84,24 @@ export interface Span {
   http?: HttpInfo;
   code?: CodeLocation;
   exception?: ExceptionInfo;
+  /**
+   * Milliseconds of this span its process spent stopped in a debugger (breakpoint, stepping), and
+   * when: set by the store on arrival; such a duration is not latency. Kept in the span's
+   * attributes too (PAUSED_MS_ATTRIBUTE, PAUSE_BANDS_ATTRIBUTE), so exports and snapshots keep it.
+   */
+  pausedMs?: number;
+  pauses?: PauseBand[];
 }
+
+/** A stretch of time a debugged process spent stopped. */
+export interface PauseBand {
+  startMs: number;
+  endMs: number;
+}
+
+export const PAUSED_MS_ATTRIBUTE = 'routelens.debug.paused_ms';
+/** Flat [start, end, start, end, ...] epoch milliseconds. */
+export const PAUSE_BANDS_ATTRIBUTE = 'routelens.debug.pauses';
 
 export type Severity = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 

@@ -16,6 +16,10 @@ import { TelemetryStore, type StoreLimits } from './store/store';
 
 export interface RuntimeOptions {
   port: number;
+  /** Listen address of the HTTP server (default 127.0.0.1; see CollectorOptions.host). OTLP/gRPC stays on loopback. */
+  host?: string;
+  /** Ingest needs the token on loopback too (always when listening beyond loopback). */
+  requireTokenForIngest?: boolean;
   token: string;
   log: Logger;
   limits?: Partial<StoreLimits>;
@@ -102,6 +106,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     token: opts.token,
     log: opts.log,
     port: opts.port,
+    host: opts.host,
+    requireTokenForIngest: opts.requireTokenForIngest,
     allowedOrigins: opts.allowedOrigins,
     maxMessageBytes: opts.maxMessageBytes,
     maxBodyBytes: opts.maxBodyBytes,
@@ -126,7 +132,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   let grpcError: string | undefined;
   if (opts.grpcPort) {
     try {
-      grpc = await startOtlpGrpcServer(sink, { host: '127.0.0.1', port: opts.grpcPort, maxMessageBytes: maxBodyBytes, counters, log: opts.log, cumulative });
+      grpc = await startOtlpGrpcServer(sink, { host: '127.0.0.1', port: opts.grpcPort, maxMessageBytes: maxBodyBytes, counters, log: opts.log, cumulative, ...(collector.ingestNeedsToken ? { requireToken: opts.token } : {}) });
     } catch (e) {
       // HTTP is the main door; a taken gRPC port must not keep the collector from running.
       grpcError = (e as Error).message;

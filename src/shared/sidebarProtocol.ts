@@ -14,6 +14,8 @@ export interface RouteRow {
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
+  /** Requests in the window stopped in a debugger part of the time: in `count`, not in the percentiles. */
+  paused?: number;
   hasCode: boolean;
   /** Requests per second over the last 60 seconds, oldest first (sparkline). */
   spark: number[];
@@ -263,6 +265,7 @@ function isMapEdgeRow(e: unknown): e is MapEdgeRow {
 function isRouteRow(r: unknown): r is RouteRow {
   return (
     isObj(r) &&
+    (r.paused === undefined || isNum(r.paused)) &&
     isStr(r.service) &&
     isStr(r.method) &&
     isStr(r.route) &&

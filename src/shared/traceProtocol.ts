@@ -28,6 +28,8 @@ export interface TraceListRow {
   durationMs: number;
   statusCode?: number;
   error: boolean;
+  /** Milliseconds the process spent stopped in a debugger during the request. */
+  pausedMs?: number;
 }
 
 export interface StackFrameView {
@@ -99,6 +101,14 @@ export interface TraceView {
   /** Spans whose parent is not in the store (not received yet, or dropped). */
   orphans: number;
   analysis?: TraceAnalysisPart;
+  /** When the traced process was stopped in a debugger (breakpoint, stepping): not latency. */
+  pauses?: PauseView[];
+}
+
+export interface PauseView {
+  /** Milliseconds from the start of the trace. */
+  offsetMs: number;
+  durationMs: number;
 }
 
 export interface TracesMessage {
@@ -242,7 +252,8 @@ export function isTraceView(t: unknown): t is TraceView {
     Array.isArray(t.logs) &&
     t.logs.every(isLogView) &&
     isNum(t.orphans) &&
-    (t.analysis === undefined || isAnalysis(t.analysis))
+    (t.analysis === undefined || isAnalysis(t.analysis)) &&
+    (t.pauses === undefined || (Array.isArray(t.pauses) && t.pauses.every((p) => isObj(p) && isNum(p.offsetMs) && isNum(p.durationMs))))
   );
 }
 
@@ -258,7 +269,7 @@ function isAnalysis(a: unknown): a is TraceAnalysisPart {
 }
 
 function isListRow(r: unknown): r is TraceListRow {
-  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error);
+  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error) && (r.pausedMs === undefined || isNum(r.pausedMs));
 }
 
 export function isHostToTrace(m: unknown): m is HostToTrace {

@@ -113,6 +113,7 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
       p50Ms: r.p50Ms,
       p95Ms: r.p95Ms,
       p99Ms: r.p99Ms,
+      ...(r.paused ? { paused: r.paused } : {}),
       hasCode: r.code !== null,
       spark: entry ? entry.series.perSecond(nowSec, SPARK_SECONDS).counts : [],
     };

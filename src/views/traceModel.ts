@@ -2,9 +2,9 @@
  * The trace panel's view model: a route's trace list and the waterfall rows of one trace, built
  * from the store by pure functions (no vscode), so they are tested in plain Node.
  */
-import type { Attributes, AttrValue, ExceptionInfo, LogRecord, Span } from '../core/model';
+import type { Attributes, AttrValue, ExceptionInfo, LogRecord, PauseBand, Span } from '../core/model';
 import type { TelemetryStore } from '../core/store/store';
-import type { AttrPair, ExceptionView, LogView, RouteRef, SpanView, TraceAnalysisPart, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
+import type { AttrPair, ExceptionView, LogView, PauseView, RouteRef, SpanView, TraceAnalysisPart, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
 import { analyseTraceView } from '../core/findings/insights';
 
 /** Requests listed per route: the store keeps at most this many per route anyway. */
@@ -21,9 +21,11 @@ export function traceListRows(store: TelemetryStore, route: RouteRef, filter: Tr
   for (const r of all) {
     if (r.receivedMs < since) continue;
     if (filter.errorsOnly && !r.error) continue;
-    if (filter.slowOnly && (p95Ms === null || !(r.durationMs > p95Ms))) continue;
+    // A paused request's duration is mostly time in the debugger: never "slow".
+    if (filter.slowOnly && (p95Ms === null || !(r.durationMs > p95Ms) || r.pausedMs)) continue;
     const row: TraceListRow = { traceId: r.traceId, startMs: r.startMs, receivedMs: r.receivedMs, durationMs: r.durationMs, error: r.error };
     if (r.statusCode !== undefined) row.statusCode = r.statusCode;
+    if (r.pausedMs) row.pausedMs = r.pausedMs;
     rows.push(row);
   }
   return { rows, total: all.length };
@@ -110,7 +112,23 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
   };
   const analysis = spans.length ? analysisPart(spans, start) : undefined;
   if (analysis) view.analysis = analysis;
+  const pauses = pauseViews(byId.values(), start);
+  if (pauses.length) view.pauses = pauses;
   return view;
+}
+
+/** The debugger stops the trace's spans overlapped, merged into one list of bands on its time axis. */
+export function pauseViews(spans: Iterable<Span>, traceStart: number): PauseView[] {
+  const bands: PauseBand[] = [];
+  for (const s of spans) for (const b of s.pauses ?? []) bands.push(b);
+  bands.sort((a, b) => a.startMs - b.startMs);
+  const merged: PauseBand[] = [];
+  for (const b of bands) {
+    const last = merged[merged.length - 1];
+    if (last && b.startMs <= last.endMs) last.endMs = Math.max(last.endMs, b.endMs);
+    else merged.push({ ...b });
+  }
+  return merged.slice(0, 100).map((b) => ({ offsetMs: b.startMs - traceStart, durationMs: b.endMs - b.startMs }));
 }
 
 const fmt = (ms: number) => (ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`);

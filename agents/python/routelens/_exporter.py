@@ -258,6 +258,10 @@ class Exporter:
                 return
             self._started = True
         thread = threading.Thread(target=self._run, name="routelens-exporter", daemon=True)
+        # Under a debugger (debugpy/pydevd) a breakpoint stops every thread but the debugger's own:
+        # marked as one of those, the exporter keeps the connection alive through a long pause.
+        thread.pydev_do_not_trace = True
+        thread.is_pydev_daemon_thread = True
         self._thread = thread
         try:
             thread.start()

@@ -136,6 +136,16 @@ def parse_frame(buf):
     return fin, opcode, payload, pos + n
 
 
+def _auth_header():
+    """The collector's token from ROUTELENS_TOKEN, for collectors that require it for ingest
+    (listening beyond loopback for containers, or on a shared machine); nothing when unset or
+    not a plain token (it must never be able to add header lines)."""
+    token = os.environ.get("ROUTELENS_TOKEN", "").strip()
+    if not token or len(token) > 512 or not all(c.isascii() and (c.isalnum() or c in "-._~+/=") for c in token):
+        return ""
+    return "Authorization: Bearer %s\r\n" % token
+
+
 class WebSocketClient:
     """One connection. Methods raise WebSocketError or OSError on failure."""
 
@@ -181,7 +191,8 @@ class WebSocketClient:
                 "Sec-WebSocket-Key: %s\r\n"
                 "Sec-WebSocket-Version: 13\r\n"
                 "User-Agent: %s\r\n"
-                "\r\n" % (self.path, self.host_header, key, self.user_agent)
+                "%s"
+                "\r\n" % (self.path, self.host_header, key, self.user_agent, _auth_header())
             )
             sock.sendall(request.encode("ascii"))
             response = bytearray()

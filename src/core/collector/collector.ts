@@ -8,7 +8,7 @@ import type { Resource } from '../model';
 import type { TelemetrySink } from '../sink';
 import type { TelemetryStore } from '../store/store';
 import type { LiveHub } from './live';
-import { isAllowedOrigin, isLoopbackHost } from './hostCheck';
+import { exposedHostNames, isAllowedHost, isAllowedOrigin, isLoopbackAddress } from './hostCheck';
 import { DeliveryLedger } from './deliveryLedger';
 import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
 import { handleQuery } from './queryApi';
@@ -50,7 +50,13 @@ export interface CollectorOptions extends CollectorTuning {
   log: Logger;
   /** 0 picks a free port (tests). */
   port: number;
+  /**
+   * Listen address (default 127.0.0.1). Beyond loopback (0.0.0.0, a LAN or bridge address) the
+   * collector also answers to the names containers reach the machine by, and ingest needs the token.
+   */
   host?: string;
+  /** Ingest (WebSocket agent, OTLP/HTTP) needs "Authorization: Bearer <token>" even on loopback (shared hosts). */
+  requireTokenForIngest?: boolean;
   counters?: Counters;
   allowedOrigins?: string[];
   /** OTLP/HTTP handler for POST /v1/{traces,logs,metrics}; the collector checks Host and Origin first. */
@@ -109,9 +115,15 @@ export class Collector {
   private turnStartedAt = 0;
   private yielding = false;
 
+  /** Host names beyond loopback this collector answers to (empty while it listens on loopback). */
+  private readonly extraHostNames: ReadonlySet<string>;
+  /** Whether ingest needs the token: asked for, or implied by listening beyond loopback. */
+  readonly ingestNeedsToken: boolean;
+
   constructor(options: CollectorOptions) {
     this.opts = {
       host: '127.0.0.1',
+      requireTokenForIngest: false,
       allowedOrigins: [],
       ...DEFAULTS,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
@@ -119,6 +131,9 @@ export class Collector {
     } as unknown as typeof this.opts;
     this.counters = options.counters ?? options.store.counters;
     this.log = withPrefix(options.log, 'collector');
+    const exposed = !isLoopbackAddress(this.opts.host);
+    this.extraHostNames = exposed ? exposedHostNames(this.opts.host) : new Set();
+    this.ingestNeedsToken = exposed || this.opts.requireTokenForIngest;
     const { headersTimeoutMs, requestTimeoutMs } = this.opts;
     this.server = http.createServer(
       {
@@ -176,6 +191,8 @@ export class Collector {
         this.process = new ProcessStats();
         this.heartbeat.unref();
         this.log.info(`listening on ${this.url} (WebSocket ${this.url.replace('http', 'ws')}/v1/ws, OTLP/HTTP ${this.url})`);
+        if (this.extraHostNames.size) this.log.info(`listening on ${this.opts.host} beyond loopback: Host names ${[...this.extraHostNames].join(', ')} are accepted; ingest needs the token`);
+        else if (this.ingestNeedsToken) this.log.info('ingest needs the token (routelens.collector.requireTokenForIngest)');
         resolve(this.listeningPort);
       };
       this.server.once('error', onError);
@@ -210,10 +227,10 @@ export class Collector {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     try {
-      if (!isLoopbackHost(req.headers.host)) {
+      if (!isAllowedHost(req.headers.host, this.extraHostNames)) {
         this.counters.inc('http.rejected.host');
-        this.warn(`refused a request for Host ${JSON.stringify(req.headers.host ?? '')} (not a loopback name: DNS rebinding defence)`);
-        return sendJson(res, 403, { error: 'forbidden', message: 'Host must be a loopback name (127.0.0.1, localhost, [::1])' });
+        this.warn(`refused a request for Host ${JSON.stringify(req.headers.host ?? '')} (not a name this collector answers to: DNS rebinding defence)`);
+        return sendJson(res, 403, { error: 'forbidden', message: this.extraHostNames.size ? 'Host must be a loopback name, host.docker.internal or an address of this machine' : 'Host must be a loopback name (127.0.0.1, localhost, [::1])' });
       }
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const path = url.pathname;
@@ -226,6 +243,12 @@ export class Collector {
         return sendJson(res, 403, { error: 'forbidden', message: 'requests from browser origins are not allowed' });
       }
       if (path === '/v1/traces' || path === '/v1/logs' || path === '/v1/metrics') {
+        if (this.ingestNeedsToken && !tokenMatches(this.opts.token, bearer(req.headers.authorization))) {
+          this.counters.inc('ingest.rejected.token');
+          this.warn(`refused OTLP/HTTP ${path} from ${req.socket.remoteAddress}: no valid token (set OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>)`);
+          res.setHeader('WWW-Authenticate', 'Bearer realm="routelens"');
+          return sendJson(res, 401, { error: 'unauthorized', message: 'ingest needs "Authorization: Bearer <token>" (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>); the token is in ~/.routelens/token' });
+        }
         if (this.opts.otlpHttp) return this.opts.otlpHttp(req, res);
         return sendJson(res, 404, { error: 'not_found', message: 'OTLP/HTTP is not enabled in this collector' });
       }
@@ -261,7 +284,7 @@ export class Collector {
       this.warn(`refused a WebSocket upgrade: ${reason}`);
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
     };
-    if (!isLoopbackHost(req.headers.host)) return refuse(403, 'Host must be a loopback name', 'ws.rejected.host');
+    if (!isAllowedHost(req.headers.host, this.extraHostNames)) return refuse(403, 'Host must be a loopback name', 'ws.rejected.host');
     if (!isAllowedOrigin(req.headers.origin, this.opts.allowedOrigins)) return refuse(403, 'browser origins are not allowed', 'ws.rejected.origin');
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (path === '/api/v1/live' && this.opts.live) {
@@ -270,6 +293,9 @@ export class Collector {
       return;
     }
     if (path !== '/v1/ws') return refuse(404, `no WebSocket endpoint at ${path.slice(0, 100)}`, 'ws.rejected.path');
+    if (this.ingestNeedsToken && !tokenMatches(this.opts.token, bearer(req.headers.authorization))) {
+      return refuse(401, 'the agent endpoint needs "Authorization: Bearer <token>" (set ROUTELENS_TOKEN for the app)', 'ingest.rejected.token');
+    }
     if (this.connections.size >= this.opts.maxConnections) return refuse(503, 'too many connections', 'ws.rejected.connections');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
   }

@@ -8,7 +8,7 @@
  * route for the breakdown, the findings kept.
  */
 import { performance } from 'node:perf_hooks';
-import type { CodeLocation, Span } from '../model';
+import { PAUSED_MS_ATTRIBUTE, type CodeLocation, type Span } from '../model';
 import { WindowedSeries, type RouteKey } from '../stats/routeStats';
 import { callOf, type CallInfo } from './calls';
 import { analyseRequest, type BreakdownPart, type DestinationKind, type RequestAnalysis } from './requestAnalysis';
@@ -116,7 +116,8 @@ const rk = (k: RouteKey) => `${k.service}\u0000${k.method}\u0000${k.route}`;
  * makes or clears findings, nor counts in the breakdown.
  */
 export function wasPaused(span: Span): boolean {
-  const p = span.attributes['routelens.paused_ms'];
+  if ((span.pausedMs ?? 0) > 0) return true;
+  const p = span.attributes[PAUSED_MS_ATTRIBUTE];
   return typeof p === 'number' && p > 0;
 }
 

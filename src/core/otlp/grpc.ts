@@ -9,6 +9,7 @@ import type { TelemetrySink } from '../sink';
 import type { CumulativeToDelta } from './cumulative';
 import { encodeExportResponse, OtlpIngest, type OtlpSignal } from './ingest';
 import { OtlpMalformedError } from './values';
+import { tokenMatches } from '../collector/token';
 
 export interface OtlpGrpcOptions {
   host: string;
@@ -19,6 +20,8 @@ export interface OtlpGrpcOptions {
   counters: Counters;
   log: Logger;
   cumulative?: CumulativeToDelta;
+  /** When set, every export must carry the metadata `authorization: Bearer <token>`. */
+  requireToken?: string;
 }
 
 export interface OtlpGrpcServer {
@@ -61,6 +64,15 @@ export async function startOtlpGrpcServer(sink: TelemetrySink, opts: OtlpGrpcOpt
       },
     };
     const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+      if (opts.requireToken !== undefined) {
+        const auth = call.metadata.get('authorization')[0];
+        const m = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth.trim()) : null;
+        if (!tokenMatches(opts.requireToken, m?.[1])) {
+          counters.inc('ingest.rejected.token');
+          callback({ code: grpc.status.UNAUTHENTICATED, details: 'ingest needs the metadata "authorization: Bearer <token>" (OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>)' });
+          return;
+        }
+      }
       try {
         const result = ingest.ingest(signal, 'protobuf', call.request);
         counters.inc(`otlp.grpc.requests.${signal}`);

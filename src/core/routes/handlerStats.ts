@@ -23,13 +23,15 @@ export interface HandlerStats {
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
+  /** Requests stopped in a debugger part of the time: in `count`, kept out of the percentiles. */
+  paused: number;
   sketch: LatencySketch;
   errors: ErrorGroup[];
 }
 
 export function handlerStatsForFile(uri: string, index: RouteIndex, store: TelemetryStore, windowSec: number, nowMs = Date.now()): HandlerStats[] {
   const handlers = index.routesOf(uri);
-  const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; seconds: number; covered: number; sketch: LatencySketch }>();
+  const byHandler = new Map<DetectedRoute, { keys: RouteKey[]; count: number; errors: number; paused: number; seconds: number; covered: number; sketch: LatencySketch }>();
   if (handlers.length === 0) return [];
   for (const entry of store.routeEntries()) {
     const summary = entry.key;
@@ -39,12 +41,13 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
     const acc = byHandler.get(m.handler);
     if (!acc) {
       // Most handlers have one route: use its window sketch as is, merge only when a second comes.
-      byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, seconds: w.seconds, covered: w.covered, sketch: w.sketch });
+      byHandler.set(m.handler, { keys: [{ service: summary.service, method: summary.method, route: summary.route }], count: w.count, errors: w.errors, paused: w.paused, seconds: w.seconds, covered: w.covered, sketch: w.sketch });
       continue;
     }
     acc.keys.push({ service: summary.service, method: summary.method, route: summary.route });
     acc.count += w.count;
     acc.errors += w.errors;
+    acc.paused += w.paused;
     acc.seconds = Math.max(acc.seconds, w.seconds);
     acc.covered = Math.max(acc.covered, w.covered);
     acc.sketch.merge(w.sketch);
@@ -60,7 +63,7 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
   return handlers.map((handler) => {
     const acc = byHandler.get(handler);
     const keys = acc?.keys ?? [];
-    const q = (p: number) => (acc && acc.count ? acc.sketch.quantile(p) : null);
+    const q = (p: number) => (acc && acc.sketch.count ? acc.sketch.quantile(p) : null);
     const errors = keys.flatMap((k) => (groupsByRoute.get(k.route) ?? []).filter((g) => (!g.method || g.method === k.method) && k.service === g.service));
     return {
       handler,
@@ -73,6 +76,7 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
       p50Ms: q(0.5),
       p95Ms: q(0.95),
       p99Ms: q(0.99),
+      paused: acc?.paused ?? 0,
       sketch: acc?.sketch ?? new LatencySketch(),
       errors,
     };
@@ -90,16 +94,22 @@ export function formatRps(r: number): string {
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(r >= 1 ? 1 : 2);
 }
 
-/** `p50 12 ms · p95 48 ms · 3.1 req/s · 2.0% errors`, or `no traffic yet`. */
+/**
+ * `p50 12 ms · p95 48 ms · 3.1 req/s · 2.0% errors` (and `· 1 paused` when requests were stopped
+ * at a breakpoint), or `no traffic yet`.
+ */
 export function lensTitle(s: HandlerStats, everSeen: boolean): string {
-  if (s.count === 0 || s.p50Ms === null || s.p95Ms === null) return everSeen ? 'no requests in the window' : 'no traffic yet';
-  return `p50 ${formatMs(s.p50Ms)} · p95 ${formatMs(s.p95Ms)} · ${formatRps(s.rps)} req/s · ${(s.errorRate * 100).toFixed(1)}% errors`;
+  if (s.count === 0) return everSeen ? 'no requests in the window' : 'no traffic yet';
+  const rest = `${formatRps(s.rps)} req/s · ${(s.errorRate * 100).toFixed(1)}% errors${s.paused ? ` · ${s.paused} paused` : ''}`;
+  if (s.p50Ms === null || s.p95Ms === null) return `${s.paused} paused, no latency yet · ${rest}`;
+  return `p50 ${formatMs(s.p50Ms)} · p95 ${formatMs(s.p95Ms)} · ${rest}`;
 }
 
 /** The hover's first line: `189 requests in the last 57 s · p50 … · p95 … · p99 … · 2.0% errors`. */
 export function hoverHeadline(s: HandlerStats): string {
   const q = (v: number | null) => (v === null ? '–' : formatMs(v));
-  return `${s.count} requests in the last ${s.seconds} s · p50 ${q(s.p50Ms)} · p95 ${q(s.p95Ms)} · p99 ${q(s.p99Ms)} · ${(s.errorRate * 100).toFixed(1)}% errors`;
+  const paused = s.paused ? ` · ${s.paused} paused at a breakpoint (counted, not in the percentiles)` : '';
+  return `${s.count} requests in the last ${s.seconds} s · p50 ${q(s.p50Ms)} · p95 ${q(s.p95Ms)} · p99 ${q(s.p99Ms)} · ${(s.errorRate * 100).toFixed(1)}% errors${paused}`;
 }
 
 /** A small text histogram of the latency sketch: eight log-spaced bins between min and max. */

@@ -16,6 +16,8 @@ const SKETCH_SLOTS = HISTORY_SECONDS / SKETCH_SLOT_SECONDS;
 export class WindowedSeries {
   private readonly counts = new Float64Array(HISTORY_SECONDS);
   private readonly errors = new Float64Array(HISTORY_SECONDS);
+  /** Requests that spent part of their time stopped in a debugger: counted, latency not taken. */
+  private readonly paused = new Float64Array(HISTORY_SECONDS);
   private readonly secondOf = new Float64Array(HISTORY_SECONDS).fill(-1);
   private readonly sketches: (LatencySketch | undefined)[] = new Array(SKETCH_SLOTS);
   private readonly slotOf = new Float64Array(SKETCH_SLOTS).fill(-1);
@@ -23,12 +25,19 @@ export class WindowedSeries {
   private openSlot = -1;
   readonly total = new LatencySketch();
   totalErrors = 0;
+  totalPaused = 0;
   firstSecond = -1;
   lastSecond = -1;
 
-  record(nowSec: number, durationMs: number, isError: boolean, weight = 1): void {
+  /**
+   * One request (or `weight` of them). A paused one (stopped at a breakpoint part of the time)
+   * counts as a request and an error as usual, but its duration stays out of every sketch: the
+   * time a developer looked at the debugger is not the route's latency.
+   */
+  record(nowSec: number, durationMs: number, isError: boolean, weight = 1, paused = false): void {
     const sec = Math.floor(nowSec);
-    this.total.add(durationMs, weight);
+    if (paused) this.totalPaused += weight;
+    else this.total.add(durationMs, weight);
     if (isError) this.totalErrors += weight;
     if (this.firstSecond < 0 || sec < this.firstSecond) this.firstSecond = sec;
     this.lastSecond = Math.max(this.lastSecond, sec);
@@ -39,9 +48,14 @@ export class WindowedSeries {
       this.secondOf[i] = sec;
       this.counts[i] = 0;
       this.errors[i] = 0;
+      this.paused[i] = 0;
     }
     this.counts[i] += weight;
     if (isError) this.errors[i] += weight;
+    if (paused) {
+      this.paused[i] += weight;
+      return;
+    }
     const slot = Math.floor(sec / SKETCH_SLOT_SECONDS);
     const j = slot % SKETCH_SLOTS;
     if (this.slotOf[j] > slot) return;
@@ -68,7 +82,7 @@ export class WindowedSeries {
 
   /** Bytes of this series' arrays: per-second history, slot sketches and the all-time sketch. */
   bytes(): number {
-    let n = this.counts.byteLength + this.errors.byteLength + this.secondOf.byteLength + this.slotOf.byteLength + this.total.bucketBytes;
+    let n = this.counts.byteLength + this.errors.byteLength + this.paused.byteLength + this.secondOf.byteLength + this.slotOf.byteLength + this.total.bucketBytes;
     for (const sk of this.sketches) n += sk?.bucketBytes ?? 0;
     return n;
   }
@@ -78,10 +92,11 @@ export class WindowedSeries {
    * (inclusive), all from the same requests. Latency is kept per slot of SKETCH_SLOT_SECONDS, so
    * the window starts at the first slot boundary inside it: it covers `seconds` seconds, between
    * `windowSec - SKETCH_SLOT_SECONDS + 1` and `windowSec` (fewer for a series younger than that).
-   * The count is of those seconds too, so a histogram of the sketch adds up to it. `covered` is
-   * that span in seconds; `seconds`, the divisor for rates, is shorter for a younger series.
+   * The count is of those seconds too, so a histogram of the sketch adds up to it less `paused`
+   * (requests stopped in a debugger, counted but kept out of the sketch). `covered` is that span
+   * in seconds; `seconds`, the divisor for rates, is shorter for a younger series.
    */
-  window(nowSec: number, windowSec: number): { count: number; errors: number; sketch: LatencySketch; seconds: number; covered: number } {
+  window(nowSec: number, windowSec: number): { count: number; errors: number; paused: number; sketch: LatencySketch; seconds: number; covered: number } {
     const now = Math.floor(nowSec);
     const w = Math.max(1, Math.min(HISTORY_SECONDS, Math.floor(windowSec)));
     const lastSlot = Math.floor(now / SKETCH_SLOT_SECONDS);
@@ -89,11 +104,13 @@ export class WindowedSeries {
     const start = firstSlot * SKETCH_SLOT_SECONDS;
     let count = 0;
     let errors = 0;
+    let paused = 0;
     for (let s = start; s <= now; s++) {
       const i = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
       if (this.secondOf[i] === s) {
         count += this.counts[i];
         errors += this.errors[i];
+        paused += this.paused[i];
       }
     }
     const sketch = new LatencySketch();
@@ -105,7 +122,7 @@ export class WindowedSeries {
     // A series that started inside the window is measured over the time it has existed.
     const covered = now - start + 1;
     const lived = this.firstSecond < 0 ? covered : Math.max(1, now - Math.max(start, this.firstSecond) + 1);
-    return { count, errors, sketch, seconds: Math.min(covered, lived), covered };
+    return { count, errors, paused, sketch, seconds: Math.min(covered, lived), covered };
   }
 
   /** Per-second counts and errors for the last `seconds` seconds, oldest first. */
@@ -154,6 +171,8 @@ export interface RouteSummary extends RouteKey {
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
+  /** Requests in the window that were stopped in a debugger part of the time (in `count`, not in the percentiles). */
+  paused: number;
   code: CodeLocation | null;
   /** Where the figures came from: spans, or Prometheus/OTLP histograms when no spans came. */
   source: 'spans' | 'metrics';
@@ -169,7 +188,7 @@ export class RouteEntry {
 
   summarize(nowMs: number, windowSec: number): RouteSummary {
     const w = this.series.window(nowMs / 1000, windowSec);
-    const q = (p: number): number | null => (w.count ? round3(w.sketch.quantile(p)) : null);
+    const q = (p: number): number | null => (w.sketch.count ? round3(w.sketch.quantile(p)) : null);
     return {
       ...this.key,
       count: w.count,
@@ -178,6 +197,7 @@ export class RouteEntry {
       p50Ms: q(0.5),
       p95Ms: q(0.95),
       p99Ms: q(0.99),
+      paused: w.paused,
       code: this.code ?? null,
       source: this.source,
       lastSeenMs: this.lastSeenMs,

@@ -1,11 +1,12 @@
 import { InsightsEngine } from '../findings/insights';
 import { Counters } from '../counters';
 import { Emitter } from '../events';
-import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, Resource, Span, StackFrame } from '../model';
-import { durationMs } from '../model';
+import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, PauseBand, Resource, Span, StackFrame } from '../model';
+import { durationMs, PAUSE_BANDS_ATTRIBUTE, PAUSED_MS_ATTRIBUTE } from '../model';
 import { isServerError } from '../semconv';
 import type { TelemetrySink } from '../sink';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
+import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
 import { TestTraffic, testIdOf } from './testTraffic';
 
@@ -50,6 +51,8 @@ export interface RequestRef {
   statusCode?: number;
   error: boolean;
   receivedMs: number;
+  /** Milliseconds of it the process spent stopped in a debugger (absent when none). */
+  pausedMs?: number;
 }
 
 export interface ErrorGroup {
@@ -122,6 +125,8 @@ export class TelemetryStore implements TelemetrySink {
   private readonly now: () => number;
   /** Critical paths, time breakdowns and findings, derived from the spans as their traces settle. */
   readonly insights: InsightsEngine;
+  /** When debugged processes were stopped at breakpoints, as the editor reported it. */
+  readonly pauses = new PauseLedger();
 
   constructor(limits: Partial<StoreLimits> = {}, opts: { counters?: Counters; now?: () => number } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -168,6 +173,7 @@ export class TelemetryStore implements TelemetrySink {
       // buffered while no collector listened delivers a backlog that must fill its own seconds.
       // A clock ahead of ours is taken as now.
       const received = eventTimeMs(span.endMs, now);
+      this.markPaused(span, now);
       const bytes = estimateSpanBytes(span);
       this.bytes += bytes;
       this.spanRing.push({ span, bytes });
@@ -264,6 +270,20 @@ export class TelemetryStore implements TelemetrySink {
     return true;
   }
 
+  /**
+   * A debugger stopped process `pid` at `atMs` (a breakpoint, a step): requests of that process
+   * that overlap the stop are marked paused and their latency kept out of the statistics.
+   */
+  debuggerPaused(pid: number, atMs = this.now()): void {
+    this.pauses.paused(pid, atMs);
+    this.counters.inc('store.debugger.pauses');
+  }
+
+  /** The debugger let process `pid` run again at `atMs`. */
+  debuggerResumed(pid: number, atMs = this.now()): void {
+    this.pauses.resumed(pid, atMs);
+  }
+
   clear(): void {
     this.insights.clear();
     this.spanRing = this.newSpanRing();
@@ -305,7 +325,7 @@ export class TelemetryStore implements TelemetrySink {
   routeRequestsOf(key: RouteKey, opts: { limit?: number; errorsOnly?: boolean; minDurationMs?: number } = {}): RequestRef[] {
     const ring = this.routeRequests.get(routeKeyString(key));
     if (!ring) return [];
-    return ring.newest(opts.limit ?? 100, (r) => (!opts.errorsOnly || r.error) && (opts.minDurationMs === undefined || r.durationMs >= opts.minDurationMs));
+    return ring.newest(opts.limit ?? 100, (r) => (!opts.errorsOnly || r.error) && slowEnough(r, opts.minDurationMs));
   }
 
   trace(traceId: string): Span[] {
@@ -318,7 +338,7 @@ export class TelemetryStore implements TelemetrySink {
     for (const [k, ring] of this.routeRequests) {
       const entry = this.routes.get(k);
       if (!entry || (opts.service && entry.key.service !== opts.service)) continue;
-      for (const r of ring.newest(opts.limit ?? 50, (x) => (!opts.errorsOnly || x.error) && (opts.minDurationMs === undefined || x.durationMs >= opts.minDurationMs))) {
+      for (const r of ring.newest(opts.limit ?? 50, (x) => (!opts.errorsOnly || x.error) && slowEnough(x, opts.minDurationMs))) {
         out.push({ ...r, ...entry.key });
       }
     }
@@ -484,15 +504,32 @@ export class TelemetryStore implements TelemetrySink {
     if (!entry) return;
     const d = durationMs(span);
     const error = span.status === 'error' || isServerError(http.statusCode);
-    entry.series.record(received / 1000, statDuration(d), error);
+    const paused = (span.pausedMs ?? 0) > 0;
+    entry.series.record(received / 1000, statDuration(d), error, 1, paused);
     entry.lastSeenMs = Math.max(entry.lastSeenMs, received);
     if (span.code) entry.code = span.code;
     let svc = this.serviceSeries.get(key.service);
     if (!svc) this.serviceSeries.set(key.service, (svc = new WindowedSeries()));
-    svc.record(received / 1000, statDuration(d), error);
+    svc.record(received / 1000, statDuration(d), error, 1, paused);
     let reqs = this.routeRequests.get(k);
     if (!reqs) this.routeRequests.set(k, (reqs = new RingBuffer(this.limits.tracesPerRoute)));
-    reqs.push({ traceId: span.traceId, spanId: span.spanId, startMs: span.startMs, durationMs: d, statusCode: http.statusCode, error, receivedMs: received });
+    const ref: RequestRef = { traceId: span.traceId, spanId: span.spanId, startMs: span.startMs, durationMs: d, statusCode: http.statusCode, error, receivedMs: received };
+    if (paused) ref.pausedMs = span.pausedMs;
+    reqs.push(ref);
+  }
+
+  /**
+   * Marks a span whose process was stopped in a debugger during it: from the pauses the editor
+   * reported, else from the attributes an earlier store wrote (an export, a snapshot, the owner
+   * window's live stream). The attributes are written so the mark travels with the span.
+   */
+  private markPaused(span: Span, now: number): void {
+    const seen = this.pauses.overlap(span.resource.pid, span.startMs, span.endMs, now);
+    const { pausedMs, bands } = seen.pausedMs > 0 ? seen : pausesFromAttributes(span);
+    if (!(pausedMs > 0)) return;
+    span.pausedMs = pausedMs;
+    span.pauses = bands;
+    span.attributes = { ...span.attributes, [PAUSED_MS_ATTRIBUTE]: Math.round(pausedMs * 1000) / 1000, [PAUSE_BANDS_ATTRIBUTE]: bands.flatMap((b) => [b.startMs, b.endMs]) };
   }
 
   /** Returns true when a group was created or changed. */
@@ -644,6 +681,29 @@ export function estimateSpanBytes(s: Span): number {
 
 export function estimateLogBytes(l: LogRecord): number {
   return 200 + l.body.length * 2 + attrsBytes(l.attributes) + exceptionBytes(l.exception);
+}
+
+/** A paused request is never "slow": its duration is mostly the time someone spent in the debugger. */
+function slowEnough(r: RequestRef, minDurationMs: number | undefined): boolean {
+  return minDurationMs === undefined || (r.durationMs >= minDurationMs && !r.pausedMs);
+}
+
+/** Pause marks a span carries in its attributes, checked (they may come from any sender). */
+function pausesFromAttributes(span: Span): { pausedMs: number; bands: PauseBand[] } {
+  const none = { pausedMs: 0, bands: [] };
+  const flat = span.attributes[PAUSE_BANDS_ATTRIBUTE];
+  if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0 || flat.length > 200) return none;
+  const bands: PauseBand[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const a = flat[i];
+    const b = flat[i + 1];
+    if (typeof a !== 'number' || typeof b !== 'number' || !(b > a)) return none;
+    const startMs = Math.max(a, span.startMs);
+    const endMs = Math.min(b, span.endMs);
+    if (endMs > startMs) bands.push({ startMs, endMs });
+  }
+  const pausedMs = bands.reduce((n, x) => n + (x.endMs - x.startMs), 0);
+  return pausedMs > 0 ? { pausedMs, bands } : none;
 }
 
 /** When a span happened, for statistics: its end, never later than now (clock skew). */

@@ -25,6 +25,7 @@ interface Row {
   method: HTMLElement;
   path: HTMLElement;
   svc: HTMLElement;
+  paused: HTMLElement;
   cells: HTMLTableCellElement[];
   line: SVGPolylineElement;
   /** The stacked bar of where the time went: own code, databases, HTTP, downstream services. */
@@ -203,13 +204,14 @@ export class RoutesTable {
     const segs = BAR_KINDS.map((k) => el('span', { class: `seg seg-${k}` }));
     const bar = el('div', { class: 'breakdown', 'data-testid': 'route-breakdown', role: 'img' }, ...segs);
     bar.hidden = true;
-    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc, bar);
+    const paused = el('span', { class: 'paused', 'data-testid': 'paused-count' });
+    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc, paused, bar);
     const line = svg('polyline');
     const spark = svg('svg', { viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, class: 'spark', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     spark.append(line);
     const cells = [el('td', { class: 'left spark-cell', role: 'cell' }, spark), ...[1, 2, 3, 4, 5].map(() => el('td', { role: 'cell' }))];
     body.append(el('tr', { class: 'name', role: 'row' }, name), el('tr', { class: 'figures', role: 'row' }, ...cells));
-    const row: Row = { body, method, path, svc, cells, line, bar, segs, data: r, applied: undefined, multiService: false };
+    const row: Row = { body, method, path, svc, paused, cells, line, bar, segs, data: r, applied: undefined, multiService: false };
     this.byBody.set(body, row);
     onActivate(body, () => this.onOpen(row.data));
     this.table.append(body);
@@ -240,7 +242,9 @@ export class RoutesTable {
     setText(row.cells[5], fmtPct(r.errorRate));
     toggleClass(row.cells[5], 'err', r.errorRate > 0);
     toggleClass(row.body, 'has-errors', r.errorRate > 0);
-    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window. Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
+    setText(row.paused, r.paused ? ` · ${r.paused} paused` : '');
+    const pausedNote = r.paused ? ` ${r.paused} of them stopped at a breakpoint: counted, kept out of the percentiles.` : '';
+    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
     setAttr(row.body, 'title', title);
     setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
     if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));

@@ -137,11 +137,12 @@ function onTraces(m: TracesMessage): void {
       const p = itemParts.get(li)!;
       p.row = r;
       setText(p.time, clock(r.startMs));
-      setText(p.dur, fmtMs(r.durationMs));
+      setText(p.dur, r.pausedMs ? `${fmtMs(r.durationMs)} · paused ${fmtMs(r.pausedMs)}` : fmtMs(r.durationMs));
+      toggleClass(li, 'paused', !!r.pausedMs);
       setText(p.status, r.statusCode !== undefined ? String(r.statusCode) : r.error ? 'error' : '');
       toggleClass(li, 'error', r.error);
       p.bar.style.width = `${Math.max(1, (r.durationMs / max) * 100)}%`;
-      setAttr(li, 'aria-label', `${clock(r.startMs)}, ${fmtMs(r.durationMs)}${r.statusCode !== undefined ? `, status ${r.statusCode}` : ''}${r.error ? ', failed' : ''}`);
+      setAttr(li, 'aria-label', `${clock(r.startMs)}, ${fmtMs(r.durationMs)}${r.pausedMs ? `, of which ${fmtMs(r.pausedMs)} paused in the debugger` : ''}${r.statusCode !== undefined ? `, status ${r.statusCode}` : ''}${r.error ? ', failed' : ''}`);
     },
   });
   markSelected();

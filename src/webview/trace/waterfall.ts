@@ -145,8 +145,17 @@ export class Waterfall {
       line.style.left = left;
       lines.push(line);
     }
+    // Time the process spent stopped in the debugger, behind the bars: not the request's work.
+    const bands: HTMLElement[] = [];
+    for (const p of this.trace?.pauses ?? []) {
+      if (!(total > 0)) break;
+      const band = el('span', { class: 'wf-pause', title: `paused in the debugger for ${fmtMs(p.durationMs)} (not latency)`, 'data-testid': 'pause-band' });
+      band.style.left = `${Math.max(0, (p.offsetMs / total) * 100)}%`;
+      band.style.width = `${Math.max(0.2, (p.durationMs / total) * 100)}%`;
+      bands.push(band);
+    }
     this.axis.replaceChildren(...labels);
-    this.grid.replaceChildren(...lines);
+    this.grid.replaceChildren(...bands, ...lines);
   }
 
   private queueRender(): void {

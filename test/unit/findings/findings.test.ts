@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { handleQuery } from '../../../src/core/collector/queryApi';
 import { analyseRequest, analyseTraceView, criticalPath, InsightsEngine, normalizeStatement, pathTemplate, timedTree, type Finding } from '../../../src/core/findings';
-import type { Attributes, Span, SpanKind } from '../../../src/core/model';
+import { PAUSED_MS_ATTRIBUTE, type Attributes, type Span, type SpanKind } from '../../../src/core/model';
 import { breakdownLine } from '../../../src/core/routes/handlerStats';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { isSidebarState } from '../../../src/shared/sidebarProtocol';
@@ -145,7 +145,7 @@ describe('findings: time by destination', () => {
 describe('findings: N+1, slow queries, dominance', () => {
   function orders(opts: { repeats: number; parallel?: boolean; distinct?: boolean; paused?: boolean; queryMs?: number }): Span[] {
     const root = sp(0, 400, { route: '/orders', traceId: hex(16) });
-    if (opts.paused) root.attributes['routelens.paused_ms'] = 30_000;
+    if (opts.paused) root.attributes[PAUSED_MS_ATTRIBUTE] = 30_000;
     const spans = [root, db(2, 8, root, 'SELECT * FROM orders WHERE user_id = ?', 40)];
     for (let i = 0; i < opts.repeats; i++) {
       const start = opts.parallel ? 10 : 10 + i * (opts.queryMs ?? 5);

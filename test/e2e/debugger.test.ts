@@ -1,0 +1,206 @@
+// End to end: F5 on the fixture FastAPI app in a real VS Code (code-server), under the real
+// debugger (Debian's python3-debugpy through test/fixtures/debugpy-extension), with a breakpoint
+// set in the editor and held 30 s. The sidebar's p95 must not move; the route says one request was
+// paused, and the trace panel shows the stop as a band. Screenshots (screenshots/):
+// debugger-{before,paused,after}-sidebar.png, debugger-after.png, debugger-trace.png.
+import * as assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Browser, Frame, Page } from 'playwright-core';
+
+interface CodeServer {
+  url: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+interface Helpers {
+  REPO_ROOT: string;
+  FIXTURE_WORKSPACE: string;
+  FIXTURE_DEBUGPY_EXTENSION: string;
+  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown>; seedExtensions?: string[] }): Promise<CodeServer>;
+  launchBrowser(): Promise<Browser>;
+  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page; consoleErrors: string[] }>;
+}
+
+const HOLD_MS = 30_000;
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`scripts/vscode-test/codeServer.mjs not found above ${from}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function get(port: number, path: string, timeoutMs = 5000): Promise<{ status: number; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - t0 }));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve({ status: 0, ms: Date.now() - t0 }));
+  });
+}
+
+async function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/** Runs a command by its title through the command palette. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Control+Shift+P');
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
+  return until(
+    async () => {
+      for (const f of page.frames()) if (await f.locator(selector).count().catch(() => 0)) return f;
+      return undefined;
+    },
+    `a frame with ${selector}`,
+    timeoutMs,
+  );
+}
+
+describe('F5 with a breakpoint in the real VS Code', function () {
+  this.timeout(HOLD_MS + 240_000);
+  let helpers: Helpers;
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let workspace: string;
+  let shots: string;
+  let appPort: number;
+
+  before(async function () {
+    helpers = (await import(pathToFileURL(join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
+    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
+    mkdirSync(shots, { recursive: true });
+    appPort = await freePort();
+    // A copy of the fixture workspace with VS Code's "Python Debugger: FastAPI" template as is
+    // (reload included), on a port of the test's own.
+    workspace = mkdtempSync(join(tmpdir(), 'routelens-e2e-debug-'));
+    cpSync(helpers.FIXTURE_WORKSPACE, workspace, { recursive: true });
+    mkdirSync(join(workspace, '.vscode'));
+    const launch = { version: '0.2.0', configurations: [{ name: 'Python Debugger: FastAPI', type: 'debugpy', request: 'launch', module: 'uvicorn', args: ['app:app', '--reload', '--port', String(appPort)], jinja: true }] };
+    writeFileSync(join(workspace, '.vscode', 'launch.json'), JSON.stringify(launch, null, 2));
+    server = await helpers.startCodeServer({
+      folder: workspace,
+      extensionDevelopmentPath: helpers.REPO_ROOT,
+      seedExtensions: [helpers.FIXTURE_DEBUGPY_EXTENSION],
+      userSettings: { 'workbench.colorTheme': 'Default Dark Modern', 'routelens.collector.grpcPort': 0, 'editor.minimap.enabled': false, 'debug.toolBarLocation': 'docked', 'debug.openDebug': 'neverOpen', 'debug.internalConsoleOptions': 'neverOpen' },
+    });
+    browser = await helpers.launchBrowser();
+    ({ page } = await helpers.openWorkbench(browser, server, { viewport: { width: 1440, height: 900 } }));
+  });
+
+  after(async function () {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) await page.screenshot({ path: join(shots, 'failed-debugger.png') }).catch(() => undefined);
+  });
+
+  it('keeps p95 where it was after a request waits 30 s at a breakpoint, and says it was paused', async () => {
+    const entry = page.locator('.activitybar [aria-label^="Routelens"]').first();
+    await entry.waitFor({ state: 'visible', timeout: 60_000 });
+    await entry.click();
+    const sidebar = await frameWith(page, '[data-testid=collector-state]');
+    await sidebar.locator('[data-testid=collector-state]', { hasText: 'Listening' }).waitFor({ timeout: 30_000 });
+
+    // Open the handler's file, then F5.
+    await page.keyboard.press('Control+P');
+    await page.keyboard.type('app.py');
+    await sleep(500);
+    await page.keyboard.press('Enter');
+    await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 20_000 });
+    await page.keyboard.press('F5');
+    await until(async () => (await get(appPort, '/health', 2000)).status === 200, 'the app under the debugger', 90_000);
+
+    for (let i = 0; i < 30; i++) assert.equal((await get(appPort, '/items/1')).status, 200);
+    const row = sidebar.locator('tbody[data-route="/items/{item_id}"]');
+    await row.waitFor({ timeout: 30_000 });
+    const p95Before = await until(async () => {
+      const cells = await row.locator('tr.figures td').allInnerTexts();
+      return /^\d/.test(cells[3] ?? '') && cells[3];
+    }, 'a p95 in the sidebar', 15_000);
+    await sleep(1500);
+    await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'debugger-before-sidebar.png') });
+
+    // A breakpoint on the handler's first line (line 24), set in the editor.
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type('24');
+    await page.keyboard.press('Enter');
+    await runCommand(page, 'Debug: Toggle Breakpoint');
+    await page.locator('.codicon-debug-breakpoint').first().waitFor({ timeout: 10_000 });
+    await sleep(2000); // every debugged process (reloader and server) gets it
+
+    const held = get(appPort, '/items/2', HOLD_MS + 60_000);
+    // Stopped: the editor marks the top stack frame at the breakpoint's line.
+    await page.locator('.codicon-debug-stackframe').first().waitFor({ timeout: 20_000 });
+    await sleep(2000);
+    await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'debugger-paused-sidebar.png') });
+    await sleep(HOLD_MS);
+    await runCommand(page, 'Debug: Toggle Breakpoint'); // off again, on the same line
+    await page.keyboard.press('F5'); // Continue
+    const answer = await held;
+    assert.equal(answer.status, 200);
+    assert.ok(answer.ms >= HOLD_MS, `the request waited ${answer.ms} ms`);
+
+    await sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=paused-count]', { hasText: '1 paused' }).waitFor({ timeout: 15_000 });
+    const cells = await row.locator('tr.figures td').allInnerTexts();
+    assert.equal(cells[3], p95Before, `p95 before ${p95Before}, after ${cells[3]}`);
+    await page.mouse.move(1150, 12);
+    await sleep(1500);
+    await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'debugger-after-sidebar.png') });
+    await page.screenshot({ path: join(shots, 'debugger-after.png') });
+    const lens = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
+    assert.ok(lens.some((t) => /p95 .* · 1 paused/.test(t)), `a lens counts the paused request: ${lens.join(' | ')}`);
+
+    // The route's traces: the newest request is the paused one, its stop a band on the waterfall.
+    await row.click();
+    const trace = await frameWith(page, '[data-testid=waterfall]');
+    await trace.locator('[data-testid=trace-list] li').first().click();
+    await trace.locator('[data-testid=pause-band]').first().waitFor({ state: 'attached', timeout: 15_000 });
+    const band = await trace.locator('[data-testid=pause-band]').first().getAttribute('title');
+    const bandSec = Number(/^paused in the debugger for (\d+) s \(not latency\)$/.exec(band ?? '')?.[1]);
+    assert.ok(bandSec >= HOLD_MS / 1000 && bandSec * 1000 <= answer.ms + 1000, `band: ${band}; the request took ${answer.ms} ms`);
+    await page.mouse.move(1150, 12);
+    await sleep(800);
+    await page.screenshot({ path: join(shots, 'debugger-trace.png') });
+    await page.keyboard.press('Shift+F5');
+  });
+});
