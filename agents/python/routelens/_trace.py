@@ -171,19 +171,29 @@ class Span:
         "_request",
         "_status_code",
         "_seq",
+        # The request (or other top span) this span belongs to, and on a top span the
+        # count of client spans under it and the calls folded past the limit (_clients.py).
+        "_root",
+        "_clients",
+        "_folds",
     )
 
     def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
                  parent_span_id=None):
+        self._clients = 0
+        self._folds = None
         if parent is not None:
             self._trace_id = parent.trace_id
             self.parent_span_id = parent.span_id
+            self._root = parent._root or parent
         elif trace_id is not None:
             self._trace_id = trace_id
             self.parent_span_id = parent_span_id
         else:
             self._trace_id = None
             self.parent_span_id = None
+        if parent is None:
+            self._root = None
         self._span_id = None
         self.name = name
         self.kind = kind
@@ -294,6 +304,8 @@ class Span:
         self.end_ms = self.start_ms + (_perf() - self._t0) * 1000.0
         # The exception object keeps frames (and their locals) alive; it is described already.
         self._exc_obj = None
+        if self._folds is not None:
+            flush_folds(self)
         export = _export
         if export is not None:
             export(self)
@@ -429,6 +441,46 @@ class RequestSpan(Span):
     _token = None
     _route = None
     _status_code = None
+    _root = None
+    _clients = 0
+    _folds = None
+
+
+class ClientSpan(Span):
+    """A call out of the process (HTTP, database, cache), made by the hooks of _clients.py.
+
+    Like RequestSpan, the members most client spans never set are class-level defaults.
+    """
+
+    _span_id = None
+    kind = "client"
+    events = None
+    exception = None
+    _exc_obj = None
+    status = None
+    status_message = None
+    end_ms = None
+    _token = None
+    _route = None
+    _request = None
+    _status_code = None
+    _seq = None
+    _clients = 0
+    _folds = None
+
+
+# Set by _clients: exports the summary spans of the calls folded under a top span.
+_fold_flusher = None
+
+
+def flush_folds(span):
+    flusher = _fold_flusher
+    if flusher is not None:
+        try:
+            flusher(span)
+        except Exception:
+            pass
+    span._folds = None
 
 
 def current_span():

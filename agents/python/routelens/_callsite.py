@@ -1,0 +1,118 @@
+"""The application line that made a client call: the innermost frame of the app's own code.
+
+A hook walks outwards from its caller with sys._getframe and f_back, asking of each frame's
+code object whether it belongs to the application. The verdict (and the file path and
+function name it implies) is computed once per code object and kept, so a walk costs a
+dictionary lookup per frame: a call through requests and urllib3 passes about a dozen
+library frames before it reaches the view that made it.
+
+Not the application: the standard library, anything under site-packages or dist-packages,
+the agent itself, and code without a file (`<frozen ...>`, `<string>`).
+"""
+
+import os
+import sys
+import sysconfig
+
+from ._codeloc import abspath
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _library_prefixes():
+    prefixes = set()
+    try:
+        paths = sysconfig.get_paths()
+    except Exception:
+        paths = {}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = paths.get(key)
+        if path:
+            prefixes.add(os.path.abspath(path) + os.sep)
+            try:
+                prefixes.add(os.path.realpath(path) + os.sep)
+            except OSError:
+                pass
+    # os.py is in the standard library wherever this Python keeps it.
+    prefixes.add(os.path.dirname(os.path.abspath(os.__file__)) + os.sep)
+    return tuple(sorted(prefixes))
+
+
+_LIBRARY_PREFIXES = _library_prefixes()
+_LIBRARY_PARTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+# code object -> (file path, function name) for application code, False for the rest.
+# Code objects live as long as their functions; the bound keeps a process that compiles
+# code on the fly (templates, exec) from growing the table without end.
+_verdicts = {}
+MAX_VERDICTS = 8192
+
+
+def is_application_file(path):
+    if not path or path.startswith("<"):
+        return False
+    full = abspath(path)
+    if full.startswith(_PACKAGE_DIR):
+        return False
+    if full.startswith(_LIBRARY_PREFIXES):
+        return False
+    for part in _LIBRARY_PARTS:
+        if part in full:
+            return False
+    return True
+
+
+def _verdict(code):
+    path = code.co_filename
+    if not is_application_file(path):
+        return False
+    name = getattr(code, "co_qualname", None) or code.co_name
+    return (abspath(path), name)
+
+
+_getframe = sys._getframe
+
+
+def callsite(depth=2):
+    """(file, line, function) of the innermost application frame outside the agent, or None.
+
+    depth counts from the caller of callsite(): 2 skips the hook that asks.
+    """
+    try:
+        frame = _getframe(depth)
+    except ValueError:
+        return None
+    verdicts = _verdicts
+    while frame is not None:
+        code = frame.f_code
+        found = verdicts.get(code)
+        if found is None:
+            found = _verdict(code)
+            if len(verdicts) < MAX_VERDICTS:
+                verdicts[code] = found
+        if found:
+            return found[0], frame.f_lineno, found[1]
+        frame = frame.f_back
+    return None
+
+
+def add_callsite(attributes, depth=3):
+    """Puts the code.* attributes of the calling application line into attributes."""
+    try:
+        frame = _getframe(depth)
+    except ValueError:
+        return
+    verdicts = _verdicts
+    while frame is not None:
+        code = frame.f_code
+        found = verdicts.get(code)
+        if found is None:
+            found = _verdict(code)
+            if len(verdicts) < MAX_VERDICTS:
+                verdicts[code] = found
+        if found:
+            attributes["code.file.path"] = found[0]
+            attributes["code.line.number"] = frame.f_lineno
+            attributes["code.function.name"] = found[1]
+            return
+        frame = frame.f_back
