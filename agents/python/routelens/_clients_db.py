@@ -146,6 +146,13 @@ class _SqliteConnectionMixin:
             return super().rollback()
         return _run(span, super().rollback)
 
+    def __exit__(self, exc_type, exc, tb):
+        # `with conn:` commits or rolls back in C, without calling the methods above.
+        span = _operation(self._routelens_static, "COMMIT" if exc_type is None else "ROLLBACK")
+        if span is None:
+            return super().__exit__(exc_type, exc, tb)
+        return _run(span, super().__exit__, exc_type, exc, tb)
+
 
 _classes = {}
 
