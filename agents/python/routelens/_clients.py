@@ -14,10 +14,11 @@ ends. A loop of 100,000 queries then costs a few summary spans, not 100,000.
 
 import os
 import re
+import sys
 import threading
 from urllib.parse import urlsplit
 
-from . import _trace
+from . import _callsite, _trace
 from ._callsite import add_callsite
 from ._trace import ClientSpan, _current
 
@@ -94,13 +95,57 @@ class Fold:
         return self.entry[0].span_id
 
 
-def begin(name, attributes, shape=None):
+def begin(name, attributes):
     """A started client span (or Fold) for a call, or None when the call is not traced.
 
-    attributes becomes the span's own dictionary; shape tells calls apart for folding
-    (defaults to the name).
+    attributes becomes the span's own dictionary.
     """
+    return _start(_current.get(), name, attributes)
+
+
+def begin_db(target, statement):
+    """begin() for a SQL statement on a connection described by target (a DbTarget)."""
     parent = _current.get()
+    if parent is None and not Settings.outside_requests:
+        return None
+    try:
+        name, template = target.statements[statement]
+    except (KeyError, TypeError, AttributeError):
+        name, template = _parse_db(target, statement)
+    return _start(parent, name, template.copy())
+
+
+class DbTarget(tuple):
+    """(db.system.name, db.namespace, server.address, server.port) of a connection, with the
+    parses of the statements run on it (so a statement is looked up by itself, not by a tuple
+    that would be hashed on every call)."""
+
+    def __new__(cls, values):
+        target = tuple.__new__(cls, values)
+        target.statements = {}
+        return target
+
+
+_targets = {}
+
+
+def db_target(system, namespace=None, address=None, port=None):
+    key = (system, namespace, address, port)
+    target = _targets.get(key)
+    if target is None:
+        target = DbTarget(key)
+        if len(_targets) < 1024:
+            _targets[key] = target
+    return target
+
+
+_verdicts = _callsite._verdicts
+_verdict = _callsite._verdict
+_line_of = _callsite.line_of
+_getframe = sys._getframe
+
+
+def _start(parent, name, attributes):
     if parent is None:
         if not Settings.outside_requests or not Settings.enabled:
             return None
@@ -111,9 +156,29 @@ def begin(name, attributes, shape=None):
         root = parent._root or parent
         count = root._clients
         if count >= Settings.max_spans:
-            return _fold(root, parent, name, attributes, shape)
+            return _fold(root, parent, name, attributes)
         root._clients = count + 1
-    add_callsite(attributes, 2)
+    # The calling line (_callsite.add_callsite, written out: this runs for every call).
+    frame = _getframe(2)
+    verdicts = _verdicts
+    while frame is not None:
+        code = frame.f_code
+        found = verdicts.get(code)
+        if found is None:
+            found = _verdict(code)
+            if len(verdicts) < _callsite.MAX_VERDICTS:
+                verdicts[code] = found
+        if found:
+            attributes["code.file.path"] = found[0]
+            lines = found[2]
+            lasti = frame.f_lasti
+            line = lines.get(lasti)
+            if line is None:
+                line = _line_of(frame, lines)
+            attributes["code.line.number"] = line
+            attributes["code.function.name"] = found[1]
+            break
+        frame = frame.f_back
     span = _new_span(ClientSpan)
     if parent is not None:
         span._trace_id = parent._trace_id or parent.trace_id
@@ -133,8 +198,9 @@ def begin(name, attributes, shape=None):
 _fold_lock = threading.Lock()
 
 
-def _fold(root, parent, name, attributes, shape):
-    key = shape if shape is not None else name
+def _fold(root, parent, name, attributes):
+    # Calls of one shape: the same name, statement (or none) and server.
+    key = (name, attributes.get("db.query.text"), attributes.get("server.address"), attributes.get("server.port"))
     folds = root._folds
     if folds is None:
         with _fold_lock:
@@ -147,7 +213,7 @@ def _fold(root, parent, name, attributes, shape):
             entry = folds.get(key)
             if entry is None:
                 if len(folds) >= MAX_FOLD_SHAPES:
-                    key = "\0other"
+                    key = None
                     entry = folds.get(key)
                     if entry is None:
                         attributes = {}
@@ -299,31 +365,30 @@ def parse_statement(statement):
     return text, operation, collection
 
 
-_statements = {}
-MAX_STATEMENTS = 4096
+# Statements whose parse each connection target keeps.
+MAX_STATEMENTS = 2048
 
 
-def db_attributes(static, statement):
-    """A fresh attribute dictionary (and the span name) for one statement.
-
-    static is a tuple (db.system.name, db.namespace, server.address, server.port) of the
-    connection; the parse of each (static, statement) pair is kept.
-    """
-    key = (static, statement)
+def db_attributes(target, statement):
+    """(span name, a fresh attribute dictionary) for one statement on target (a DbTarget or a
+    plain 4-tuple)."""
     try:
-        name, template = _statements[key]
-        return name, template.copy()
-    except KeyError:
-        pass
-    except TypeError:  # a statement that is not a string (bytes, a composed object)
+        name, template = target.statements[statement]
+    except (KeyError, TypeError, AttributeError):
+        name, template = _parse_db(target, statement)
+    return name, template.copy()
+
+
+def _parse_db(target, statement):
+    if not isinstance(target, DbTarget):
+        target = db_target(*target)
+    if not isinstance(statement, str):  # bytes, or a composed statement object
         statement = _statement_text(statement)
-        key = (static, statement)
         try:
-            name, template = _statements[key]
-            return name, template.copy()
-        except (KeyError, TypeError):
+            return target.statements[statement]
+        except KeyError:
             pass
-    system, namespace, address, port = static
+    system, namespace, address, port = target
     template = {"db.system.name": system}
     if namespace:
         template["db.namespace"] = namespace
@@ -343,12 +408,9 @@ def db_attributes(static, statement):
             name = operation + " " + collection
     except Exception:
         pass
-    if len(_statements) < MAX_STATEMENTS:
-        try:
-            _statements[key] = (name, template)
-        except TypeError:
-            pass
-    return name, template.copy()
+    if len(target.statements) < MAX_STATEMENTS:
+        target.statements[statement] = (name, template)
+    return name, template
 
 
 def _statement_text(statement):

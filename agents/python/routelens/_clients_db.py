@@ -17,17 +17,11 @@ import asyncio
 import os
 
 from . import _trace
-from ._clients import begin, cancelled, db_attributes, end, fail, operation_span
+from ._clients import begin, begin_db, cancelled, db_target, end, fail, operation_span
 from ._patch import patch
 
 _current = _trace._current
-
-
-def _db_begin(static, statement):
-    if _current.get() is None and not _outside():
-        return None
-    name, attributes = db_attributes(static, statement)
-    return begin(name, attributes, name + "\0" + attributes.get("db.query.text", ""))
+_ClientSpan = _trace.ClientSpan
 
 
 def _outside():
@@ -68,19 +62,25 @@ def _operation(static, operation):
     if _current.get() is None and not _outside():
         return None
     name, attributes = operation_span(static, operation)
-    return begin(name, attributes, name)
+    return begin(name, attributes)
 
 
 # -- sqlite3 ---------------------------------------------------------------------------
 
 class _SqliteCursorMixin:
     def execute(self, sql, parameters=(), /):
-        span = _db_begin(self.connection._routelens_static, sql)
+        span = begin_db(self.connection._routelens_static, sql)
         if span is None:
             return super().execute(sql, parameters)
         try:
-            result = super().execute(sql, parameters)
-            _rows(span, self.rowcount)
+            if self.__class__ is _SqliteCursor:
+                # The common case, the plain cursor: its C method without super()'s lookup.
+                result = _sqlite_execute(self, sql, parameters)
+            else:
+                result = super().execute(sql, parameters)
+            rows = self.rowcount
+            if rows >= 0 and span.__class__ is _ClientSpan:
+                span.attributes["db.response.returned_rows"] = rows
             return result
         except BaseException as exc:
             fail(span, exc)
@@ -89,7 +89,7 @@ class _SqliteCursorMixin:
             end(span)
 
     def executemany(self, sql, seq_of_parameters, /):
-        span = _db_begin(self.connection._routelens_static, sql)
+        span = begin_db(self.connection._routelens_static, sql)
         if span is None:
             return super().executemany(sql, seq_of_parameters)
         try:
@@ -103,7 +103,7 @@ class _SqliteCursorMixin:
             end(span)
 
     def executescript(self, sql_script, /):
-        span = _db_begin(self.connection._routelens_static, sql_script)
+        span = begin_db(self.connection._routelens_static, sql_script)
         if span is None:
             return super().executescript(sql_script)
         return _run(span, super().executescript, sql_script)
@@ -116,7 +116,7 @@ class _SqliteConnectionMixin:
             path = os.fsdecode(database)
         except Exception:
             path = str(database)
-        self._routelens_static = ("sqlite", path, None, None)
+        self._routelens_static = db_target("sqlite", path)
 
     def cursor(self, factory=None):
         import sqlite3
@@ -124,15 +124,16 @@ class _SqliteConnectionMixin:
         base = sqlite3.Cursor if factory is None else factory
         return super().cursor(_traced_class(base, _SqliteCursorMixin, sqlite3.Cursor))
 
-    # The C implementations of these make a plain cursor, not through cursor().
+    # The C implementations of these make a plain cursor (not through cursor()): these make
+    # the traced subclass of it.
     def execute(self, sql, parameters=(), /):
-        return self.cursor().execute(sql, parameters)
+        return _sqlite_cursor(self, _SqliteCursor).execute(sql, parameters)
 
     def executemany(self, sql, seq_of_parameters, /):
-        return self.cursor().executemany(sql, seq_of_parameters)
+        return _sqlite_cursor(self, _SqliteCursor).executemany(sql, seq_of_parameters)
 
     def executescript(self, sql_script, /):
-        return self.cursor().executescript(sql_script)
+        return _sqlite_cursor(self, _SqliteCursor).executescript(sql_script)
 
     def commit(self):
         span = _operation(self._routelens_static, "COMMIT")
@@ -175,6 +176,12 @@ def _traced_class(base, mixin, root):
     return traced
 
 
+# Set when sqlite3 is imported (instrument_sqlite3): the C cursor() and the traced Cursor.
+_sqlite_cursor = None
+_sqlite_execute = None
+_SqliteCursor = None
+
+
 def _make_sqlite_connect(original):
     def connect(database, *args, **kwargs):
         import sqlite3
@@ -192,8 +199,13 @@ def _make_sqlite_connect(original):
 
 
 def instrument_sqlite3(module=None):
+    global _sqlite_cursor, _sqlite_execute, _SqliteCursor
     import sqlite3
     import sqlite3.dbapi2
+
+    _sqlite_cursor = sqlite3.Connection.cursor
+    _sqlite_execute = sqlite3.Cursor.execute
+    _SqliteCursor = _traced_class(sqlite3.Cursor, _SqliteCursorMixin, sqlite3.Cursor)
 
     patch(sqlite3.dbapi2, "connect", _make_sqlite_connect)
     if sqlite3.connect is not sqlite3.dbapi2.connect:
@@ -206,14 +218,14 @@ def _pg_static(info, system="postgresql"):
     try:
         host = info.host
         port = int(info.port) if info.port else None
-        return (system, info.dbname, host, port)
+        return db_target(system, info.dbname, host, port)
     except Exception:
-        return (system, None, None, None)
+        return db_target(system)
 
 
 class _Psycopg2CursorMixin:
     def execute(self, query, vars=None):
-        span = _db_begin(self.connection._routelens_static, query)
+        span = begin_db(self.connection._routelens_static, query)
         if span is None:
             return super().execute(query, vars)
         try:
@@ -227,7 +239,7 @@ class _Psycopg2CursorMixin:
             end(span)
 
     def executemany(self, query, vars_list):
-        span = _db_begin(self.connection._routelens_static, query)
+        span = begin_db(self.connection._routelens_static, query)
         if span is None:
             return super().executemany(query, vars_list)
         try:
@@ -310,7 +322,7 @@ def _make_psycopg_execute(original):
     def execute(self, query, *args, **kwargs):
         if _current.get() is None and not _outside():
             return original(self, query, *args, **kwargs)
-        span = _db_begin(_psycopg_static(self._conn), query)
+        span = begin_db(_psycopg_static(self._conn), query)
         if span is None:
             return original(self, query, *args, **kwargs)
         try:
@@ -330,7 +342,7 @@ def _make_psycopg_execute_async(original):
     async def execute(self, query, *args, **kwargs):
         if _current.get() is None and not _outside():
             return await original(self, query, *args, **kwargs)
-        span = _db_begin(_psycopg_static(self._conn), query)
+        span = begin_db(_psycopg_static(self._conn), query)
         if span is None:
             return await original(self, query, *args, **kwargs)
         try:
@@ -396,10 +408,10 @@ def _asyncpg_static(conn):
         addr = conn._addr
         params = conn._params
         if isinstance(addr, tuple):
-            return ("postgresql", params.database, addr[0], addr[1])
-        return ("postgresql", params.database, str(addr), None)
+            return db_target("postgresql", params.database, addr[0], addr[1])
+        return db_target("postgresql", params.database, str(addr), None)
     except Exception:
-        return ("postgresql", None, None, None)
+        return db_target("postgresql")
 
 
 def _make_asyncpg_call(rows):
@@ -407,7 +419,7 @@ def _make_asyncpg_call(rows):
         async def method(self, query, *args, **kwargs):
             if _current.get() is None and not _outside():
                 return await original(self, query, *args, **kwargs)
-            span = _db_begin(_asyncpg_static(self), query)
+            span = begin_db(_asyncpg_static(self), query)
             if span is None:
                 return await original(self, query, *args, **kwargs)
             try:
@@ -454,11 +466,11 @@ def _sa_static(dialect, context):
         static = engine.__dict__.get("_routelens_static")
         if static is None:
             url = engine.url
-            static = (_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port)
+            static = db_target(_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port)
             engine.__dict__["_routelens_static"] = static
         return static
     except Exception:
-        return (_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"), None, None, None)
+        return db_target(_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"))
 
 
 def _make_sa_execute(original):
@@ -466,7 +478,7 @@ def _make_sa_execute(original):
         if _current.get() is None and not _outside():
             return original(self, cursor, statement, *args, **kwargs)
         context = kwargs.get("context") or (args[-1] if args else None)
-        span = _db_begin(_sa_static(self, context), statement)
+        span = begin_db(_sa_static(self, context), statement)
         if span is None:
             return original(self, cursor, statement, *args, **kwargs)
         # Current while the driver runs, so that a hooked driver does not make a second span.
@@ -552,7 +564,7 @@ def _redis_begin(client, args):
         name, attributes = _redis_attributes(_redis_static(client), args)
     except Exception:
         return None
-    return begin(name, attributes, name + "\0" + attributes["db.query.text"])
+    return begin(name, attributes)
 
 
 def _make_redis_execute_command(original):
@@ -594,7 +606,7 @@ def _pipeline_begin(pipe):
                 attributes["server.port"] = static[3]
     except Exception:
         return None
-    return begin(name, attributes, name + "\0" + attributes["db.query.text"])
+    return begin(name, attributes)
 
 
 def _make_pipeline_execute(original):

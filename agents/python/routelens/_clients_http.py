@@ -41,7 +41,7 @@ def _make_putrequest(original):
                 origin, host, port = _origin(self)
                 full = url if "://" in url[:16] else origin + (url if url.startswith("/") else "/" + url)
                 name = http_method(method)
-                span = begin(name, http_attributes(name, full, host, port), name + " " + origin)
+                span = begin(name, http_attributes(name, full, host, port))
         except Exception:
             span = None
         if span is None:
@@ -130,8 +130,7 @@ def _httpx_begin(request):
         if is_collector(host, port):
             return None
         name = http_method(request.method)
-        span = begin(name, http_attributes(name, str(url), host, port),
-                     name + " " + url.scheme + "://" + host + ":" + str(port))
+        span = begin(name, http_attributes(name, str(url), host, port))
         if span is not None and "traceparent" not in request.headers:
             request.headers["traceparent"] = traceparent(span)
         return span
@@ -217,8 +216,7 @@ def _make_aiohttp_request(original):
             port = url.port
             if host and not is_collector(host, port):
                 name = http_method(method)
-                span = begin(name, http_attributes(name, str(url), host, port),
-                             name + " " + str(url.scheme) + "://" + host + ":" + str(port))
+                span = begin(name, http_attributes(name, str(url), host, port))
                 if span is not None:
                     kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span))
         except Exception:
