@@ -18,7 +18,7 @@ import sys
 import threading
 from urllib.parse import urlsplit
 
-from . import _callsite, _trace
+from . import _callsite, _json, _trace
 from ._callsite import add_callsite
 from ._trace import ClientSpan, _current
 
@@ -109,10 +109,10 @@ def begin_db(target, statement):
     if parent is None and not Settings.outside_requests:
         return None
     try:
-        name, template = target.statements[statement]
+        name, template, encoded = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
-        name, template = _parse_db(target, statement)
-    return _start(parent, name, template.copy())
+        name, template, encoded = _parse_db(target, statement)
+    return _start(parent, name, {}, (template, encoded))
 
 
 class DbTarget(tuple):
@@ -145,7 +145,7 @@ _line_of = _callsite.line_of
 _getframe = sys._getframe
 
 
-def _start(parent, name, attributes):
+def _start(parent, name, attributes, static=None):
     if parent is None:
         if not Settings.outside_requests or not Settings.enabled:
             return None
@@ -156,11 +156,14 @@ def _start(parent, name, attributes):
         root = parent._root or parent
         count = root._clients
         if count >= Settings.max_spans:
+            if static is not None:
+                attributes = dict(static[0], **attributes)
             return _fold(root, parent, name, attributes)
         root._clients = count + 1
     # The calling line (_callsite.add_callsite, written out: this runs for every call).
     frame = _getframe(2)
     verdicts = _verdicts
+    code = None
     while frame is not None:
         code = frame.f_code
         found = verdicts.get(code)
@@ -169,14 +172,11 @@ def _start(parent, name, attributes):
             if len(verdicts) < _callsite.MAX_VERDICTS:
                 verdicts[code] = found
         if found:
-            attributes["code.file.path"] = found[0]
             lines = found[2]
-            lasti = frame.f_lasti
-            line = lines.get(lasti)
+            line = lines.get(frame.f_lasti)
             if line is None:
                 line = _line_of(frame, lines)
-            attributes["code.line.number"] = line
-            attributes["code.function.name"] = found[1]
+            code = (found[0], found[1], line)
             break
         frame = frame.f_back
     span = _new_span(ClientSpan)
@@ -190,6 +190,10 @@ def _start(parent, name, attributes):
         span._root = None
     span.name = name
     span.attributes = attributes
+    if static is not None:
+        span._static = static
+    if code is not None:
+        span._code = code
     t0 = span._t0 = _perf()
     span.start_ms = (t0 + _trace._wall_offset) * 1000.0
     return span
@@ -373,9 +377,9 @@ def db_attributes(target, statement):
     """(span name, a fresh attribute dictionary) for one statement on target (a DbTarget or a
     plain 4-tuple)."""
     try:
-        name, template = target.statements[statement]
+        name, template, _ = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
-        name, template = _parse_db(target, statement)
+        name, template, _ = _parse_db(target, statement)
     return name, template.copy()
 
 
@@ -408,9 +412,10 @@ def _parse_db(target, statement):
             name = operation + " " + collection
     except Exception:
         pass
+    entry = (name, template, _json.attributes_body(template))
     if len(target.statements) < MAX_STATEMENTS:
-        target.statements[statement] = (name, template)
-    return name, template
+        target.statements[statement] = entry
+    return entry
 
 
 def _statement_text(statement):
