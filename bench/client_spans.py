@@ -4,15 +4,28 @@
 Per library, the same call runs in rounds that alternate
 
   bare        the agent not started (no hook installed)
+  hooks       the agent's hooks installed and each call a client span, but finished spans go to a
+              list instead of the exporter: the request thread's own cost, with no exporter thread
+              competing for the interpreter lock and the two cores
   routelens   the agent started and connected to a collector stand-in (bench/agent_overhead.py's),
-              each call inside a request span (a fresh one every 100 calls, in both modes), so each
-              call is a client span with its attributes, statement and calling line
+              so the exporter thread serialises and sends every span while the calls run
+
+In every mode each call runs inside a request span (a fresh one every 100 calls), so with the
+agent each call is a client span with its attributes, statement and calling line.
 
 and the medians of the rounds are reported: wall time per call, and CPU of the calling thread per
 call (time.thread_time: what the request thread pays; the exporter thread's serialising and sending
 is not in it), with the difference between the modes.
 
     python3 bench/client_spans.py [--calls 20000] [--rounds 7] [--json out.json]
+    python3 bench/client_spans.py --instructions [--json out.json]
+
+On a shared machine the times move by more than the agent costs a network call, so
+--instructions counts instead, with valgrind's callgrind (deterministic: the servers run in
+other processes, which are not counted), the instructions per call of the calling process in
+three modes: bare, hooks (the request thread's work) and encoded (hooks plus serialising the
+spans, which the exporter thread does), each from the difference of two run lengths so that
+start-up cancels out.
 
 Calls: sqlite3 in memory (`SELECT ?`), http.client to a local HTTP server in another process (a
 kept-alive connection, GET of 2 bytes), redis GET and a PostgreSQL `SELECT 1` with psycopg2 (both
@@ -23,6 +36,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -142,13 +156,19 @@ def run_round(setup, calls):
 
 
 def measure(name, setup, endpoint, calls, rounds):
-    results = {"bare": [], "routelens": []}
+    from routelens import _trace
+
+    results = {"bare": [], "hooks": [], "routelens": []}
     for _ in range(rounds):
-        for mode in ("bare", "routelens"):
+        for mode in ("bare", "hooks", "routelens"):
             routelens.shutdown()
             if mode == "routelens":
                 routelens.start(endpoint=endpoint, service_name="bench", metrics_interval=0)
                 routelens.flush(5)
+            elif mode == "hooks":
+                routelens.start(endpoint=endpoint, service_name="bench", metrics_interval=0, lazy=True)
+                finished = []
+                _trace.set_exporter(finished.append, finished.append)
             results[mode].append(run_round(setup, calls))
             if mode == "routelens":
                 routelens.flush(10)
@@ -157,9 +177,65 @@ def measure(name, setup, endpoint, calls, rounds):
     for mode, values in results.items():
         row[mode + "_wall_us"] = statistics.median(v[0] for v in values)
         row[mode + "_cpu_us"] = statistics.median(v[1] for v in values)
-    row["added_wall_us"] = row["routelens_wall_us"] - row["bare_wall_us"]
-    row["added_cpu_us"] = row["routelens_cpu_us"] - row["bare_cpu_us"]
+    for mode in ("hooks", "routelens"):
+        row[mode + "_added_cpu_us"] = row[mode + "_cpu_us"] - row["bare_cpu_us"]
+        row[mode + "_added_wall_us"] = row[mode + "_wall_us"] - row["bare_wall_us"]
     return row
+
+
+IR_SMALL, IR_LARGE = 500, 2500
+
+
+def ir_child(spec):
+    """Runs one case in one mode (in a process callgrind counts): case:mode:calls:target."""
+    case, mode, calls, target = spec.split(":", 3)
+    calls = int(calls)
+    setup = {"sqlite": lambda: make_sqlite(), "http": lambda: make_http(int(target)),
+             "redis": lambda: make_redis(int(target)), "postgres": lambda: make_postgres(target.replace(",", " "))}[case]()
+    finished = []
+    if mode != "bare":
+        from routelens import _http, _trace
+
+        routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", metrics_interval=0, lazy=True)
+
+        def take(span):
+            finished.append(span)
+            if span.kind != "client":  # the request ended: the exporter would take its spans now
+                if mode == "encoded":
+                    _http.encode_spans(finished)
+                del finished[:]
+
+        _trace.set_exporter(take, take)
+    run_round(setup, calls)
+
+
+def _callgrind(spec):
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                          os.path.abspath(__file__), "--ir-child", spec], capture_output=True, text=True, env=env)
+    match = re.search(r"Collected : (\d+)", out.stderr)
+    if not match:
+        raise RuntimeError("no instruction count from valgrind:\n" + out.stderr[-2000:])
+    return int(match.group(1))
+
+
+def instructions_main(args, cases):
+    from concurrent.futures import ThreadPoolExecutor
+
+    modes = ("bare", "hooks", "encoded")
+    jobs = [(case, mode, n, target) for case, target in cases for mode in modes for n in (IR_SMALL, IR_LARGE)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _callgrind("%s:%s:%d:%s" % job), jobs)))
+    rows = []
+    print("%-10s %14s %14s %16s" % ("call", "bare Ir/call", "hooks added", "+ encoding"))
+    for case, target in cases:
+        per = {mode: (counts[(case, mode, IR_LARGE, target)] - counts[(case, mode, IR_SMALL, target)]) / (IR_LARGE - IR_SMALL)
+               for mode in modes}
+        row = {"call": case, "bare": per["bare"], "hooks_added": per["hooks"] - per["bare"],
+               "encoding_added": per["encoded"] - per["hooks"]}
+        rows.append(row)
+        print("%-10s %14.0f %+14.0f %+16.0f" % (case, row["bare"], row["hooks_added"], row["encoding_added"]), flush=True)
+    return rows
 
 
 def main():
@@ -167,7 +243,12 @@ def main():
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json")
+    parser.add_argument("--instructions", action="store_true")
+    parser.add_argument("--ir-child")
     args = parser.parse_args()
+    if args.ir_child:
+        ir_child(args.ir_child)
+        return
 
     sink, endpoint = start_sink()
     http_port = free_port()
@@ -188,23 +269,30 @@ def main():
                     raise
                 time.sleep(0.05)
         cases = [("sqlite3 SELECT ? (in memory)", make_sqlite()), ("http.client GET (local server)", make_http(http_port))]
+        ir_cases = [("sqlite", "-"), ("http", str(http_port))]
         if Redis.missing() is None:
             redis_server = Redis().__enter__()
             cases.append(("redis GET", make_redis(redis_server.port)))
+            ir_cases.append(("redis", str(redis_server.port)))
         else:
             print("skipped redis: %s" % Redis.missing())
         if Postgres.missing() is None:
             pg = Postgres().__enter__()
             cases.append(("psycopg2 SELECT 1 (PostgreSQL)", make_postgres(pg.dsn)))
+            ir_cases.append(("postgres", pg.dsn.replace(" ", ",")))
         else:
             print("skipped PostgreSQL: %s" % Postgres.missing())
-        print("%-34s %12s %12s %12s %12s %12s" % ("call", "bare wall", "agent wall", "bare cpu", "agent cpu", "added cpu"))
+        if args.instructions:
+            rows = instructions_main(args, ir_cases)
+            cases = []
+        print("%-32s %11s %11s %11s | %11s %11s %11s" % ("call (µs per call)", "bare cpu", "hooks cpu", "agent cpu",
+                                                          "bare wall", "hooks wall", "agent wall"))
         for name, setup in cases:
             row = measure(name, setup, endpoint, args.calls, args.rounds)
             rows.append(row)
-            print("%-34s %10.2f µs %10.2f µs %10.2f µs %10.2f µs %+10.2f µs" % (
-                name, row["bare_wall_us"], row["routelens_wall_us"], row["bare_cpu_us"], row["routelens_cpu_us"],
-                row["added_cpu_us"]), flush=True)
+            print("%-32s %11.2f %+11.2f %+11.2f | %11.2f %+11.2f %+11.2f" % (
+                name, row["bare_cpu_us"], row["hooks_added_cpu_us"], row["routelens_added_cpu_us"],
+                row["bare_wall_us"], row["hooks_added_wall_us"], row["routelens_added_wall_us"]), flush=True)
     finally:
         if pg is not None:
             pg.__exit__()
@@ -216,7 +304,8 @@ def main():
         sink.wait(10)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"calls": args.calls, "rounds": args.rounds, "results": rows}, f, indent=2)
+            json.dump({"calls": args.calls, "rounds": args.rounds, "instructions": args.instructions, "results": rows},
+                      f, indent=2)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class Settings:
     outside_requests = False
     # (host, port) pairs of the collector: the agent's own traffic is never a client span.
     collector = frozenset()
+    collector_ports = frozenset()
 
 
 def configure(config=None, environ=None):
@@ -63,10 +64,11 @@ def configure(config=None, environ=None):
         except ValueError:
             pass
     Settings.collector = frozenset(addresses)
+    Settings.collector_ports = frozenset(port for _, port in addresses)
 
 
 def is_collector(host, port):
-    if not Settings.collector:
+    if port not in Settings.collector_ports:
         return False
     try:
         return (str(host).lower().strip("[]"), int(port)) in Settings.collector
@@ -309,7 +311,16 @@ def error_type(exc):
 
 
 def traceparent(span):
-    return "00-%s-%s-01" % (span.trace_id, span.span_id)
+    if span.__class__ is not ClientSpan:  # a Fold: its summary span's ids
+        return "00-%s-%s-01" % (span.trace_id, span.span_id)
+    span_id = span._span_id
+    if span_id is None:
+        # A client span is seen by no other thread before its call is sent: no lock needed.
+        span_id = span._span_id = "%016x" % (_getrandbits(64) or 1)
+    return "00-%s-%s-01" % (span._trace_id or span.trace_id, span_id)
+
+
+_getrandbits = _trace._getrandbits
 
 
 # -- statements ----------------------------------------------------------------------
@@ -450,6 +461,8 @@ REDACTED = "REDACTED"
 
 def redact_url(url):
     """url.full without credentials, and with every query value replaced by REDACTED."""
+    if "@" not in url and "?" not in url and "#" not in url:
+        return url
     try:
         scheme_end = url.find("://")
         if scheme_end >= 0:
@@ -503,7 +516,13 @@ def http_status(span, status):
 _KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
 
 
+_METHOD_NAMES = {m: m for m in _KNOWN_METHODS}
+
+
 def http_method(method):
+    known = _METHOD_NAMES.get(method)
+    if known is not None:
+        return known
     method = method.decode("latin-1") if isinstance(method, bytes) else str(method)
     upper = method.upper()
     return upper if upper in _KNOWN_METHODS else "_OTHER"

@@ -19,6 +19,15 @@ _TRACEPARENT = b"traceparent:"
 # -- http.client ----------------------------------------------------------------------
 
 def _origin(conn):
+    """(scheme://host[:port], host, port) of a connection, kept on it while host and port stay."""
+    kept = conn.__dict__.get("_routelens_origin")
+    if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
+        return kept
+    kept = conn.__dict__["_routelens_origin"] = _make_origin(conn)
+    return kept
+
+
+def _make_origin(conn):
     scheme = "https" if getattr(conn, "default_port", 80) == 443 else "http"
     host = conn.host
     port = conn.port
@@ -64,11 +73,13 @@ def _make_endheaders(original):
         if span is None:
             return original(self, *args, **kwargs)
         try:
-            for line in self._buffer:
+            buffer = self._buffer
+            for line in buffer:
                 if line[:12].lower() == _TRACEPARENT:
                     break
             else:
-                self.putheader("traceparent", traceparent(span))
+                # What putheader() would append, without its checks: the value is ours and valid.
+                buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
         except Exception:
             pass
         try:
