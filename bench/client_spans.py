@@ -17,7 +17,7 @@ and the medians of the rounds are reported: wall time per call, and CPU of the c
 call (time.thread_time: what the request thread pays; the exporter thread's serialising and sending
 is not in it), with the difference between the modes.
 
-    python3 bench/client_spans.py [--calls 20000] [--rounds 7] [--json out.json]
+    python3 bench/client_spans.py [--calls 5000] [--rounds 5] [--json out.json]
     python3 bench/client_spans.py --instructions [--json out.json]
 
 On a shared machine the times move by more than the agent costs a network call, so
@@ -240,8 +240,8 @@ def instructions_main(args, cases):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json")
     parser.add_argument("--instructions", action="store_true")
     parser.add_argument("--ir-child")

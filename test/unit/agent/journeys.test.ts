@@ -88,7 +88,13 @@ describe('a journey across three real services with the Python agent', function 
     const root = await until(() => findRoot(store), 'the front service request span');
     const spans = await until(() => {
       const all = store.trace(root.traceId);
-      return all.filter((s) => s.resource.serviceName === 'payments').length >= 2 && all.length >= 8 ? all : undefined;
+      // Each process sends on its own schedule: wait until every expected part has arrived.
+      const has = (svc: string, pred: (s: Span) => boolean) => all.some((s) => s.resource.serviceName === svc && pred(s));
+      const complete =
+        ['front', 'inventory', 'payments'].every((svc) => has(svc, (s) => s.kind === 'server')) &&
+        ['front', 'inventory'].every((svc) => has(svc, (s) => s.kind === 'client' && s.attributes['http.request.method'] === 'GET')) &&
+        ['front', 'inventory', 'payments'].every((svc) => has(svc, (s) => s.kind === 'client' && s.attributes['db.system.name'] === 'sqlite'));
+      return complete ? all : undefined;
     }, () => `the whole trace (have ${store.trace(root.traceId).map((s) => `${s.resource.serviceName}:${s.name}`).join(', ')})`);
 
     const byId = new Map(spans.map((s) => [s.spanId, s]));
