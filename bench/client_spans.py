@@ -183,7 +183,7 @@ def measure(name, setup, endpoint, calls, rounds):
     return row
 
 
-IR_SMALL, IR_LARGE = 500, 2500
+IR_SMALL, IR_LARGE = 300, 1300
 
 
 def ir_child(spec):

@@ -17,7 +17,7 @@ import asyncio
 import os
 
 from . import _trace
-from ._clients import begin, begin_db, cancelled, db_target, end, fail, operation_span
+from ._clients import Settings, begin, begin_db, cancelled, db_target, end, fail, operation_span
 from ._patch import patch
 
 _current = _trace._current
@@ -25,8 +25,6 @@ _ClientSpan = _trace.ClientSpan
 
 
 def _outside():
-    from ._clients import Settings
-
     return Settings.outside_requests
 
 

@@ -158,6 +158,37 @@ class Sqlite(ClientTestCase):
         self.flush()
         self.assertEqual([s for s in self.collector.spans() if s["kind"] == "client"], [])
 
+    def test_outside_requests_by_setting_each_call_is_a_trace_of_its_own(self):
+        previous = _clients.Settings.outside_requests
+        _clients.Settings.outside_requests = True
+        try:
+            conn = sqlite3.connect(":memory:")
+            conn.execute("select 'outside one'")  # outside-1
+            conn.execute("select 'outside two'")
+        finally:
+            _clients.Settings.outside_requests = previous
+        self.flush()
+        spans = self.collector.wait_spans(lambda s: s["kind"] == "client" and attrs(s).get("db.query.text") == "select ?")
+        self.assertEqual(len(spans), 2)
+        self.assertNotEqual(spans[0]["traceId"], spans[1]["traceId"])
+        self.assertTrue(all("parentSpanId" not in s for s in spans))
+        self.assertCalledFrom(min(spans, key=lambda s: s["startMs"]), "outside-1")
+
+    def test_settings_from_the_environment(self):
+        saved = (_clients.Settings.enabled, _clients.Settings.max_spans, _clients.Settings.outside_requests,
+                 _clients.Settings.collector, _clients.Settings.collector_ports)
+        try:
+            _clients.configure(None, {"ROUTELENS_CLIENT_SPANS": "off", "ROUTELENS_MAX_CLIENT_SPANS": "7",
+                                      "ROUTELENS_CLIENT_SPANS_OUTSIDE_REQUESTS": "trace"})
+            self.assertEqual((_clients.Settings.enabled, _clients.Settings.max_spans, _clients.Settings.outside_requests),
+                             (False, 7, True))
+            _clients.configure(None, {"ROUTELENS_MAX_CLIENT_SPANS": "lots"})
+            self.assertEqual((_clients.Settings.enabled, _clients.Settings.max_spans, _clients.Settings.outside_requests),
+                             (True, 500, False))
+        finally:
+            (_clients.Settings.enabled, _clients.Settings.max_spans, _clients.Settings.outside_requests,
+             _clients.Settings.collector, _clients.Settings.collector_ports) = saved
+
     def test_past_the_limit_calls_fold_into_summary_spans(self):
         previous = _clients.Settings.max_spans
         _clients.Settings.max_spans = 5
