@@ -7,7 +7,8 @@ dictionary lookup per frame: a call through requests and urllib3 passes about a 
 library frames before it reaches the view that made it.
 
 Not the application: the standard library, anything under site-packages or dist-packages,
-the agent itself, and code without a file (`<frozen ...>`, `<string>`).
+the agent itself, code without a file (`<frozen ...>`, `<string>`) and code compiled from
+anything but a .py file (templates).
 """
 
 import os
@@ -39,6 +40,7 @@ def _library_prefixes():
 
 
 _LIBRARY_PREFIXES = _library_prefixes()
+_SOURCE_SUFFIXES = (".py", ".pyw")
 _LIBRARY_PARTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 # code object -> (file path, function name) for application code, False for the rest.
@@ -52,6 +54,10 @@ def is_application_file(path):
     if not path or path.startswith("<"):
         return False
     full = abspath(path)
+    if not full.endswith(_SOURCE_SUFFIXES):
+        # Code compiled from templates (Jinja names it after the .html file, with lines of the
+        # generated code): the line to show is the view's that rendered it.
+        return False
     if full.startswith(_PACKAGE_DIR):
         return False
     if full.startswith(_LIBRARY_PREFIXES):

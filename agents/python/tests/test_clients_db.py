@@ -158,6 +158,22 @@ class Sqlite(ClientTestCase):
         self.flush()
         self.assertEqual([s for s in self.collector.spans() if s["kind"] == "client"], [])
 
+    def test_a_query_run_while_a_template_renders_is_at_the_line_that_rendered_it(self):
+        import tempfile
+
+        import jinja2
+
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "page.html"), "w") as f:
+                f.write("<p>\n{{ query('select 41 + 1').fetchone()[0] }}\n</p>\n")
+            env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder))
+            conn = sqlite3.connect(":memory:")
+            with routelens.span("request") as root:
+                html = env.get_template("page.html").render(query=conn.execute)  # render-line
+        self.assertIn("42", html)
+        (span,) = self.client_spans(root, 1)
+        self.assertCalledFrom(span, "render-line")
+
     def test_outside_requests_by_setting_each_call_is_a_trace_of_its_own(self):
         previous = _clients.Settings.outside_requests
         _clients.Settings.outside_requests = True
