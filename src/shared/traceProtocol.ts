@@ -58,6 +58,10 @@ export interface SpanView {
   /** Milliseconds from the start of the trace. */
   offsetMs: number;
   durationMs: number;
+  /** The part of durationMs not covered by any child span (children overlapping each other count once). */
+  selfMs: number;
+  /** What a client span did, readable: its statement (db.query.text) or URL (url.full), when it has one. */
+  detail?: string;
   status: 'unset' | 'ok' | 'error';
   statusMessage?: string;
   /** Nesting level, 0 for a root. */
@@ -213,6 +217,8 @@ function isSpanView(s: unknown): s is SpanView {
     isStr(s.kind) &&
     isNum(s.offsetMs) &&
     isNum(s.durationMs) &&
+    isNum(s.selfMs) &&
+    isOptStr(s.detail) &&
     (s.status === 'unset' || s.status === 'ok' || s.status === 'error') &&
     isOptStr(s.statusMessage) &&
     isNum(s.depth) &&

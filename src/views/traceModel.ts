@@ -92,7 +92,7 @@ export function buildTraceView(traceId: string, spans: Span[], logs: LogRecord[]
       if (placed.has(s.spanId)) continue;
       placed.add(s.spanId);
       const kids = children.get(s.spanId) ?? [];
-      ordered.push(spanView(s, depth, kids.length, start, serviceIndex));
+      ordered.push(spanView(s, depth, kids, start, serviceIndex));
       for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1]);
     }
   };
@@ -150,7 +150,45 @@ function analysisPart(spans: Span[], traceStart: number): TraceAnalysisPart | un
   };
 }
 
-function spanView(s: Span, depth: number, children: number, traceStart: number, serviceIndex: (n: string) => number): SpanView {
+/**
+ * A span's own time: its duration less the union of its children's intervals (clipped to the span),
+ * so parallel children are not subtracted twice and a child that outlives its parent (a call
+ * left running, clocks of two machines) takes no more than the overlap.
+ */
+export function selfTimeMs(s: Span, children: readonly Span[]): number {
+  const duration = Math.max(0, s.endMs - s.startMs);
+  if (children.length === 0) return duration;
+  const intervals = children
+    .map((c) => [Math.max(s.startMs, c.startMs), Math.min(s.endMs, c.endMs)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let covered = 0;
+  let from = -Infinity;
+  let to = -Infinity;
+  for (const [a, b] of intervals) {
+    if (a > to) {
+      if (to > from) covered += to - from;
+      from = a;
+      to = b;
+    } else if (b > to) {
+      to = b;
+    }
+  }
+  if (to > from) covered += to - from;
+  return Math.max(0, duration - covered);
+}
+
+/** The statement or URL of a client span, both generations of the conventions. */
+function spanDetail(s: Span): string | undefined {
+  const a = s.attributes;
+  for (const key of ['db.query.text', 'db.statement', 'url.full', 'http.url']) {
+    const value = a[key];
+    if (typeof value === 'string' && value) return clip(value);
+  }
+  return undefined;
+}
+
+function spanView(s: Span, depth: number, kids: readonly Span[], traceStart: number, serviceIndex: (n: string) => number): SpanView {
   const v: SpanView = {
     spanId: s.spanId,
     name: s.name,
@@ -158,13 +196,16 @@ function spanView(s: Span, depth: number, children: number, traceStart: number, 
     kind: s.kind,
     offsetMs: s.startMs - traceStart,
     durationMs: Math.max(0, s.endMs - s.startMs),
+    selfMs: selfTimeMs(s, kids),
     status: s.status,
     depth,
-    children,
+    children: kids.length,
     attributes: attrPairs(s.attributes),
     events: s.events.map((e) => ({ name: e.name, offsetMs: e.timeMs - traceStart, attributes: attrPairs(e.attributes) })),
   };
   if (s.parentSpanId) v.parentSpanId = s.parentSpanId;
+  const detail = spanDetail(s);
+  if (detail !== undefined) v.detail = detail;
   if (s.statusMessage) v.statusMessage = s.statusMessage;
   if (s.exception) v.exception = exceptionView(s.exception);
   if (s.code) v.code = { file: s.code.file, line: s.code.line, function: s.code.function };

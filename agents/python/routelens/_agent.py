@@ -52,6 +52,16 @@ def _framework_hooks():
     }
 
 
+def _client_hooks(config):
+    """Calls out of the process (HTTP, databases, Redis) as client spans: _clients*.py."""
+    from . import _clients, _clients_db, _clients_http
+
+    _clients.configure(config)
+    hooks = dict(_clients_http.HOOKS)
+    hooks.update(_clients_db.HOOKS)
+    return hooks
+
+
 # -- keeping the root handler in place ---------------------------------------------
 #
 # logging.basicConfig() does nothing when the root logger already has a handler, so
@@ -135,6 +145,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
             hooks.update(_supervisor.HOOKS)
             hooks["opentelemetry.trace"] = _otel.mark_loaded
             hooks["pytest"] = _testrun.mark_active
+            hooks.update(_client_hooks(config))
         if capture_logs:
             hooks["logging.config"] = _patch_logging_config
         pending = {}

@@ -134,6 +134,9 @@ def finish(span, route, status_code, exc=None):
     if span.end_ms is None:
         elapsed = _perf() - span._t0
         span.end_ms = span.start_ms + elapsed * 1000.0
+        if span._folds is not None:
+            # Client calls past the per-request limit, summarised (_clients.py).
+            _trace.flush_folds(span)
         export = _trace._export
         if export is None:
             return

@@ -171,19 +171,29 @@ class Span:
         "_request",
         "_status_code",
         "_seq",
+        # The request (or other top span) this span belongs to, and on a top span the
+        # count of client spans under it and the calls folded past the limit (_clients.py).
+        "_root",
+        "_clients",
+        "_folds",
     )
 
     def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
                  parent_span_id=None):
+        self._clients = 0
+        self._folds = None
         if parent is not None:
             self._trace_id = parent.trace_id
             self.parent_span_id = parent.span_id
+            self._root = parent._root or parent
         elif trace_id is not None:
             self._trace_id = trace_id
             self.parent_span_id = parent_span_id
         else:
             self._trace_id = None
             self.parent_span_id = None
+        if parent is None:
+            self._root = None
         self._span_id = None
         self.name = name
         self.kind = kind
@@ -294,6 +304,8 @@ class Span:
         self.end_ms = self.start_ms + (_perf() - self._t0) * 1000.0
         # The exception object keeps frames (and their locals) alive; it is described already.
         self._exc_obj = None
+        if self._folds is not None:
+            flush_folds(self)
         export = _export
         if export is not None:
             export(self)
@@ -429,6 +441,111 @@ class RequestSpan(Span):
     _token = None
     _route = None
     _status_code = None
+    _root = None
+    _clients = 0
+    _folds = None
+
+
+class ClientSpan(Span):
+    """A call out of the process (HTTP, database, cache), made by the hooks of _clients.py.
+
+    Like RequestSpan, the members most client spans never set are class-level defaults.
+    """
+
+    _span_id = None
+    kind = "client"
+    events = None
+    exception = None
+    _exc_obj = None
+    status = None
+    status_message = None
+    end_ms = None
+    _token = None
+    _route = None
+    _request = None
+    _status_code = None
+    _seq = None
+    _clients = 0
+    _folds = None
+    # What the calls of one statement share: (attributes, their encoded members), set by
+    # _clients.begin_db; the span's own `attributes` then hold only what differs per call.
+    _static = None
+    # (file, function, line) of the application line that made the call.
+    _code = None
+
+    def all_attributes(self):
+        merged = {}
+        static = self._static
+        if static is not None:
+            merged.update(static[0])
+        code = self._code
+        if code is not None:
+            merged["code.file.path"] = code[0]
+            merged["code.line.number"] = code[2]
+            merged["code.function.name"] = code[1]
+        if self.attributes:
+            merged.update(self.attributes)
+        return merged
+
+    def to_json(self):
+        static = self._static
+        code = self._code
+        if static is None and code is None:
+            return Span.to_json(self)
+        start = self.start_ms
+        end = self.end_ms if self.end_ms is not None else start
+        parts = ['{"traceId":"', self.trace_id, '","spanId":"', self.span_id, '","name":', _enc(self.name),
+                 ',"kind":"client","startMs":', "%.3f" % start, ',"endMs":', "%.3f" % end]
+        if self.parent_span_id:
+            parts.append(',"parentSpanId":"%s"' % self.parent_span_id)
+        if self.status:
+            parts.append(',"status":"%s"' % self.status)
+        if self.status_message:
+            parts.append(',"statusMessage":' + _enc(self.status_message))
+        members = []
+        if static is not None:
+            members.append(static[1])
+        if code is not None:
+            members.append(_code_json(code))
+        if self.attributes:
+            members.append(_json.attributes_body(self.attributes))
+        parts.append(',"attributes":{' + ",".join(members) + "}")
+        if self.events:
+            parts.append(',"events":' + _json.dumps(self.events))
+        if self.exception is not None:
+            parts.append(',"exception":' + _json.dumps(self.exception))
+        parts.append("}")
+        return "".join(parts)
+
+
+_code_texts = {}
+
+
+def _code_json(code):
+    """The encoded code.* members of a calling line, kept: a loop's calls share a few lines."""
+    try:
+        return _code_texts[code]
+    except KeyError:
+        pass
+    text = _json.attributes_body({"code.file.path": code[0], "code.line.number": code[2],
+                                  "code.function.name": code[1]})
+    if len(_code_texts) < 8192:
+        _code_texts[code] = text
+    return text
+
+
+# Set by _clients: exports the summary spans of the calls folded under a top span.
+_fold_flusher = None
+
+
+def flush_folds(span):
+    flusher = _fold_flusher
+    if flusher is not None:
+        try:
+            flusher(span)
+        except Exception:
+            pass
+    span._folds = None
 
 
 def current_span():

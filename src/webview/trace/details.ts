@@ -81,12 +81,17 @@ export function spanDetails(trace: TraceView, span: SpanView | null, actions: De
       fact('service', service),
       fact('kind', span.kind),
       fact('duration', fmtMs(span.durationMs)),
+      fact('self time', fmtMs(span.selfMs)),
       fact('start', `+${fmtMs(span.offsetMs)}`),
       fact('status', span.status + (span.statusMessage ? `: ${span.statusMessage}` : '')),
       fact('span id', span.spanId),
     ),
   );
   if (span.status === 'error') box.classList.add('error');
+  if (span.detail !== undefined) {
+    // The statement or URL a client span sent: telemetry text, so a text node, never markup.
+    box.append(el('pre', { class: 'span-detail', 'data-testid': 'span-detail' }, span.detail));
+  }
   if (span.code) {
     const code = span.code;
     box.append(el('div', { class: 'code-loc' }, el('span', { class: 'muted' }, 'Code: '), frameButton(code, () => actions.openSpanSource(span, -1), 'frame inline')));

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import type { LogRecord, Span } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { DEFAULT_FILTER, isHostToTrace, isTracePanelState, isTraceToHost } from '../../../src/shared/traceProtocol';
-import { buildTraceView, MAX_VALUE_CHARS, routeOfTrace, traceListRows } from '../../../src/views/traceModel';
+import { buildTraceView, MAX_VALUE_CHARS, routeOfTrace, selfTimeMs, traceListRows } from '../../../src/views/traceModel';
 import { hex, resource, serverSpan } from '../helpers/telemetry';
 
 const TRACE = 'ab'.repeat(16);
@@ -31,6 +31,23 @@ describe('trace view model', () => {
     assert.equal(v.durationMs, 100);
     assert.equal(v.spans[1].offsetMs, 10);
     assert.equal(v.orphans, 0);
+  });
+
+  it('gives each span its self time: children overlapping each other count once, time outside the span not at all', () => {
+    const root = span('GET /orders', undefined, 1000, 1100, { kind: 'server' });
+    const q1 = span('SELECT a', root.spanId, 1010, 1030, { kind: 'client', attributes: { 'db.query.text': 'select * from a where id = ?' } });
+    const q2 = span('SELECT b', root.spanId, 1020, 1040, { kind: 'client' });
+    const late = span('GET', root.spanId, 1090, 1200, { kind: 'client', attributes: { 'url.full': 'http://h/x?q=REDACTED' } });
+    const v = buildTraceView(TRACE, [root, q1, q2, late], [])!;
+    const byName = new Map(v.spans.map((s) => [s.name, s]));
+    // 100 ms less 10..40 (30 ms, the overlap once) less 90..100 (10 ms, clipped to the parent).
+    assert.equal(byName.get('GET /orders')!.selfMs, 60);
+    assert.equal(byName.get('SELECT a')!.selfMs, 20);
+    assert.equal(byName.get('SELECT a')!.detail, 'select * from a where id = ?');
+    assert.equal(byName.get('GET')!.detail, 'http://h/x?q=REDACTED');
+    assert.equal(byName.get('SELECT b')!.detail, undefined);
+    assert.equal(selfTimeMs(root, []), 100);
+    assert.equal(selfTimeMs(root, [span('outside', root.spanId, 2000, 3000)]), 100);
   });
 
   it('shows spans whose parent is missing at the top level and counts them', () => {

@@ -1,0 +1,652 @@
+"""Database and cache calls as client spans: sqlite3, psycopg2, psycopg 3, asyncpg, SQLAlchemy, redis.
+
+One span per statement or command. What a span covers: the driver's execute call (for
+sqlite3 that includes stepping to the first row, and an implicit BEGIN the driver issues;
+rows fetched or iterated afterwards are not in the span), commit() and rollback() as their
+own short spans. The statement is sent with its literals replaced by `?`; parameter values
+are never read.
+
+sqlite3 and psycopg2 types are written in C and cannot be patched: their connect functions
+hand out subclasses of the driver's classes (or of the factory the caller asked for) through
+the driver's own factory arguments, so isinstance() holds. psycopg 3, asyncpg and redis are
+Python classes, patched in place. A statement SQLAlchemy runs is SQLAlchemy's span only: it
+makes its span current, and a driver hook inside another client span stands aside.
+"""
+
+import asyncio
+import os
+
+from . import _trace
+from ._clients import Settings, begin, begin_db, cancelled, db_target, end, fail, operation_span
+from ._patch import patch
+
+_current = _trace._current
+_ClientSpan = _trace.ClientSpan
+
+
+def _outside():
+    return Settings.outside_requests
+
+
+def _rows(span, count):
+    if count is not None and count >= 0 and span.__class__ is _trace.ClientSpan:
+        span.attributes["db.response.returned_rows"] = count
+
+
+def _run(span, call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except BaseException as exc:
+        fail(span, exc)
+        raise
+    finally:
+        end(span)
+
+
+async def _run_async(span, call, *args, **kwargs):
+    try:
+        return await call(*args, **kwargs)
+    except asyncio.CancelledError:
+        cancelled(span)
+        raise
+    except BaseException as exc:
+        fail(span, exc)
+        raise
+    finally:
+        end(span)
+
+
+def _operation(static, operation):
+    if _current.get() is None and not _outside():
+        return None
+    name, attributes = operation_span(static, operation)
+    return begin(name, attributes)
+
+
+# -- sqlite3 ---------------------------------------------------------------------------
+
+class _SqliteCursorMixin:
+    def execute(self, sql, parameters=(), /):
+        span = begin_db(self.connection._routelens_static, sql)
+        if span is None:
+            return super().execute(sql, parameters)
+        try:
+            if self.__class__ is _SqliteCursor:
+                # The common case, the plain cursor: its C method without super()'s lookup.
+                result = _sqlite_execute(self, sql, parameters)
+            else:
+                result = super().execute(sql, parameters)
+            rows = self.rowcount
+            if rows >= 0 and span.__class__ is _ClientSpan:
+                span.attributes["db.response.returned_rows"] = rows
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        span = begin_db(self.connection._routelens_static, sql)
+        if span is None:
+            return super().executemany(sql, seq_of_parameters)
+        try:
+            result = super().executemany(sql, seq_of_parameters)
+            _rows(span, self.rowcount)
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+    def executescript(self, sql_script, /):
+        span = begin_db(self.connection._routelens_static, sql_script)
+        if span is None:
+            return super().executescript(sql_script)
+        return _run(span, super().executescript, sql_script)
+
+
+class _SqliteConnectionMixin:
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        try:
+            path = os.fsdecode(database)
+        except Exception:
+            path = str(database)
+        self._routelens_static = db_target("sqlite", path)
+
+    def cursor(self, factory=None):
+        import sqlite3
+
+        base = sqlite3.Cursor if factory is None else factory
+        return super().cursor(_traced_class(base, _SqliteCursorMixin, sqlite3.Cursor))
+
+    # The C implementations of these make a plain cursor (not through cursor()): these make
+    # the traced subclass of it.
+    def execute(self, sql, parameters=(), /):
+        return _sqlite_cursor(self, _SqliteCursor).execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):
+        return _sqlite_cursor(self, _SqliteCursor).executemany(sql, seq_of_parameters)
+
+    def executescript(self, sql_script, /):
+        return _sqlite_cursor(self, _SqliteCursor).executescript(sql_script)
+
+    def commit(self):
+        span = _operation(self._routelens_static, "COMMIT")
+        if span is None:
+            return super().commit()
+        return _run(span, super().commit)
+
+    def rollback(self):
+        span = _operation(self._routelens_static, "ROLLBACK")
+        if span is None:
+            return super().rollback()
+        return _run(span, super().rollback)
+
+    def __exit__(self, exc_type, exc, tb):
+        # `with conn:` commits or rolls back in C, without calling the methods above.
+        span = _operation(self._routelens_static, "COMMIT" if exc_type is None else "ROLLBACK")
+        if span is None:
+            return super().__exit__(exc_type, exc, tb)
+        return _run(span, super().__exit__, exc_type, exc, tb)
+
+
+_classes = {}
+
+
+def _traced_class(base, mixin, root):
+    """A subclass of base with mixin's hooks (base itself when it is not a subclass of root)."""
+    key = (base, mixin)
+    try:
+        return _classes[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return base
+    if not isinstance(base, type) or not issubclass(base, root) or issubclass(base, mixin):
+        return base
+    traced = type(base.__name__, (mixin, base), {"__module__": base.__module__, "__qualname__": base.__qualname__,
+                                                 "__routelens_traced__": True})
+    if len(_classes) < 256:
+        _classes[key] = traced
+    return traced
+
+
+# Set when sqlite3 is imported (instrument_sqlite3): the C cursor() and the traced Cursor.
+_sqlite_cursor = None
+_sqlite_execute = None
+_SqliteCursor = None
+
+
+def _make_sqlite_connect(original):
+    def connect(database, *args, **kwargs):
+        import sqlite3
+
+        # connect(database, timeout, detect_types, isolation_level, check_same_thread, factory, ...)
+        if len(args) > 4:
+            args = list(args)
+            args[4] = _traced_class(args[4], _SqliteConnectionMixin, sqlite3.Connection)
+        else:
+            kwargs["factory"] = _traced_class(kwargs.get("factory") or sqlite3.Connection,
+                                              _SqliteConnectionMixin, sqlite3.Connection)
+        return original(database, *args, **kwargs)
+
+    return connect
+
+
+def instrument_sqlite3(module=None):
+    global _sqlite_cursor, _sqlite_execute, _SqliteCursor
+    import sqlite3
+    import sqlite3.dbapi2
+
+    _sqlite_cursor = sqlite3.Connection.cursor
+    _sqlite_execute = sqlite3.Cursor.execute
+    _SqliteCursor = _traced_class(sqlite3.Cursor, _SqliteCursorMixin, sqlite3.Cursor)
+
+    patch(sqlite3.dbapi2, "connect", _make_sqlite_connect)
+    if sqlite3.connect is not sqlite3.dbapi2.connect:
+        patch(sqlite3, "connect", lambda original: sqlite3.dbapi2.connect)
+
+
+# -- psycopg2 ----------------------------------------------------------------------------
+
+def _pg_static(info, system="postgresql"):
+    try:
+        host = info.host
+        port = int(info.port) if info.port else None
+        return db_target(system, info.dbname, host, port)
+    except Exception:
+        return db_target(system)
+
+
+class _Psycopg2CursorMixin:
+    def execute(self, query, vars=None):
+        span = begin_db(self.connection._routelens_static, query)
+        if span is None:
+            return super().execute(query, vars)
+        try:
+            result = super().execute(query, vars)
+            _rows(span, self.rowcount)
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+    def executemany(self, query, vars_list):
+        span = begin_db(self.connection._routelens_static, query)
+        if span is None:
+            return super().executemany(query, vars_list)
+        try:
+            result = super().executemany(query, vars_list)
+            _rows(span, self.rowcount)
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+
+class _Psycopg2ConnectionMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._routelens_static = _pg_static(self.info)
+
+    def cursor(self, *args, **kwargs):
+        import psycopg2.extensions
+
+        if len(args) >= 2:
+            args = list(args)
+            args[1] = _traced_class(args[1] or self.cursor_factory or psycopg2.extensions.cursor,
+                                    _Psycopg2CursorMixin, psycopg2.extensions.cursor)
+        else:
+            kwargs["cursor_factory"] = _traced_class(
+                kwargs.get("cursor_factory") or self.cursor_factory or psycopg2.extensions.cursor,
+                _Psycopg2CursorMixin, psycopg2.extensions.cursor)
+        return super().cursor(*args, **kwargs)
+
+    def commit(self):
+        span = _operation(self._routelens_static, "COMMIT")
+        if span is None:
+            return super().commit()
+        return _run(span, super().commit)
+
+    def rollback(self):
+        span = _operation(self._routelens_static, "ROLLBACK")
+        if span is None:
+            return super().rollback()
+        return _run(span, super().rollback)
+
+
+def _make_psycopg2_connect(original):
+    def connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
+        import psycopg2.extensions
+
+        factory = _traced_class(connection_factory or psycopg2.extensions.connection,
+                                _Psycopg2ConnectionMixin, psycopg2.extensions.connection)
+        return original(dsn, connection_factory=factory, cursor_factory=cursor_factory, **kwargs)
+
+    return connect
+
+
+def instrument_psycopg2(module=None):
+    if module is None:
+        import psycopg2 as module
+    patch(module, "connect", _make_psycopg2_connect)
+
+
+# -- psycopg (3) ---------------------------------------------------------------------------
+
+def _psycopg_static(conn):
+    # Connections have __slots__ of their own but their subclasses (and psycopg's) keep a
+    # __dict__; where there is none, the values are read again (a few attribute reads).
+    try:
+        return conn.__dict__["_routelens_static"]
+    except (KeyError, AttributeError):
+        pass
+    static = _pg_static(conn.info)
+    try:
+        conn.__dict__["_routelens_static"] = static
+    except AttributeError:
+        pass
+    return static
+
+
+def _make_psycopg_execute(original):
+    def execute(self, query, *args, **kwargs):
+        if _current.get() is None and not _outside():
+            return original(self, query, *args, **kwargs)
+        span = begin_db(_psycopg_static(self._conn), query)
+        if span is None:
+            return original(self, query, *args, **kwargs)
+        try:
+            result = original(self, query, *args, **kwargs)
+            _rows(span, self.rowcount)
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+    return execute
+
+
+def _make_psycopg_execute_async(original):
+    async def execute(self, query, *args, **kwargs):
+        if _current.get() is None and not _outside():
+            return await original(self, query, *args, **kwargs)
+        span = begin_db(_psycopg_static(self._conn), query)
+        if span is None:
+            return await original(self, query, *args, **kwargs)
+        try:
+            result = await original(self, query, *args, **kwargs)
+            _rows(span, self.rowcount)
+            return result
+        except asyncio.CancelledError:
+            cancelled(span)
+            raise
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
+
+    return execute
+
+
+def _make_psycopg_operation(operation):
+    def make(original):
+        def method(self, *args, **kwargs):
+            span = _operation(_psycopg_static(self), operation)
+            if span is None:
+                return original(self, *args, **kwargs)
+            return _run(span, original, self, *args, **kwargs)
+
+        return method
+
+    return make
+
+
+def _make_psycopg_operation_async(operation):
+    def make(original):
+        async def method(self, *args, **kwargs):
+            span = _operation(_psycopg_static(self), operation)
+            if span is None:
+                return await original(self, *args, **kwargs)
+            return await _run_async(span, original, self, *args, **kwargs)
+
+        return method
+
+    return make
+
+
+def instrument_psycopg(module=None):
+    if module is None:
+        import psycopg as module
+    for cls in (module.Cursor, module.ServerCursor):
+        patch(cls, "execute", _make_psycopg_execute)
+        patch(cls, "executemany", _make_psycopg_execute)
+    for cls in (module.AsyncCursor, module.AsyncServerCursor):
+        patch(cls, "execute", _make_psycopg_execute_async)
+        patch(cls, "executemany", _make_psycopg_execute_async)
+    for operation in ("commit", "rollback"):
+        patch(module.Connection, operation, _make_psycopg_operation(operation.upper()))
+        patch(module.AsyncConnection, operation, _make_psycopg_operation_async(operation.upper()))
+
+
+# -- asyncpg -------------------------------------------------------------------------------
+
+def _asyncpg_static(conn):
+    try:
+        addr = conn._addr
+        params = conn._params
+        if isinstance(addr, tuple):
+            return db_target("postgresql", params.database, addr[0], addr[1])
+        return db_target("postgresql", params.database, str(addr), None)
+    except Exception:
+        return db_target("postgresql")
+
+
+def _make_asyncpg_call(rows):
+    def make(original):
+        async def method(self, query, *args, **kwargs):
+            if _current.get() is None and not _outside():
+                return await original(self, query, *args, **kwargs)
+            span = begin_db(_asyncpg_static(self), query)
+            if span is None:
+                return await original(self, query, *args, **kwargs)
+            try:
+                result = await original(self, query, *args, **kwargs)
+                if rows == "list":
+                    _rows(span, len(result))
+                elif rows == "one":
+                    _rows(span, 0 if result is None else 1)
+                return result
+            except asyncio.CancelledError:
+                cancelled(span)
+                raise
+            except BaseException as exc:
+                fail(span, exc)
+                raise
+            finally:
+                end(span)
+
+        return method
+
+    return make
+
+
+def instrument_asyncpg(module=None):
+    if module is None:
+        import asyncpg.connection as module
+    cls = module.Connection
+    patch(cls, "execute", _make_asyncpg_call(None))
+    patch(cls, "executemany", _make_asyncpg_call(None))
+    patch(cls, "fetch", _make_asyncpg_call("list"))
+    patch(cls, "fetchrow", _make_asyncpg_call("one"))
+    patch(cls, "fetchval", _make_asyncpg_call(None))
+
+
+# -- SQLAlchemy ------------------------------------------------------------------------------
+
+_SA_SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "mariadb": "mariadb",
+               "mssql": "microsoft.sql_server", "oracle": "oracle.db"}
+
+
+def _sa_static(dialect, context):
+    try:
+        engine = context.root_connection.engine
+        static = engine.__dict__.get("_routelens_static")
+        if static is None:
+            url = engine.url
+            static = db_target(_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port)
+            engine.__dict__["_routelens_static"] = static
+        return static
+    except Exception:
+        return db_target(_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"))
+
+
+def _make_sa_execute(original):
+    def do_execute(self, cursor, statement, *args, **kwargs):
+        if _current.get() is None and not _outside():
+            return original(self, cursor, statement, *args, **kwargs)
+        context = kwargs.get("context") or (args[-1] if args else None)
+        span = begin_db(_sa_static(self, context), statement)
+        if span is None:
+            return original(self, cursor, statement, *args, **kwargs)
+        # Current while the driver runs, so that a hooked driver does not make a second span.
+        token = _current.set(span) if span.__class__ is _trace.ClientSpan else None
+        try:
+            result = original(self, cursor, statement, *args, **kwargs)
+            try:
+                _rows(span, cursor.rowcount)
+            except Exception:
+                pass
+            return result
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            if token is not None:
+                _current.reset(token)
+            end(span)
+
+    return do_execute
+
+
+def instrument_sqlalchemy(module=None):
+    if module is None:
+        import sqlalchemy.engine.default as module
+    for name in ("do_execute", "do_executemany", "do_execute_no_params"):
+        patch(module.DefaultDialect, name, _make_sa_execute)
+
+
+# -- redis -------------------------------------------------------------------------------------
+
+def _redis_static(client):
+    pool = client.connection_pool
+    try:
+        return pool.__dict__["_routelens_static"]
+    except (KeyError, AttributeError):
+        pass
+    try:
+        kwargs = pool.connection_kwargs
+        host = kwargs.get("host") or kwargs.get("path")
+        static = ("redis", str(kwargs.get("db", 0)), host, kwargs.get("port") if kwargs.get("host") else None)
+    except Exception:
+        static = ("redis", None, None, None)
+    try:
+        pool.__dict__["_routelens_static"] = static
+    except AttributeError:
+        pass
+    return static
+
+
+_redis_texts = {}
+
+
+def _redis_attributes(static, args):
+    command = args[0] if args else "?"
+    if isinstance(command, bytes):
+        command = command.decode("latin-1")
+    command = str(command).upper()
+    key = (static, command, len(args))
+    try:
+        return command, _redis_texts[key].copy()
+    except KeyError:
+        pass
+    system, namespace, address, port = static
+    # Arguments are values (keys and data alike): only their count is kept.
+    attributes = {"db.system.name": system, "db.operation.name": command,
+                  "db.query.text": " ".join([command] + ["?"] * (len(args) - 1))}
+    if namespace:
+        attributes["db.namespace"] = namespace
+    if address:
+        attributes["server.address"] = address
+        if port:
+            attributes["server.port"] = port
+    if len(_redis_texts) < 1024:
+        _redis_texts[key] = attributes
+    return command, attributes.copy()
+
+
+def _redis_begin(client, args):
+    if _current.get() is None and not _outside():
+        return None
+    try:
+        name, attributes = _redis_attributes(_redis_static(client), args)
+    except Exception:
+        return None
+    return begin(name, attributes)
+
+
+def _make_redis_execute_command(original):
+    def execute_command(self, *args, **options):
+        span = _redis_begin(self, args)
+        if span is None:
+            return original(self, *args, **options)
+        return _run(span, original, self, *args, **options)
+
+    return execute_command
+
+
+def _make_redis_execute_command_async(original):
+    async def execute_command(self, *args, **options):
+        span = _redis_begin(self, args)
+        if span is None:
+            return await original(self, *args, **options)
+        return await _run_async(span, original, self, *args, **options)
+
+    return execute_command
+
+
+def _pipeline_begin(pipe):
+    if _current.get() is None and not _outside():
+        return None
+    try:
+        static = _redis_static(pipe)
+        commands = [str(c[0][0].decode("latin-1") if isinstance(c[0][0], bytes) else c[0][0]).upper()
+                    for c in pipe.command_stack]
+        name = "MULTI" if pipe.transaction else "PIPELINE"
+        attributes = {"db.system.name": "redis", "db.operation.name": name,
+                      "db.query.text": " ".join(commands[:50]) + (" ..." if len(commands) > 50 else ""),
+                      "db.operation.batch.size": len(commands)}
+        if static[1]:
+            attributes["db.namespace"] = static[1]
+        if static[2]:
+            attributes["server.address"] = static[2]
+            if static[3]:
+                attributes["server.port"] = static[3]
+    except Exception:
+        return None
+    return begin(name, attributes)
+
+
+def _make_pipeline_execute(original):
+    def execute(self, *args, **kwargs):
+        span = _pipeline_begin(self)
+        if span is None:
+            return original(self, *args, **kwargs)
+        return _run(span, original, self, *args, **kwargs)
+
+    return execute
+
+
+def _make_pipeline_execute_async(original):
+    async def execute(self, *args, **kwargs):
+        span = _pipeline_begin(self)
+        if span is None:
+            return await original(self, *args, **kwargs)
+        return await _run_async(span, original, self, *args, **kwargs)
+
+    return execute
+
+
+def instrument_redis(module=None):
+    if module is None:
+        import redis.client as module
+    patch(module.Redis, "execute_command", _make_redis_execute_command)
+    patch(module.Pipeline, "execute", _make_pipeline_execute)
+
+
+def instrument_redis_asyncio(module=None):
+    if module is None:
+        import redis.asyncio.client as module
+    patch(module.Redis, "execute_command", _make_redis_execute_command_async)
+    patch(module.Pipeline, "execute", _make_pipeline_execute_async)
+
+
+HOOKS = {
+    "sqlite3": instrument_sqlite3,
+    "psycopg2": instrument_psycopg2,
+    "psycopg": instrument_psycopg,
+    "asyncpg.connection": instrument_asyncpg,
+    "sqlalchemy.engine.default": instrument_sqlalchemy,
+    "redis.client": instrument_redis,
+    "redis.asyncio.client": instrument_redis_asyncio,
+}

@@ -1,0 +1,264 @@
+"""Outgoing HTTP as client spans: http.client (so urllib.request, urllib3, requests), httpx, aiohttp.
+
+Each request is one client span from the request line to the response's status and headers
+(reading the body is the caller's, and not in the span), named after the method, with the
+OpenTelemetry HTTP client attributes, and the W3C traceparent header sent with it so that the
+next service continues the trace. A header the caller set itself is left alone. Requests to
+the collector are never traced.
+"""
+
+import asyncio
+
+from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, traceparent
+from ._patch import patch
+
+_SPAN_KEY = "_routelens_client_span"
+_TRACEPARENT = b"traceparent:"
+
+
+# -- http.client ----------------------------------------------------------------------
+
+def _origin(conn):
+    """(scheme://host[:port], host, port) of a connection, kept on it while host and port stay."""
+    kept = conn.__dict__.get("_routelens_origin")
+    if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
+        return kept
+    kept = conn.__dict__["_routelens_origin"] = _make_origin(conn)
+    return kept
+
+
+def _make_origin(conn):
+    scheme = "https" if getattr(conn, "default_port", 80) == 443 else "http"
+    host = conn.host
+    port = conn.port
+    shown = "[%s]" % host if ":" in host else host
+    if port and port != conn.default_port:
+        shown = "%s:%d" % (shown, port)
+    return scheme + "://" + shown, host, port
+
+
+def _make_putrequest(original):
+    def putrequest(self, method, url, *args, **kwargs):
+        span = None
+        try:
+            state = self.__dict__
+            previous = state.pop(_SPAN_KEY, None)
+            if previous is not None:
+                # A request line without a response read for the one before: that one is over.
+                end(previous)
+            if not is_collector(self.host, self.port):
+                origin, host, port = _origin(self)
+                full = url if "://" in url[:16] else origin + (url if url.startswith("/") else "/" + url)
+                name = http_method(method)
+                span = begin(name, http_attributes(name, full, host, port))
+        except Exception:
+            span = None
+        if span is None:
+            return original(self, method, url, *args, **kwargs)
+        try:
+            result = original(self, method, url, *args, **kwargs)
+        except BaseException as exc:
+            fail(span, exc)
+            end(span)
+            raise
+        self.__dict__[_SPAN_KEY] = span
+        return result
+
+    return putrequest
+
+
+def _make_endheaders(original):
+    def endheaders(self, *args, **kwargs):
+        span = self.__dict__.get(_SPAN_KEY)
+        if span is None:
+            return original(self, *args, **kwargs)
+        try:
+            buffer = self._buffer
+            for line in buffer:
+                if line[:12].lower() == _TRACEPARENT:
+                    break
+            else:
+                # What putheader() would append, without its checks: the value is ours and valid.
+                buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
+        except Exception:
+            pass
+        try:
+            return original(self, *args, **kwargs)
+        except BaseException as exc:
+            if self.__dict__.pop(_SPAN_KEY, None) is not None:
+                fail(span, exc)
+                end(span)
+            raise
+
+    return endheaders
+
+
+def _make_getresponse(original):
+    def getresponse(self, *args, **kwargs):
+        span = self.__dict__.get(_SPAN_KEY)
+        if span is None:
+            return original(self, *args, **kwargs)
+        try:
+            response = original(self, *args, **kwargs)
+        except TypeError:
+            if args or kwargs:
+                # urllib3 1.x tries getresponse(buffering=True) first and calls again without it.
+                raise
+            self.__dict__.pop(_SPAN_KEY, None)
+            end(span)
+            raise
+        except BaseException as exc:
+            self.__dict__.pop(_SPAN_KEY, None)
+            fail(span, exc)
+            end(span)
+            raise
+        self.__dict__.pop(_SPAN_KEY, None)
+        try:
+            http_status(span, response.status)
+        except Exception:
+            pass
+        end(span)
+        return response
+
+    return getresponse
+
+
+def instrument_http_client(module=None):
+    if module is None:
+        import http.client as module
+    patch(module.HTTPConnection, "putrequest", _make_putrequest)
+    patch(module.HTTPConnection, "endheaders", _make_endheaders)
+    patch(module.HTTPConnection, "getresponse", _make_getresponse)
+
+
+# -- httpx ------------------------------------------------------------------------------
+
+def _httpx_begin(request):
+    try:
+        url = request.url
+        host = url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if is_collector(host, port):
+            return None
+        name = http_method(request.method)
+        span = begin(name, http_attributes(name, str(url), host, port))
+        if span is not None and "traceparent" not in request.headers:
+            request.headers["traceparent"] = traceparent(span)
+        return span
+    except Exception:
+        return None
+
+
+def _make_handle_request(original):
+    def handle_request(self, request):
+        span = _httpx_begin(request)
+        if span is None:
+            return original(self, request)
+        try:
+            response = original(self, request)
+        except BaseException as exc:
+            fail(span, exc)
+            end(span)
+            raise
+        http_status(span, response.status_code)
+        end(span)
+        return response
+
+    return handle_request
+
+
+def _make_handle_async_request(original):
+    async def handle_async_request(self, request):
+        span = _httpx_begin(request)
+        if span is None:
+            return await original(self, request)
+        try:
+            response = await original(self, request)
+        except asyncio.CancelledError:
+            cancelled(span)
+            end(span)
+            raise
+        except BaseException as exc:
+            fail(span, exc)
+            end(span)
+            raise
+        http_status(span, response.status_code)
+        end(span)
+        return response
+
+    return handle_async_request
+
+
+def instrument_httpx(module=None):
+    if module is None:
+        import httpx as module
+    patch(module.HTTPTransport, "handle_request", _make_handle_request)
+    patch(module.AsyncHTTPTransport, "handle_async_request", _make_handle_async_request)
+
+
+# -- aiohttp ----------------------------------------------------------------------------
+
+def _with_traceparent(headers, value):
+    """The caller's headers plus traceparent, in a new object (the caller's is not changed)."""
+    if headers is None:
+        return {"traceparent": value}
+    try:
+        from multidict import CIMultiDict
+
+        merged = CIMultiDict(headers)
+    except Exception:
+        return headers
+    if "traceparent" not in merged:
+        merged["traceparent"] = value
+    return merged
+
+
+def _make_aiohttp_request(original):
+    async def _request(self, method, str_or_url, **kwargs):
+        span = None
+        try:
+            build = getattr(self, "_build_url", None)
+            url = build(str_or_url) if build is not None else str_or_url
+            if not hasattr(url, "host"):
+                from yarl import URL
+
+                url = URL(str(url))
+            host = url.host
+            port = url.port
+            if host and not is_collector(host, port):
+                name = http_method(method)
+                span = begin(name, http_attributes(name, str(url), host, port))
+                if span is not None:
+                    kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span))
+        except Exception:
+            span = None
+        if span is None:
+            return await original(self, method, str_or_url, **kwargs)
+        try:
+            response = await original(self, method, str_or_url, **kwargs)
+        except asyncio.CancelledError:
+            cancelled(span)
+            end(span)
+            raise
+        except BaseException as exc:
+            fail(span, exc)
+            end(span)
+            raise
+        http_status(span, response.status)
+        end(span)
+        return response
+
+    return _request
+
+
+def instrument_aiohttp(module=None):
+    if module is None:
+        import aiohttp.client as module
+    patch(module.ClientSession, "_request", _make_aiohttp_request)
+
+
+HOOKS = {
+    "http.client": instrument_http_client,
+    "httpx": instrument_httpx,
+    "aiohttp.client": instrument_aiohttp,
+}

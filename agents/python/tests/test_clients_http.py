@@ -1,0 +1,239 @@
+"""Outgoing HTTP as client spans, against a real local HTTP server: http.client, urllib.request,
+requests (urllib3), httpx (sync and async) and aiohttp.
+
+Each client is driven the same way with the agent off and on: same statuses, bodies, types and
+exceptions; with the agent the calls are client spans with the HTTP client attributes, the line
+that made them, and a traceparent header that the server received.
+"""
+
+import asyncio
+import http.client
+import http.server
+import json
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+from helpers import AgentTestCase, attrs, free_port  # noqa: F401  (helpers sets sys.path)
+
+import routelens
+from routelens import _clients
+
+import aiohttp
+import httpx
+import requests
+
+THIS_FILE = __file__
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        status = 200
+        if self.path.startswith("/status/"):
+            status = int(self.path.split("/")[2].split("?")[0])
+        body = json.dumps({"traceparent": self.headers.get("traceparent"), "path": self.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def _line(marker):
+    with open(THIS_FILE) as f:
+        for number, line in enumerate(f, 1):
+            if line.rstrip().endswith("# " + marker):
+                return number
+    raise AssertionError(marker)
+
+
+class HttpClientSpans(AgentTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+        cls.port = cls.server.server_address[1]
+        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        cls.thread.start()
+        cls.base = "http://127.0.0.1:%d" % cls.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+        super().tearDownClass()
+
+    def client_spans(self, root, count):
+        self.flush()
+        spans = self.collector.wait_spans(lambda s: s.get("parentSpanId") == root.span_id and s["kind"] == "client")
+        self.assertEqual(len(spans), count, spans)
+        return sorted(spans, key=lambda s: s["startMs"])
+
+    def check_span(self, span, root, received, path, status, marker, method="GET"):
+        a = attrs(span)
+        self.assertEqual(span["traceId"], root.trace_id)
+        self.assertEqual(span["name"], method)
+        self.assertEqual(a["http.request.method"], method)
+        self.assertEqual(a["server.address"], "127.0.0.1")
+        self.assertEqual(a["server.port"], self.port)
+        self.assertEqual(a["http.response.status_code"], status)
+        self.assertEqual(a["url.full"], self.base + path)
+        self.assertEqual(a["code.file.path"], THIS_FILE)
+        self.assertEqual(a["code.line.number"], _line(marker))
+        if received is not None:
+            self.assertEqual(received, "00-%s-%s-01" % (span["traceId"], span["spanId"]))
+        if status >= 400:
+            self.assertEqual(span["status"], "error")
+            self.assertEqual(a["error.type"], str(status))
+        else:
+            self.assertNotIn("error.type", a)
+
+    def test_http_client_urllib_and_requests(self):
+        with routelens.span("request") as root:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port)
+            conn.request("GET", "/a?token=s3cret&x=1")  # hc-call
+            response = conn.getresponse()
+            first = json.loads(response.read())
+            conn.close()
+            with urllib.request.urlopen(self.base + "/b") as r:  # urllib-call
+                second = json.loads(r.read())
+            with self.assertRaises(urllib.error.HTTPError):
+                urllib.request.urlopen(self.base + "/status/404")  # urllib-404
+            third = requests.get(self.base + "/c", headers={"X-Test": "1"}).json()  # requests-call
+        spans = self.client_spans(root, 4)
+        self.check_span(spans[0], root, first["traceparent"], "/a?token=REDACTED&x=REDACTED", 200, "hc-call")
+        self.assertEqual(first["path"], "/a?token=s3cret&x=1", "the request itself is unchanged")
+        self.check_span(spans[1], root, second["traceparent"], "/b", 200, "urllib-call")
+        self.check_span(spans[2], root, None, "/status/404", 404, "urllib-404")
+        self.check_span(spans[3], root, third["traceparent"], "/c", 200, "requests-call")
+        self.assertValidItems()
+
+    def test_a_traceparent_set_by_the_caller_is_kept(self):
+        mine = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+        with routelens.span("request") as root:
+            got = requests.get(self.base + "/own", headers={"traceparent": mine}).json()
+        self.assertEqual(got["traceparent"], mine)
+        self.client_spans(root, 1)
+
+    def test_refused_connection_is_a_failed_span_and_the_same_exception(self):
+        port = free_port()
+        with self.assertRaises(requests.ConnectionError):
+            requests.get("http://127.0.0.1:%d/x" % port, timeout=2)
+        with routelens.span("request") as root:
+            with self.assertRaises(requests.ConnectionError):
+                requests.get("http://user:pw@127.0.0.1:%d/x" % port, timeout=2)  # refused
+        (span,) = self.client_spans(root, 1)
+        self.assertEqual(span["status"], "error")
+        # The error of the layer that failed: urllib3 wraps the refusal before http.client sees it.
+        self.assertRegex(attrs(span)["error.type"], "ConnectionRefusedError|NewConnectionError")
+        # requests moves the credentials into an Authorization header; they are in no attribute.
+        self.assertEqual(attrs(span)["url.full"], "http://127.0.0.1:%d/x" % port)
+        self.assertEqual(attrs(span)["code.line.number"], _line("refused"))
+
+    def test_httpx_sync_and_async(self):
+        async def run_async():
+            async with httpx.AsyncClient() as client:
+                r = await client.get(self.base + "/async")  # httpx-async
+                return r.status_code, r.json()
+
+        with routelens.span("request") as root:
+            with httpx.Client() as client:
+                response = client.get(self.base + "/sync", params={"q": "v"})  # httpx-sync
+                self.assertIsInstance(response, httpx.Response)
+                sync_body = response.json()
+                not_found = client.get(self.base + "/status/500")  # httpx-500
+            status, async_body = asyncio.run(run_async())
+        self.assertEqual((response.status_code, not_found.status_code, status), (200, 500, 200))
+        spans = self.client_spans(root, 3)
+        self.check_span(spans[0], root, sync_body["traceparent"], "/sync?q=REDACTED", 200, "httpx-sync")
+        self.check_span(spans[1], root, None, "/status/500", 500, "httpx-500")
+        self.check_span(spans[2], root, async_body["traceparent"], "/async", 200, "httpx-async")
+
+    def test_aiohttp(self):
+        async def run():
+            async with aiohttp.ClientSession() as session:
+                async with session.get(self.base + "/aio", headers={"A": "b"}) as r:  # aiohttp-call
+                    return r.status, await r.json(), type(r)
+
+        status, body, kind = asyncio.run(run())
+        self.assertEqual((status, kind), (200, aiohttp.ClientResponse))
+        with routelens.span("request") as root:
+            status, body, kind = asyncio.run(run())
+        self.assertEqual((status, kind), (200, aiohttp.ClientResponse))
+        (span,) = self.client_spans(root, 1)
+        self.check_span(span, root, body["traceparent"], "/aio", 200, "aiohttp-call")
+
+    def test_async_cancellation_propagates_and_ends_the_span(self):
+        class Slow(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                import time
+
+                time.sleep(1.0)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        threading.Thread(target=slow.serve_forever, daemon=True).start()
+        try:
+            async def run():
+                async with httpx.AsyncClient() as client:
+                    task = asyncio.ensure_future(client.get("http://127.0.0.1:%d/" % slow.server_address[1]))
+                    await asyncio.sleep(0.1)
+                    task.cancel()
+                    with self.assertRaises(asyncio.CancelledError):
+                        await task
+
+            with routelens.span("request") as root:
+                asyncio.run(run())
+            (span,) = self.client_spans(root, 1)
+            self.assertEqual(attrs(span)["error.type"], "cancelled")
+        finally:
+            slow.shutdown()
+            slow.server_close()
+
+    def test_no_span_outside_a_request_or_to_the_collector(self):
+        requests.get(self.base + "/outside")
+        with routelens.span("request") as root:
+            conn = http.client.HTTPConnection("127.0.0.1", self.collector.port)
+            try:
+                conn.request("GET", "/")
+                conn.getresponse().read()
+            except Exception:
+                pass
+            conn.close()
+        self.flush()
+        self.assertEqual([s for s in self.collector.spans() if s["kind"] == "client"], [])
+        self.assertTrue(self.collector.wait_spans(lambda s: s["spanId"] == root.span_id))
+
+
+class RedactionAndParsing(unittest.TestCase):
+    def test_redact_url(self):
+        r = _clients.redact_url
+        self.assertEqual(r("https://u:p@h:1/p?a=1&b=&c#frag"), "https://REDACTED:REDACTED@h:1/p?a=REDACTED&b=REDACTED&c")
+        self.assertEqual(r("http://h/p"), "http://h/p")
+        self.assertEqual(r("http://h/p?"), "http://h/p?")
+
+    def test_sanitize_statements(self):
+        p = _clients.parse_statement
+        self.assertEqual(p("SELECT * FROM users WHERE name = 'o''brien' AND age > 42 AND id = $1"),
+                         ("SELECT * FROM users WHERE name = ? AND age > ? AND id = $1", "SELECT", "users"))
+        self.assertEqual(p("insert into public.\"Orders\" (a, b) values (%s, 1.5e3)"),
+                         ("insert into public.\"Orders\" (a, b) values (%s, ?)", "INSERT", "public.Orders"))
+        self.assertEqual(p("update t2 set x = x + 1 where k = :k"), ("update t2 set x = x + ? where k = :k", "UPDATE", "t2"))
+        self.assertEqual(p("/* c */ delete from t3 where x in (1, 2, 0x1F)")[1:], ("DELETE", "t3"))
+        self.assertEqual(p("select $$dollar 'q'$$, col1 from t4")[0], "select ?, col1 from t4")
+
+
+if __name__ == "__main__":
+    unittest.main()
