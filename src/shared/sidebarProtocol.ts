@@ -15,6 +15,8 @@ export interface RouteRow {
   p95Ms: number | null;
   p99Ms: number | null;
   hasCode: boolean;
+  /** p50/p95/p99 are interpolated inside Prometheus/OTLP histogram buckets, not measured per request. */
+  fromBuckets: boolean;
   /** Requests per second over the last 60 seconds, oldest first (sparkline). */
   spark: number[];
 }

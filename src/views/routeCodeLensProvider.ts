@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
-import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
+import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
@@ -176,10 +176,14 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     if (!this.config().enabled) return [];
-    return this.statsFor(doc).map((s) => {
+    const stats = this.statsFor(doc);
+    // A function serving several methods gets a lens per method: each names its method.
+    const shared = methodsSharingHandler(stats.map((s) => s.handler));
+    return stats.map((s) => {
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
-      const label = `${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)));
+      const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
+      const label = `${method} ${s.handler.route}`;
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -199,6 +203,11 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
     md.appendMarkdown(`\n\n`);
     md.appendText(hoverHeadline(s));
+    const note = hoverSourceNote(s);
+    if (note) {
+      md.appendMarkdown('\n\n');
+      md.appendText(note);
+    }
     md.appendMarkdown('\n\n');
     md.appendCodeblock(histogramText(s), 'text');
     if (s.errors.length) {

@@ -92,6 +92,7 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
       p95Ms: r.p95Ms,
       p99Ms: r.p99Ms,
       hasCode: r.code !== null,
+      fromBuckets: r.source === 'metrics',
       spark: entry ? entry.series.perSecond(nowSec, SPARK_SECONDS).counts : [],
     };
   }
