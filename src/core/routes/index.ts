@@ -10,6 +10,7 @@ import { DetectedRoute, RouteLanguage } from './types';
 export type { CodeHint, DetectedRoute, Framework, RouteLanguage, RouteMatch } from './types';
 export { normalizeMethod, normalizeRoute } from './normalize';
 export { RouteIndex, pathSegments, routeMatches } from './routeIndex';
+export { PythonRouteGraph } from './workspace';
 export {
   absolutizeModule,
   detectDjangoViews,

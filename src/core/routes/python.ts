@@ -443,19 +443,36 @@ export function flaskJoin(prefix: string, rule: string): string {
   return prefix.replace(/\/+$/, '') + '/' + rule.replace(/^\/+/, '');
 }
 
-interface Prefix {
+export interface Prefix {
   prefix: string;
   partial: boolean;
 }
 
-function prefixesOf(mod: PyModule, name: string, depth: number): Prefix[] {
+/**
+ * A mount of one of this module's routers or blueprints made in another file
+ * (`app.include_router(users.router, prefix="/users")` in main.py): the prefix given there, and
+ * the full prefixes of the router or app it was mounted on.
+ */
+export interface ExternalMount {
+  /** As PyMount.prefix. */
+  prefix: string | null | undefined;
+  parents: Prefix[];
+}
+
+/** Mounts of `name` (a router or blueprint of this module) made in other files. */
+export type ExternalMounts = (name: string, depth: number) => ExternalMount[];
+
+/** Every prefix under which the routes registered on `name` are served. */
+export function prefixesOf(mod: PyModule, name: string, depth: number, external?: ExternalMounts): Prefix[] {
   const v = mod.vars.get(name);
   if (!v) return [{ prefix: '', partial: true }];
   if (depth > 8) return [];
   const own = v.prefix;
-  const mounts = mod.mounts.get(name);
+  const local = mod.mounts.get(name) ?? [];
   const routerLike = v.kind === 'fastapi-router' || v.kind === 'flask-blueprint';
-  if (!mounts || mounts.length === 0) return own === null ? [] : [{ prefix: own, partial: routerLike }];
+  const mounts: ExternalMount[] = local.map((m) => ({ prefix: m.prefix, parents: m.prefix === null ? [] : prefixesOf(mod, m.parent, depth + 1, external) }));
+  if (routerLike && external) mounts.push(...external(name, depth + 1));
+  if (mounts.length === 0) return own === null ? [] : [{ prefix: own, partial: routerLike }];
   const out: Prefix[] = [];
   for (const m of mounts) {
     if (m.prefix === null) continue;
@@ -463,15 +480,15 @@ function prefixesOf(mod: PyModule, name: string, depth: number): Prefix[] {
     const flask = v.kind === 'flask-blueprint';
     const effective = flask ? (m.prefix ?? own) : own;
     if (effective === null) continue;
-    for (const pp of prefixesOf(mod, m.parent, depth + 1)) {
+    for (const pp of m.parents) {
       out.push({ prefix: flask ? flaskJoin(pp.prefix, effective) : pp.prefix + (m.prefix ?? '') + effective, partial: pp.partial });
     }
   }
   return out;
 }
 
-/** The FastAPI/Starlette and Flask routes of an analysed module. */
-export function pythonRoutes(mod: PyModule): DetectedRoute[] {
+/** The FastAPI/Starlette and Flask routes of an analysed module; `external` adds mounts made in other files. */
+export function pythonRoutes(mod: PyModule, external?: ExternalMounts): DetectedRoute[] {
   const out: DetectedRoute[] = [];
   const seen = new Set<string>();
   for (const reg of mod.registrations) {
@@ -480,7 +497,7 @@ export function pythonRoutes(mod: PyModule): DetectedRoute[] {
     if (v) framework = frameworkOf(v.kind);
     else if (reg.path.startsWith('/')) framework = guessFramework(reg.attr, reg.receiver, mod.frameworks);
     if (!framework) continue;
-    const prefixes = prefixesOf(mod, reg.receiver, 0);
+    const prefixes = prefixesOf(mod, reg.receiver, 0, external);
     if (prefixes.length === 0) continue;
     const handlers = handlersOf(reg, mod);
     for (const p of prefixes) {

@@ -1,0 +1,169 @@
+/**
+ * The route graph of a workspace's Python files: routers and blueprints defined in one file and
+ * mounted in another (`app.include_router(users.router, prefix="/users")`,
+ * `app.register_blueprint(bp, url_prefix="/api")`) get their full templates, so handlers that
+ * read alike file by file (`/{id}` under `/users` and under `/orders`) stay apart.
+ *
+ * Mounts are followed through the mounting file's imports (absolute and relative, `import a.b as
+ * c`, `from .routers import users`, `from x import router as users_router`) to the file that
+ * defines the router; chains of mounts across files (a router mounted on a router mounted on the
+ * app) are followed to their root.
+ */
+import { djangoEntriesOf, djangoRoutesForViews } from './django';
+import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type PyModule } from './python';
+import { pathSegments } from './routeIndex';
+import type { DetectedRoute } from './types';
+
+interface PyFile {
+  key: string;
+  /** Path segments of the file (for module names and relative imports). */
+  segs: string[];
+  mod: PyModule;
+  /** Django patterns whose views are in the same file. */
+  djangoLocal: DetectedRoute[];
+}
+
+interface Target {
+  key: string;
+  name: string;
+}
+
+interface Incoming {
+  from: PyFile;
+  /** The local name of the parent (app or router) in the mounting file. */
+  parent: string;
+  prefix: string | null | undefined;
+}
+
+export class PythonRouteGraph {
+  private readonly files = new Map<string, PyFile>();
+
+  /** Adds or replaces a file: `key` is how the caller names it (a URI), `path` its file path. */
+  set(key: string, path: string, text: string): void {
+    const mod = analyzePython(text);
+    let djangoLocal: DetectedRoute[] = [];
+    if (text.includes('urlpatterns')) {
+      const local = djangoEntriesOf(mod).filter((e) => e.viewModule === undefined && !e.viewRef.includes('.'));
+      if (local.length > 0) djangoLocal = djangoRoutesForViews(local, mod);
+    }
+    this.files.set(key, { key, segs: pathSegments(path), mod, djangoLocal });
+  }
+
+  remove(key: string): boolean {
+    return this.files.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.files.has(key);
+  }
+
+  /** Routes of every file, mounts across files applied; sorted by line, as detectRoutes returns them. */
+  routes(): Map<string, DetectedRoute[]> {
+    const incoming = this.incomingMounts();
+    const externalFor = (file: PyFile): ExternalMounts => {
+      return (name, depth) => {
+        const list = incoming.get(`${file.key}\u0000${name}`) ?? [];
+        return list.map(
+          (m): ExternalMount => ({
+            prefix: m.prefix,
+            parents: m.prefix === null || depth > 8 ? [] : prefixesOf(m.from.mod, m.parent, depth, externalFor(m.from)),
+          }),
+        );
+      };
+    };
+    const out = new Map<string, DetectedRoute[]>();
+    for (const f of this.files.values()) {
+      const routes = pythonRoutes(f.mod, externalFor(f)).concat(f.djangoLocal);
+      out.set(
+        f.key,
+        routes
+          .map((r, i) => ({ r, i }))
+          .sort((a, b) => a.r.line - b.r.line || a.i - b.i)
+          .map((x) => x.r),
+      );
+    }
+    return out;
+  }
+
+  /** For every router or blueprint mounted from another file: where and with what prefix. */
+  private incomingMounts(): Map<string, Incoming[]> {
+    const byModule = this.moduleIndex();
+    const out = new Map<string, Incoming[]>();
+    for (const g of this.files.values()) {
+      for (const [child, mounts] of g.mod.mounts) {
+        if (g.mod.vars.has(child)) continue;
+        for (const t of this.resolve(g, child, byModule)) {
+          const k = `${t.key}\u0000${t.name}`;
+          const list = out.get(k) ?? [];
+          for (const m of mounts) list.push({ from: g, parent: m.parent, prefix: m.prefix });
+          out.set(k, list);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Dotted module name suffixes (`users`, `routers.users`, `app.routers.users`) → files. */
+  private moduleIndex(): Map<string, PyFile[]> {
+    const idx = new Map<string, PyFile[]>();
+    for (const f of this.files.values()) {
+      const segs = f.segs.slice();
+      const last = segs[segs.length - 1] ?? '';
+      if (!last.endsWith('.py')) continue;
+      if (last === '__init__.py') segs.pop();
+      else segs[segs.length - 1] = last.slice(0, -3);
+      for (let i = segs.length - 1; i >= 0 && i >= segs.length - 8; i--) {
+        const name = segs.slice(i).join('.');
+        const list = idx.get(name) ?? [];
+        list.push(f);
+        idx.set(name, list);
+      }
+    }
+    return idx;
+  }
+
+  /** The routers a dotted name in `g` refers to (usually one; none when it is not a known router). */
+  private resolve(g: PyFile, dotted: string, byModule: Map<string, PyFile[]>): Target[] {
+    const parts = dotted.split('.');
+    const head = g.mod.imports.get(parts[0]);
+    if (head === undefined) return [];
+    const full = parts.length > 1 ? `${head}.${parts.slice(1).join('.')}` : head;
+    const dots = /^\.*/.exec(full)![0].length;
+    const rest = full.slice(dots).split('.').filter((x) => x !== '');
+    if (rest.length < 2 && dots === 0) return [];
+    const name = rest[rest.length - 1];
+    const moduleParts = rest.slice(0, -1);
+    let candidates: PyFile[];
+    if (dots > 0) {
+      // Relative to the mounting file's package: one dot is its own directory, each more goes up.
+      const dir = g.segs.slice(0, -1 - (dots - 1));
+      const base = [...dir, ...moduleParts];
+      const want = [base.join('/') + '.py', [...base, '__init__.py'].join('/')];
+      candidates = [...this.files.values()].filter((f) => want.includes(f.segs.join('/')));
+    } else {
+      candidates = this.closest(g, byModule.get(moduleParts.join('.')) ?? []);
+    }
+    return candidates.filter((f) => isRouter(f.mod, name)).map((f) => ({ key: f.key, name }));
+  }
+
+  /** Of several files with the same module name, those sharing the longest directory with `g`. */
+  private closest(g: PyFile, files: PyFile[]): PyFile[] {
+    let best = -1;
+    let out: PyFile[] = [];
+    for (const f of files) {
+      let n = 0;
+      while (n < f.segs.length && n < g.segs.length && f.segs[n] === g.segs[n]) n++;
+      if (n > best) {
+        best = n;
+        out = [];
+      }
+      if (n === best) out.push(f);
+    }
+    return out;
+  }
+}
+
+function isRouter(mod: PyModule, name: string): boolean {
+  const v = mod.vars.get(name);
+  return v !== undefined && (v.kind === 'fastapi-router' || v.kind === 'flask-blueprint');
+}
