@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
-import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
+import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, PythonRouteGraph, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
 import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
@@ -39,6 +39,11 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   /** Django views in a file, found through a urls.py elsewhere: uri → routes. */
   private readonly djangoRoutes = new Map<string, DetectedRoute[]>();
   private readonly ownRoutes = new Map<string, DetectedRoute[]>();
+  /** Python files with routes or mounts: routers mounted in one file get their prefixes from another. */
+  private readonly pyGraph = new PythonRouteGraph();
+  /** While the workspace scan runs, the Python route graph is resolved once at its end. */
+  private scanning = false;
+  private readonly pyResolved = new Map<string, string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly decoration: { ok: vscode.TextEditorDecorationType; warn: vscode.TextEditorDecorationType; slow: vscode.TextEditorDecorationType };
   /** Handlers that have had traffic at some point, for "no requests in the window" vs "no traffic yet". */
@@ -82,10 +87,16 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const t0 = Date.now();
       const uris = await vscode.workspace.findFiles(SCAN_GLOB, SCAN_EXCLUDE, SCAN_LIMIT);
       const urlsFiles: vscode.Uri[] = [];
-      for (const uri of uris) {
-        await this.analyzeUri(uri);
-        if (/(^|\/)urls\.py$/.test(uri.path)) urlsFiles.push(uri);
+      this.scanning = true;
+      try {
+        for (const uri of uris) {
+          await this.analyzeUri(uri);
+          if (/(^|\/)urls\.py$/.test(uri.path)) urlsFiles.push(uri);
+        }
+      } finally {
+        this.scanning = false;
       }
+      this.resolvePython();
       for (const u of urlsFiles) await this.analyzeDjangoUrls(u, uris);
       this.log.info(`[routes] indexed ${this.index.all().length} route handlers in ${uris.length} files in ${Date.now() - t0} ms`);
       this.schedule();
@@ -102,8 +113,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const stat = await vscode.workspace.fs.stat(uri);
       if (stat.size > MAX_FILE_BYTES) return;
       const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-      if (!mayHaveRoutes(text)) return this.setRoutes(uri.toString(), []);
-      this.setRoutes(uri.toString(), detectRoutes(text, lang, uri.fsPath));
+      this.setText(uri.toString(), uri.fsPath, text, lang);
     } catch (e) {
       this.log.debug(`[routes] cannot read ${uri.fsPath}: ${(e as Error).message}`);
     }
@@ -136,8 +146,34 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     const key = doc.uri.toString();
     if (this.versions.get(key) === doc.version) return;
     this.versions.set(key, doc.version);
-    const text = doc.getText();
-    this.setRoutes(key, mayHaveRoutes(text) ? detectRoutes(text, lang, doc.uri.fsPath) : []);
+    this.setText(key, doc.uri.fsPath, doc.getText(), lang);
+  }
+
+  private setText(key: string, fsPath: string, text: string, lang: RouteLanguage): void {
+    if (lang !== 'python') {
+      this.setRoutes(key, mayHaveRoutes(text) ? detectRoutes(text, lang, fsPath) : []);
+      return;
+    }
+    if (mayHaveRoutes(text)) this.pyGraph.set(key, fsPath, text);
+    else if (!this.pyGraph.remove(key)) return;
+    if (!this.scanning) this.resolvePython();
+  }
+
+  /** Routes of every Python file, with the mounts made across files applied. */
+  private resolvePython(): void {
+    const routes = this.pyGraph.routes();
+    for (const [key, list] of routes) {
+      // Only files whose routes changed are re-indexed: the index drops its match cache on each.
+      const text = JSON.stringify(list);
+      if (this.pyResolved.get(key) === text) continue;
+      this.pyResolved.set(key, text);
+      this.setRoutes(key, list);
+    }
+    for (const key of [...this.pyResolved.keys()]) {
+      if (routes.has(key)) continue;
+      this.pyResolved.delete(key);
+      this.setRoutes(key, []);
+    }
   }
 
   private setRoutes(key: string, own: DetectedRoute[]): void {
@@ -153,6 +189,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     this.ownRoutes.delete(key);
     this.djangoRoutes.delete(key);
     this.index.removeFile(key);
+    this.pyResolved.delete(key);
+    if (this.pyGraph.remove(key)) this.resolvePython();
     this.schedule();
   }
 
@@ -261,5 +299,5 @@ function languageOf(path: string): RouteLanguage | undefined {
 
 /** A cheap pre-check so most files of a large workspace are never tokenized. */
 function mayHaveRoutes(text: string): boolean {
-  return /(\.(get|post|put|delete|patch|route|api_route|head|options)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\()/.test(text);
+  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\()/.test(text);
 }

@@ -44,16 +44,26 @@ interface Feed {
  * the bucket increases by `le` for histograms (as PromQL's `sum by (le)`).
  */
 export function handlerStatsForFile(uri: string, index: RouteIndex, store: TelemetryStore, windowSec: number, nowMs = Date.now()): HandlerStats[] {
-  const handlers = index.routesOf(uri);
+  // One lens per function and method: a function registered under several URLs (an alias rule,
+  // a blueprint mounted twice) is one handler whose figures add up, not several lenses.
+  const canonical = new Map<string, DetectedRoute>();
+  const handlers: DetectedRoute[] = [];
+  for (const h of index.routesOf(uri)) {
+    const k = handlerIdentity(h);
+    if (canonical.has(k)) continue;
+    canonical.set(k, h);
+    handlers.push(h);
+  }
   if (handlers.length === 0) return [];
   const byHandler = new Map<DetectedRoute, Feed[]>();
   for (const entry of store.routeEntries()) {
     const m = index.match(entry.key.method, entry.key.route, entry.code);
     if (!m || m.uri !== uri) continue;
     const feed = { entry, window: entry.series.window(nowMs / 1000, windowSec) };
-    const list = byHandler.get(m.handler);
+    const handler = canonical.get(handlerIdentity(m.handler)) ?? m.handler;
+    const list = byHandler.get(handler);
     if (list) list.push(feed);
-    else byHandler.set(m.handler, [feed]);
+    else byHandler.set(handler, [feed]);
   }
   // Error groups by route, so each handler looks up only its own.
   const groupsByRoute = new Map<string, ErrorGroup[]>();
@@ -69,6 +79,10 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
     const errors = keys.flatMap((k) => (groupsByRoute.get(k.route) ?? []).filter((g) => (!g.method || g.method === k.method) && k.service === g.service));
     return { handler, keys, errors, ...combine(feeds, nowMs, windowSec) };
   });
+}
+
+function handlerIdentity(h: DetectedRoute): string {
+  return `${h.line}\u0000${h.method}\u0000${h.handlerName}\u0000${h.className ?? ''}`;
 }
 
 function combine(feeds: Feed[], nowMs: number, windowSec: number): Omit<HandlerStats, 'handler' | 'keys' | 'errors'> {

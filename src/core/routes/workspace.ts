@@ -10,7 +10,7 @@
  * app) are followed to their root.
  */
 import { djangoEntriesOf, djangoRoutesForViews } from './django';
-import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type PyModule } from './python';
+import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type ImportedViews, type PyModule } from './python';
 import { pathSegments } from './routeIndex';
 import type { DetectedRoute } from './types';
 
@@ -38,13 +38,21 @@ interface Incoming {
 export class PythonRouteGraph {
   private readonly files = new Map<string, PyFile>();
 
-  /** Adds or replaces a file: `key` is how the caller names it (a URI), `path` its file path. */
+  /**
+   * Adds or replaces a file: `key` is how the caller names it (a URI), `path` its file path. A
+   * file with no routes, mounts or framework objects is not kept.
+   */
   set(key: string, path: string, text: string): void {
     const mod = analyzePython(text);
     let djangoLocal: DetectedRoute[] = [];
     if (text.includes('urlpatterns')) {
       const local = djangoEntriesOf(mod).filter((e) => e.viewModule === undefined && !e.viewRef.includes('.'));
       if (local.length > 0) djangoLocal = djangoRoutesForViews(local, mod);
+    }
+    // Only files that register, mount or define something stay: most Python files have none.
+    if (mod.registrations.length === 0 && mod.mounts.size === 0 && mod.vars.size === 0 && djangoLocal.length === 0 && !mod.defs.some(isViewClass)) {
+      this.files.delete(key);
+      return;
     }
     this.files.set(key, { key, segs: pathSegments(path), mod, djangoLocal });
   }
@@ -71,9 +79,27 @@ export class PythonRouteGraph {
         );
       };
     };
+    const byModule = this.moduleIndex();
+    const elsewhere = new Map<string, DetectedRoute[]>();
+    const viewsFor = (g: PyFile): ImportedViews => ({
+      resolve: (name) => {
+        for (const t of this.resolveName(g, name, byModule)) {
+          const cls = t.file.mod.defs.find((d) => d.kind === 'class' && d.name === t.name && !d.parent);
+          if (cls) return { key: t.file.key, cls };
+        }
+        return undefined;
+      },
+      add: (key, route) => {
+        const list = elsewhere.get(key) ?? [];
+        list.push(route);
+        elsewhere.set(key, list);
+      },
+    });
+    const own = new Map<string, DetectedRoute[]>();
+    for (const f of this.files.values()) own.set(f.key, pythonRoutes(f.mod, externalFor(f), viewsFor(f)).concat(f.djangoLocal));
     const out = new Map<string, DetectedRoute[]>();
     for (const f of this.files.values()) {
-      const routes = pythonRoutes(f.mod, externalFor(f)).concat(f.djangoLocal);
+      const routes = own.get(f.key)!.concat(elsewhere.get(f.key) ?? []);
       out.set(
         f.key,
         routes
@@ -124,6 +150,13 @@ export class PythonRouteGraph {
 
   /** The routers a dotted name in `g` refers to (usually one; none when it is not a known router). */
   private resolve(g: PyFile, dotted: string, byModule: Map<string, PyFile[]>): Target[] {
+    return this.resolveName(g, dotted, byModule)
+      .filter((t) => isRouter(t.file.mod, t.name))
+      .map((t) => ({ key: t.file.key, name: t.name }));
+  }
+
+  /** The files and top-level names a dotted name in `g` refers to through its imports. */
+  private resolveName(g: PyFile, dotted: string, byModule: Map<string, PyFile[]>): { file: PyFile; name: string }[] {
     const parts = dotted.split('.');
     const head = g.mod.imports.get(parts[0]);
     if (head === undefined) return [];
@@ -143,7 +176,7 @@ export class PythonRouteGraph {
     } else {
       candidates = this.closest(g, byModule.get(moduleParts.join('.')) ?? []);
     }
-    return candidates.filter((f) => isRouter(f.mod, name)).map((f) => ({ key: f.key, name }));
+    return candidates.map((file) => ({ file, name }));
   }
 
   /** Of several files with the same module name, those sharing the longest directory with `g`. */
@@ -161,6 +194,13 @@ export class PythonRouteGraph {
     }
     return out;
   }
+}
+
+const HTTP_METHOD_NAMES = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options']);
+
+/** A class with HTTP method handlers (a MethodView, a class-based view) that another file may register. */
+function isViewClass(d: { kind: string; methods: { name: string }[] }): boolean {
+  return d.kind === 'class' && d.methods.some((m) => HTTP_METHOD_NAMES.has(m.name));
 }
 
 function isRouter(mod: PyModule, name: string): boolean {
