@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
-import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, PythonRouteGraph, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
+import { detectRoutes, djangoModulePaths, djangoRoutesForViews, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
 import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
@@ -97,7 +97,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
         this.scanning = false;
       }
       this.resolvePython();
-      for (const u of urlsFiles) await this.analyzeDjangoUrls(u, uris);
+      await this.analyzeDjangoUrls(urlsFiles, uris);
       this.log.info(`[routes] indexed ${this.index.all().length} route handlers in ${uris.length} files in ${Date.now() - t0} ms`);
       this.schedule();
     })().catch((e) => this.log.warn(`[routes] workspace scan failed: ${(e as Error).message}`));
@@ -119,24 +119,29 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     }
   }
 
-  private async analyzeDjangoUrls(urlsUri: vscode.Uri, workspaceFiles: vscode.Uri[]): Promise<void> {
-    let entries: DjangoUrlEntry[];
-    try {
-      entries = detectDjangoViews(new TextDecoder().decode(await vscode.workspace.fs.readFile(urlsUri)));
-    } catch {
-      return;
+  /** Django URLconfs of the workspace, includes followed, and their views' lenses in the views' files. */
+  private async analyzeDjangoUrls(urlsUris: vscode.Uri[], workspaceFiles: vscode.Uri[]): Promise<void> {
+    const files: UrlconfFile[] = [];
+    for (const u of urlsUris) {
+      try {
+        files.push({ key: u.toString(), path: u.path, text: new TextDecoder().decode(await vscode.workspace.fs.readFile(u)) });
+      } catch {
+        // Gone since the scan listed it.
+      }
     }
-    const byModule = new Map<string, DjangoUrlEntry[]>();
-    for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
-    for (const [module, list] of byModule) {
-      const candidates = djangoModulePaths(module, urlsUri.path);
-      const file = workspaceFiles.find((u) => candidates.some((c) => u.path === c || u.path.endsWith('/' + c)));
-      if (!file) continue;
-      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
-      const routes = djangoRoutesForViews(list, text);
-      const key = file.toString();
-      this.djangoRoutes.set(key, [...(this.djangoRoutes.get(key) ?? []).filter((r) => !routes.some((n) => n.line === r.line && n.method === r.method)), ...routes]);
-      this.setRoutes(key, this.ownRoutes.get(key) ?? []);
+    for (const { path, entries } of resolveDjangoUrlconfs(files)) {
+      const byModule = new Map<string, DjangoUrlEntry[]>();
+      for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
+      for (const [module, list] of byModule) {
+        const candidates = djangoModulePaths(module, path);
+        const file = workspaceFiles.find((u) => candidates.some((c) => u.path === c || u.path.endsWith('/' + c)));
+        if (!file) continue;
+        const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
+        const routes = djangoRoutesForViews(list, text);
+        const key = file.toString();
+        this.djangoRoutes.set(key, [...(this.djangoRoutes.get(key) ?? []).filter((r) => !routes.some((n) => n.line === r.line && n.method === r.method)), ...routes]);
+        this.setRoutes(key, this.ownRoutes.get(key) ?? []);
+      }
     }
   }
 

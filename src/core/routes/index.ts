@@ -10,7 +10,8 @@ import { DetectedRoute, RouteLanguage } from './types';
 export type { CodeHint, DetectedRoute, Framework, RouteLanguage, RouteMatch } from './types';
 export { normalizeMethod, normalizeRoute } from './normalize';
 export { RouteIndex, pathSegments, routeMatches } from './routeIndex';
-export { PythonRouteGraph } from './workspace';
+export { PythonRouteGraph, resolveDjangoUrlconfs } from './workspace';
+export type { UrlconfFile } from './workspace';
 export {
   absolutizeModule,
   detectDjangoViews,

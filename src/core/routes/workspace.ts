@@ -9,7 +9,7 @@
  * defines the router; chains of mounts across files (a router mounted on a router mounted on the
  * app) are followed to their root.
  */
-import { djangoEntriesOf, djangoRoutesForViews } from './django';
+import { detectDjangoViews, djangoEntriesOf, djangoRoutesForViews, type DjangoUrlEntry } from './django';
 import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type ImportedViews, type PyModule } from './python';
 import { pathSegments } from './routeIndex';
 import type { DetectedRoute } from './types';
@@ -206,4 +206,58 @@ function isViewClass(d: { kind: string; methods: { name: string }[] }): boolean 
 function isRouter(mod: PyModule, name: string): boolean {
   const v = mod.vars.get(name);
   return v !== undefined && (v.kind === 'fastapi-router' || v.kind === 'flask-blueprint');
+}
+
+export interface UrlconfFile {
+  key: string;
+  path: string;
+  text: string;
+}
+
+/**
+ * Django URLconfs of a workspace read as a tree: each one that no other includes is read as a
+ * root, following `include("shop.urls")` into the workspace's other URLconfs, so an included
+ * pattern gets its prefix (`path("", views.index)` under `path("api/", include(...))` is
+ * `api/`). A URLconf that another includes is not read again on its own (its patterns there
+ * would only be suffixes, and an empty one would match nothing).
+ */
+export function resolveDjangoUrlconfs(files: readonly UrlconfFile[]): { key: string; path: string; entries: DjangoUrlEntry[] }[] {
+  const byModule = new Map<string, UrlconfFile[]>();
+  for (const f of files) {
+    const segs = pathSegments(f.path);
+    const last = segs[segs.length - 1] ?? '';
+    if (!last.endsWith('.py')) continue;
+    if (last === '__init__.py') segs.pop();
+    else segs[segs.length - 1] = last.slice(0, -3);
+    for (let i = segs.length - 1; i >= 0 && i >= segs.length - 8; i--) {
+      const name = segs.slice(i).join('.');
+      byModule.set(name, [...(byModule.get(name) ?? []), f]);
+    }
+  }
+  const resolver = (from: UrlconfFile, included: Set<string>) => (module: string) => {
+    const candidates = byModule.get(module) ?? [];
+    // Of several files with that module name, the one sharing the most directories with the includer.
+    const fromSegs = pathSegments(from.path);
+    let best: UrlconfFile | undefined;
+    let bestN = -1;
+    for (const c of candidates) {
+      const segs = pathSegments(c.path);
+      let n = 0;
+      while (n < segs.length && n < fromSegs.length && segs[n] === fromSegs[n]) n++;
+      if (n > bestN) {
+        bestN = n;
+        best = c;
+      }
+    }
+    if (best) included.add(best.key);
+    return best?.text;
+  };
+  const included = new Set<string>();
+  for (const f of files) detectDjangoViews(f.text, { resolveInclude: resolver(f, included) });
+  const out: { key: string; path: string; entries: DjangoUrlEntry[] }[] = [];
+  for (const f of files) {
+    if (included.has(f.key)) continue;
+    out.push({ key: f.key, path: f.path, entries: detectDjangoViews(f.text, { resolveInclude: resolver(f, new Set()) }) });
+  }
+  return out;
 }

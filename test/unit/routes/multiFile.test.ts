@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { detectRoutes, PythonRouteGraph, RouteIndex, type DetectedRoute } from '../../../src/core/routes';
+import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, normalizeRoute, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry } from '../../../src/core/routes';
 import { fixturePath } from './fixtures';
 
 /** The multi-file projects of the corpus: the same suffixes under different prefixes, mounted from other files. */
@@ -102,4 +102,52 @@ describe('route graph across files, proven against the real frameworks', functio
       });
     });
   }
+});
+
+/** Lenses of Django views as the extension places them: URLconf entries, then the views' own files. */
+function djangoIndex(root: string, entriesOf: (files: { key: string; path: string; text: string }[]) => { path: string; entries: DjangoUrlEntry[] }[]): RouteIndex {
+  const all = pyFiles(root);
+  const urls = all.filter((f) => f.endsWith('urls.py')).map((f) => ({ key: relative(root, f), path: f, text: readFileSync(f, 'utf8') }));
+  const byFile = new Map<string, DetectedRoute[]>();
+  for (const { path, entries } of entriesOf(urls)) {
+    const byModule = new Map<string, DjangoUrlEntry[]>();
+    for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
+    for (const [module, list] of byModule) {
+      const candidates = djangoModulePaths(module, path);
+      const file = all.find((f) => candidates.some((c) => f === c || f.endsWith('/' + c)));
+      if (!file) continue;
+      const key = relative(root, file);
+      byFile.set(key, [...(byFile.get(key) ?? []), ...djangoRoutesForViews(list, readFileSync(file, 'utf8'))]);
+    }
+  }
+  const index = new RouteIndex();
+  for (const [key, routes] of byFile) index.setFile(key, routes);
+  return index;
+}
+
+describe('Django URLconfs across files, proven against the real Django', function () {
+  this.timeout(60_000);
+  const root = fixturePath('multi/django_shop');
+  const truth = served(root, 'django', 'mysite.settings');
+
+  it('every served pattern, empty ones under an include too, is detected with its full template and view', () => {
+    const index = djangoIndex(root, resolveDjangoUrlconfs);
+    const detected = index
+      .all()
+      .map(({ uri, route }) => `${route.method} ${normalizeRoute(route.route)} ${uri}:${route.line + 1}`)
+      .sort();
+    assert.deepEqual(detected, truth.map((r) => `${r.method} ${normalizeRoute(r.route)} ${r.file}:${r.line}`).sort());
+  });
+
+  it('telemetry of every served route (the http.route the agent reports) finds its own view', () => {
+    const after = coverage(djangoIndex(root, resolveDjangoUrlconfs), truth);
+    assert.deepEqual(after.missed, []);
+    // Each URLconf read alone (includes not followed): the empty patterns match nothing.
+    const before = coverage(
+      djangoIndex(root, (files) => files.map((f) => ({ path: f.path, entries: detectDjangoViews(f.text) }))),
+      truth,
+    );
+    assert.ok(before.hit < truth.length);
+    console.log(`      multi/django_shop: ${before.hit}/${truth.length} served routes matched URLconf by URLconf, ${after.hit}/${truth.length} with includes followed`);
+  });
 });
