@@ -56,8 +56,13 @@ export function handlerStatsForFile(uri: string, index: RouteIndex, store: Telem
   }
   if (handlers.length === 0) return [];
   const byHandler = new Map<DetectedRoute, Feed[]>();
+  const languages = new Map<string, string>();
+  for (const svc of store.serviceList()) {
+    const lang = svc.resource.attributes['telemetry.sdk.language'];
+    if (typeof lang === 'string') languages.set(svc.name, lang);
+  }
   for (const entry of store.routeEntries()) {
-    const m = index.match(entry.key.method, entry.key.route, entry.code);
+    const m = index.match(entry.key.method, entry.key.route, entry.code, { service: entry.key.service, language: languages.get(entry.key.service) });
     if (!m || m.uri !== uri) continue;
     const feed = { entry, window: entry.series.window(nowMs / 1000, windowSec) };
     const handler = canonical.get(handlerIdentity(m.handler)) ?? m.handler;

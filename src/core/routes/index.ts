@@ -7,7 +7,7 @@ import { detectJsRoutes } from './javascript';
 import { analyzePython, pythonRoutes } from './python';
 import { DetectedRoute, RouteLanguage } from './types';
 
-export type { CodeHint, DetectedRoute, Framework, RouteLanguage, RouteMatch } from './types';
+export type { CodeHint, DetectedRoute, Framework, MatchHints, RouteLanguage, RouteMatch } from './types';
 export { normalizeMethod, normalizeRoute } from './normalize';
 export { RouteIndex, pathSegments, routeMatches } from './routeIndex';
 export { PythonRouteGraph, resolveDjangoUrlconfs } from './workspace';

@@ -3,6 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, normalizeRoute, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry } from '../../../src/core/routes';
+import { handlerStatsForFile, lensTitle, methodsSharingHandler } from '../../../src/core/routes/handlerStats';
+import { TelemetryStore } from '../../../src/core/store/store';
+import { serverSpan } from '../helpers/telemetry';
 import { fixturePath } from './fixtures';
 
 /** The multi-file projects of the corpus: the same suffixes under different prefixes, mounted from other files. */
@@ -149,5 +152,23 @@ describe('Django URLconfs across files, proven against the real Django', functio
     );
     assert.ok(before.hit < truth.length);
     console.log(`      multi/django_shop: ${before.hit}/${truth.length} served routes matched URLconf by URLconf, ${after.hit}/${truth.length} with includes followed`);
+  });
+});
+
+describe('lens titles name the method when one function serves several', () => {
+  it('GET and POST of one FastAPI function get a lens each, titled by method, with their own figures', () => {
+    const root = fixturePath('multi/fastapi_shop');
+    const index = graphIndex(root);
+    const store = new TelemetryStore();
+    for (const ms of [10, 10, 10]) store.addSpans([serverSpan({ service: 'shop', method: 'GET', route: '/orders/{item_id}/notes', durationMs: ms })]);
+    store.addSpans([serverSpan({ service: 'shop', method: 'POST', route: '/orders/{item_id}/notes', durationMs: 300 })]);
+    const stats = handlerStatsForFile('shop/routers/orders.py', index, store, 60);
+    const shared = methodsSharingHandler(stats.map((s) => s.handler));
+    const titles = stats.map((s) => lensTitle(s, true, shared.has(s.handler) ? s.handler.method : undefined));
+    // read_order (one method) keeps the plain title; order_notes has one lens per method.
+    assert.equal(titles.length, 3);
+    assert.equal(titles[0], 'no requests in the window');
+    assert.match(titles[1], /^GET · p50 10(\.0)? ms · p95 10(\.0)? ms · /);
+    assert.match(titles[2], /^POST · p50 300 ms · p95 300 ms · /);
   });
 });
