@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
-import { detectRoutes, djangoModulePaths, djangoRoutesForViews, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
+import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
 import { formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
@@ -41,9 +41,11 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   private readonly ownRoutes = new Map<string, DetectedRoute[]>();
   /** Python files with routes or mounts: routers mounted in one file get their prefixes from another. */
   private readonly pyGraph = new PythonRouteGraph();
+  /** JavaScript/TypeScript files: Express routers mounted in one file get their paths from another. */
+  private readonly jsGraph = new JsRouteGraph();
   /** While the workspace scan runs, the Python route graph is resolved once at its end. */
   private scanning = false;
-  private readonly pyResolved = new Map<string, string>();
+  private readonly resolvedRoutes = new Map<string, string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly decoration: { ok: vscode.TextEditorDecorationType; warn: vscode.TextEditorDecorationType; slow: vscode.TextEditorDecorationType };
   /** Handlers that have had traffic at some point, for "no requests in the window" vs "no traffic yet". */
@@ -96,7 +98,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       } finally {
         this.scanning = false;
       }
-      this.resolvePython();
+      this.resolveGraphs();
       await this.analyzeDjangoUrls(urlsFiles, uris);
       this.log.info(`[routes] indexed ${this.index.all().length} route handlers in ${uris.length} files in ${Date.now() - t0} ms`);
       this.schedule();
@@ -155,28 +157,25 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   }
 
   private setText(key: string, fsPath: string, text: string, lang: RouteLanguage): void {
-    if (lang !== 'python') {
-      this.setRoutes(key, mayHaveRoutes(text) ? detectRoutes(text, lang, fsPath) : []);
-      return;
-    }
-    if (mayHaveRoutes(text)) this.pyGraph.set(key, fsPath, text);
-    else if (!this.pyGraph.remove(key)) return;
-    if (!this.scanning) this.resolvePython();
+    const graph = lang === 'python' ? this.pyGraph : this.jsGraph;
+    if (mayHaveRoutes(text)) graph.set(key, fsPath, text);
+    else if (!graph.remove(key)) return;
+    if (!this.scanning) this.resolveGraphs();
   }
 
-  /** Routes of every Python file, with the mounts made across files applied. */
-  private resolvePython(): void {
-    const routes = this.pyGraph.routes();
+  /** Routes of every file, with the mounts made across files applied. */
+  private resolveGraphs(): void {
+    const routes = new Map([...this.pyGraph.routes(), ...this.jsGraph.routes()]);
     for (const [key, list] of routes) {
       // Only files whose routes changed are re-indexed: the index drops its match cache on each.
       const text = JSON.stringify(list);
-      if (this.pyResolved.get(key) === text) continue;
-      this.pyResolved.set(key, text);
+      if (this.resolvedRoutes.get(key) === text) continue;
+      this.resolvedRoutes.set(key, text);
       this.setRoutes(key, list);
     }
-    for (const key of [...this.pyResolved.keys()]) {
+    for (const key of [...this.resolvedRoutes.keys()]) {
       if (routes.has(key)) continue;
-      this.pyResolved.delete(key);
+      this.resolvedRoutes.delete(key);
       this.setRoutes(key, []);
     }
   }
@@ -194,8 +193,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     this.ownRoutes.delete(key);
     this.djangoRoutes.delete(key);
     this.index.removeFile(key);
-    this.pyResolved.delete(key);
-    if (this.pyGraph.remove(key)) this.resolvePython();
+    this.resolvedRoutes.delete(key);
+    if (this.pyGraph.remove(key) || this.jsGraph.remove(key)) this.resolveGraphs();
     this.schedule();
   }
 
@@ -304,5 +303,5 @@ function languageOf(path: string): RouteLanguage | undefined {
 
 /** A cheap pre-check so most files of a large workspace are never tokenized. */
 function mayHaveRoutes(text: string): boolean {
-  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\()/.test(text);
+  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\(|\.use\s*\()/.test(text);
 }

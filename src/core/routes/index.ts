@@ -10,7 +10,7 @@ import { DetectedRoute, RouteLanguage } from './types';
 export type { CodeHint, DetectedRoute, Framework, MatchHints, RouteLanguage, RouteMatch } from './types';
 export { normalizeMethod, normalizeRoute } from './normalize';
 export { RouteIndex, pathSegments, routeMatches } from './routeIndex';
-export { PythonRouteGraph, resolveDjangoUrlconfs } from './workspace';
+export { JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs } from './workspace';
 export type { UrlconfFile } from './workspace';
 export {
   absolutizeModule,

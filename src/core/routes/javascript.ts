@@ -101,7 +101,7 @@ function nestJoin(a: string, b: string): string {
   return '/' + parts.join('/');
 }
 
-class JsAnalyzer {
+export class JsAnalyzer {
   private readonly imports = new Map<string, { module: string; imported: string }>();
   private readonly modules = new Set<string>();
   private readonly vars = new Map<string, VarKind>();
@@ -118,9 +118,97 @@ class JsAnalyzer {
   }
 
   run(): DetectedRoute[] {
+    this.analyze();
+    return this.routes();
+  }
+
+  analyze(): this {
     this.collect();
     this.registrations();
-    return [...this.resolve(), ...this.nest];
+    this.exportsScan();
+    return this;
+  }
+
+  /** Routes of this file; `external` gives the mounts of its exported routers made in other files. */
+  routes(external?: JsExternalMounts): DetectedRoute[] {
+    this.external = external;
+    try {
+      return [...this.resolve(), ...this.nest];
+    } finally {
+      this.external = undefined;
+    }
+  }
+
+  /** Exported name (`default` for `module.exports =` and `export default`) → router key. */
+  readonly exported = new Map<string, string>();
+  private external: JsExternalMounts | undefined;
+
+  /**
+   * Routers mounted here that come from another module (`app.use('/users', usersRouter)` with
+   * `usersRouter` imported): the module, the name it exports it under, and the mount.
+   */
+  importedMounts(): { module: string; imported: string; parent: string; prefix: string | null }[] {
+    const out: { module: string; imported: string; parent: string; prefix: string | null }[] = [];
+    for (const [child, mounts] of this.mounts) {
+      if (!child.startsWith('var:')) continue;
+      const name = child.slice(4);
+      const imp = this.imports.get(name);
+      if (!imp || this.vars.has(name)) continue;
+      for (const m of mounts) out.push({ module: imp.module, imported: imp.imported, parent: m.parent, prefix: m.prefix });
+    }
+    return out;
+  }
+
+  /** Full prefixes of a router or app of this file (mounts here and, through `external`, elsewhere). */
+  prefixesOf(key: string, depth: number, external?: JsExternalMounts): Array<{ prefix: string; partial: boolean }> {
+    const saved = this.external;
+    this.external = external;
+    try {
+      return this.prefixes(key, depth);
+    } finally {
+      this.external = saved;
+    }
+  }
+
+  /** `module.exports = x`, `exports.y = x`, `export default x`, `export { x as y }`, `export const x = ...`. */
+  private exportsScan(): void {
+    const t = this.t;
+    for (let i = 0; i < t.count; i++) {
+      if (t.kind[i] !== J_NAME || jp(t, i - 1) === 46) continue;
+      const w = jsText(t, i);
+      if (w === 'module' && jp(t, i + 1) === 46 && jsIs(t, i + 2, 'exports')) {
+        if (jp(t, i + 3) === 61 && !jsIs(t, i + 3, '==') && !jsIs(t, i + 3, '===')) this.exportName('default', i + 4);
+        else if (jp(t, i + 3) === 46 && t.kind[i + 4] === J_NAME && jp(t, i + 5) === 61) this.exportName(jsText(t, i + 4), i + 6);
+      } else if (w === 'exports' && jp(t, i + 1) === 46 && t.kind[i + 2] === J_NAME && jp(t, i + 3) === 61) {
+        this.exportName(jsText(t, i + 2), i + 4);
+      } else if (w === 'export') {
+        if (jsIs(t, i + 1, 'default')) this.exportName('default', i + 2);
+        else if (jsIs(t, i + 1, 'const') || jsIs(t, i + 1, 'let') || jsIs(t, i + 1, 'var')) {
+          const n = this.name(i + 2);
+          if (n && this.vars.has(n)) this.exported.set(n, `var:${n}`);
+        } else if (jp(t, i + 1) === 123) {
+          const close = jsClose(t, i + 1);
+          for (let k = i + 2; k < close; k++) {
+            if (t.kind[k] !== J_NAME) continue;
+            const local = jsText(t, k);
+            let as = local;
+            if (jsIs(t, k + 1, 'as') && t.kind[k + 2] === J_NAME) {
+              as = jsText(t, k + 2);
+              k += 2;
+            }
+            if (this.vars.has(local)) this.exported.set(as, `var:${local}`);
+          }
+        }
+      }
+    }
+  }
+
+  private exportName(as: string, at: number): void {
+    const n = this.name(at);
+    if (!n || !this.vars.has(n)) return;
+    const next = this.t.count > at + 1 ? jp(this.t, at + 1) : 59;
+    // Only the name itself (`module.exports = router;`), not an expression that starts with it.
+    if (next === 59 || next === 125 || next === 44 || at + 1 >= this.t.count || this.t.line[at + 1] > this.t.line[at]) this.exported.set(as, `var:${n}`);
   }
 
   /** Line of token `i`, the last token's for an index past the end (an unclosed bracket). */
@@ -849,13 +937,18 @@ class JsAnalyzer {
 
   private prefixes(key: string, depth: number): Array<{ prefix: string; partial: boolean }> {
     const kind = this.varKind(key);
-    const mounts = this.mounts.get(key);
-    if (!mounts || mounts.length === 0) return [{ prefix: '', partial: kind !== 'express-app' && kind !== 'fastify' }];
+    const local = this.mounts.get(key) ?? [];
+    const external = kind === 'express-router' && this.external ? this.external(key, depth + 1) : [];
+    if (local.length === 0 && external.length === 0) return [{ prefix: '', partial: kind !== 'express-app' && kind !== 'fastify' }];
     if (depth > 8) return [];
     const out: Array<{ prefix: string; partial: boolean }> = [];
-    for (const m of mounts) {
+    for (const m of local) {
       if (m.prefix === null) continue;
       for (const pp of this.prefixes(m.parent, depth + 1)) out.push({ prefix: joinSlash(pp.prefix, m.prefix), partial: pp.partial });
+    }
+    for (const m of external) {
+      if (m.prefix === null) continue;
+      for (const pp of m.parents) out.push({ prefix: joinSlash(pp.prefix, m.prefix), partial: pp.partial });
     }
     return out;
   }
@@ -896,5 +989,15 @@ class JsAnalyzer {
 
 export function detectJsRoutes(text: string): DetectedRoute[] {
   return new JsAnalyzer(tokenizeJs(text)).run();
+}
+
+/** Mounts of one of a file's routers (by key) made in other files, with the parents' full prefixes. */
+export type JsExternalMounts = (key: string, depth: number) => { prefix: string | null; parents: Array<{ prefix: string; partial: boolean }> }[];
+
+export type JsModule = JsAnalyzer;
+
+/** A JavaScript/TypeScript file analysed once, for the workspace route graph. */
+export function analyzeJs(text: string): JsModule {
+  return new JsAnalyzer(tokenizeJs(text)).analyze();
 }
 

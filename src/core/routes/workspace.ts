@@ -11,6 +11,7 @@
  */
 import { detectDjangoViews, djangoEntriesOf, djangoRoutesForViews, type DjangoUrlEntry } from './django';
 import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type ImportedViews, type PyModule } from './python';
+import { analyzeJs, type JsExternalMounts, type JsModule } from './javascript';
 import { pathSegments } from './routeIndex';
 import type { DetectedRoute } from './types';
 
@@ -260,4 +261,90 @@ export function resolveDjangoUrlconfs(files: readonly UrlconfFile[]): { key: str
     out.push({ key: f.key, path: f.path, entries: detectDjangoViews(f.text, { resolveInclude: resolver(f, new Set()) }) });
   }
   return out;
+}
+
+interface JsFile {
+  key: string;
+  /** File path, `/`-separated. */
+  path: string;
+  mod: JsModule;
+}
+
+const JS_EXTENSIONS = ['.js', '.ts', '.mjs', '.cjs', '.mts', '.cts', '.jsx', '.tsx'];
+
+/**
+ * The route graph of a workspace's JavaScript/TypeScript files: an Express router exported from
+ * one file (`module.exports = router`, `export default router`, `export { router }`) and mounted
+ * in another (`app.use('/users', usersRouter)`) gets the mount's prefix, through relative imports
+ * and `require`s, chains of mounts included.
+ */
+export class JsRouteGraph {
+  private readonly files = new Map<string, JsFile>();
+
+  /** Adds or replaces a file; one with no routes, mounts or exported routers is not kept. */
+  set(key: string, path: string, text: string): void {
+    const mod = analyzeJs(text);
+    if (mod.exported.size === 0 && mod.importedMounts().length === 0 && mod.routes().length === 0) {
+      this.files.delete(key);
+      return;
+    }
+    this.files.set(key, { key, path: path.replace(/\\/g, '/'), mod });
+  }
+
+  remove(key: string): boolean {
+    return this.files.delete(key);
+  }
+
+  routes(): Map<string, DetectedRoute[]> {
+    const byPath = new Map<string, JsFile>();
+    for (const f of this.files.values()) byPath.set(f.path, f);
+    // Router key in a file → mounts of it made in other files.
+    const incoming = new Map<string, { from: JsFile; parent: string; prefix: string | null }[]>();
+    for (const g of this.files.values()) {
+      for (const m of g.mod.importedMounts()) {
+        const target = resolveJsModule(g.path, m.module, byPath);
+        const key = target?.mod.exported.get(m.imported);
+        if (!target || !key) continue;
+        const k = `${target.key}\u0000${key}`;
+        incoming.set(k, [...(incoming.get(k) ?? []), { from: g, parent: m.parent, prefix: m.prefix }]);
+      }
+    }
+    const externalFor = (f: JsFile): JsExternalMounts => (key, depth) =>
+      (incoming.get(`${f.key}\u0000${key}`) ?? []).map((m) => ({
+        prefix: m.prefix,
+        parents: m.prefix === null || depth > 8 ? [] : m.from.mod.prefixesOf(m.parent, depth, externalFor(m.from)),
+      }));
+    const out = new Map<string, DetectedRoute[]>();
+    for (const f of this.files.values()) {
+      const routes = f.mod.routes(externalFor(f));
+      out.set(
+        f.key,
+        routes
+          .map((r, i) => ({ r, i }))
+          .sort((a, b) => a.r.line - b.r.line || a.i - b.i)
+          .map((x) => x.r),
+      );
+    }
+    return out;
+  }
+}
+
+/** The workspace file a relative specifier (`./routes/users`) names, with Node's extension and index lookup. */
+function resolveJsModule(fromPath: string, specifier: string, byPath: Map<string, JsFile>): JsFile | undefined {
+  if (!specifier.startsWith('.')) return undefined;
+  const dir = fromPath.split('/').slice(0, -1);
+  for (const part of specifier.split('/')) {
+    if (part === '.' || part === '') continue;
+    if (part === '..') dir.pop();
+    else dir.push(part);
+  }
+  const base = dir.join('/');
+  // TypeScript sources import their compiled names: `./users.js` is users.ts.
+  const stem = base.replace(/\.(m|c)?js$/, '');
+  const candidates = [base, ...JS_EXTENSIONS.map((e) => stem + e), ...JS_EXTENSIONS.map((e) => `${base}/index${e}`)];
+  for (const c of candidates) {
+    const f = byPath.get(c);
+    if (f) return f;
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, normalizeRoute, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry } from '../../../src/core/routes';
+import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, JsRouteGraph, normalizeRoute, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry } from '../../../src/core/routes';
 import { handlerStatsForFile, lensTitle, methodsSharingHandler } from '../../../src/core/routes/handlerStats';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { serverSpan } from '../helpers/telemetry';
@@ -170,5 +170,45 @@ describe('lens titles name the method when one function serves several', () => {
     assert.equal(titles[0], 'no requests in the window');
     assert.match(titles[1], /^GET · p50 10(\.0)? ms · p95 10(\.0)? ms · /);
     assert.match(titles[2], /^POST · p50 300 ms · p95 300 ms · /);
+  });
+});
+
+describe('Express routers across files', () => {
+  const root = fixturePath('multi/express_shop');
+  const files = ['app.js', 'routes/users.js', 'routes/orders.ts', 'routes/admin.js', 'routes/reports.mjs'];
+  // The templates Express reports as http.route for this project: the mount paths joined.
+  const served: Served[] = [
+    { method: 'GET', route: '/health', file: 'app.js', line: 12 },
+    { method: 'GET', route: '/users/:id', file: 'routes/users.js', line: 5 },
+    { method: 'DELETE', route: '/users/:id', file: 'routes/users.js', line: 9 },
+    { method: 'GET', route: '/orders/:id', file: 'routes/orders.ts', line: 5 },
+    { method: 'POST', route: '/orders/', file: 'routes/orders.ts', line: 9 },
+    { method: 'GET', route: '/admin/:id', file: 'routes/admin.js', line: 7 },
+    { method: 'GET', route: '/admin/reports/:id', file: 'routes/reports.mjs', line: 5 },
+  ];
+  // TypeScript sources are stored as .ts.txt so the build does not compile them.
+  const read = (f: string) => readFileSync(join(root, f.endsWith('.ts') ? `${f}.txt` : f), 'utf8');
+  const graph = new JsRouteGraph();
+  for (const f of files) graph.set(f, join(root, f), read(f));
+  const index = new RouteIndex();
+  for (const [key, routes] of graph.routes()) if (routes.length) index.setFile(key, routes);
+
+  it('routers exported by CommonJS, ES modules and TypeScript and mounted elsewhere get the mount paths', () => {
+    const detected = index
+      .all()
+      .map(({ uri, route }) => `${route.method} ${normalizeRoute(route.route)} ${uri}:${route.line + 1}`)
+      .sort();
+    assert.deepEqual(detected, served.map((r) => `${r.method} ${normalizeRoute(r.route)} ${r.file}:${r.line}`).sort());
+    for (const { route } of index.all()) assert.ok(!route.partial, `${route.route} still partial`);
+  });
+
+  it('telemetry of every route finds its own handler; file by file the suffixes tie', () => {
+    const after = coverage(index, served);
+    assert.deepEqual(after.missed, []);
+    const perFile = new RouteIndex();
+    for (const f of files) perFile.setFile(f, detectRoutes(read(f), f.endsWith('.ts') ? 'typescript' : 'javascript', f));
+    const before = coverage(perFile, served);
+    assert.ok(before.hit < served.length);
+    console.log(`      multi/express_shop: ${before.hit}/${served.length} routes matched file by file, ${after.hit}/${served.length} with the route graph`);
   });
 });
