@@ -303,5 +303,5 @@ function languageOf(path: string): RouteLanguage | undefined {
 
 /** A cheap pre-check so most files of a large workspace are never tokenized. */
 function mayHaveRoutes(text: string): boolean {
-  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\(|\.use\s*\()/.test(text);
+  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\(|\.use\s*\(|NestFactory)/.test(text);
 }

@@ -96,7 +96,7 @@ export function joinSlash(a: string, b: string): string {
   return a + b;
 }
 
-function nestJoin(a: string, b: string): string {
+export function nestJoin(a: string, b: string): string {
   const parts = [a, b].map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== '');
   return '/' + parts.join('/');
 }
@@ -171,10 +171,28 @@ export class JsAnalyzer {
   }
 
   /** `module.exports = x`, `exports.y = x`, `export default x`, `export { x as y }`, `export const x = ...`. */
+  /**
+   * A Nest bootstrap here (`NestFactory.create(...)`): the literal of its `setGlobalPrefix`, '' for
+   * none, null when the prefix is not a literal or has exclusions. Undefined without a bootstrap.
+   */
+  nestGlobalPrefix: string | null | undefined;
+
   private exportsScan(): void {
     const t = this.t;
+    let bootstrap = false;
+    let prefix: string | null = '';
     for (let i = 0; i < t.count; i++) {
-      if (t.kind[i] !== J_NAME || jp(t, i - 1) === 46) continue;
+      if (t.kind[i] !== J_NAME) continue;
+      if (jp(t, i - 1) === 46) {
+        const m = jsText(t, i);
+        if (m === 'create' && jsIs(t, i - 2, 'NestFactory')) bootstrap = true;
+        else if (m === 'setGlobalPrefix' && jp(t, i + 1) === 40) {
+          const v = jsStringValue(t, i + 2);
+          // Exclusions (a second argument) leave some routes without the prefix: not known here.
+          prefix = v !== undefined && jp(t, i + 3) === 41 && prefix === '' ? v : null;
+        }
+        continue;
+      }
       const w = jsText(t, i);
       if (w === 'module' && jp(t, i + 1) === 46 && jsIs(t, i + 2, 'exports')) {
         if (jp(t, i + 3) === 61 && !jsIs(t, i + 3, '==') && !jsIs(t, i + 3, '===')) this.exportName('default', i + 4);
@@ -201,6 +219,7 @@ export class JsAnalyzer {
         }
       }
     }
+    if (bootstrap) this.nestGlobalPrefix = prefix;
   }
 
   private exportName(as: string, at: number): void {

@@ -11,7 +11,8 @@
  */
 import { detectDjangoViews, djangoEntriesOf, djangoRoutesForViews, type DjangoUrlEntry } from './django';
 import { analyzePython, prefixesOf, pythonRoutes, type ExternalMount, type ExternalMounts, type ImportedViews, type PyModule } from './python';
-import { analyzeJs, type JsExternalMounts, type JsModule } from './javascript';
+import { analyzeJs, nestJoin, type JsExternalMounts, type JsModule } from './javascript';
+import { normalizeRoute } from './normalize';
 import { pathSegments } from './routeIndex';
 import type { DetectedRoute } from './types';
 
@@ -284,7 +285,7 @@ export class JsRouteGraph {
   /** Adds or replaces a file; one with no routes, mounts or exported routers is not kept. */
   set(key: string, path: string, text: string): void {
     const mod = analyzeJs(text);
-    if (mod.exported.size === 0 && mod.importedMounts().length === 0 && mod.routes().length === 0) {
+    if (mod.exported.size === 0 && mod.importedMounts().length === 0 && mod.nestGlobalPrefix === undefined && mod.routes().length === 0) {
       this.files.delete(key);
       return;
     }
@@ -314,9 +315,13 @@ export class JsRouteGraph {
         prefix: m.prefix,
         parents: m.prefix === null || depth > 8 ? [] : m.from.mod.prefixesOf(m.parent, depth, externalFor(m.from)),
       }));
+    // Nest: one bootstrap in the workspace says the global prefix every controller is served under.
+    const bootstraps = [...this.files.values()].map((f) => f.mod.nestGlobalPrefix).filter((p) => p !== undefined);
+    const nestPrefix = bootstraps.length === 1 ? bootstraps[0] : null;
     const out = new Map<string, DetectedRoute[]>();
     for (const f of this.files.values()) {
-      const routes = f.mod.routes(externalFor(f));
+      let routes = f.mod.routes(externalFor(f));
+      if (nestPrefix !== null) routes = routes.map((r) => (r.framework === 'nestjs' && r.partial ? withNestPrefix(r, nestPrefix) : r));
       out.set(
         f.key,
         routes
@@ -327,6 +332,13 @@ export class JsRouteGraph {
     }
     return out;
   }
+}
+
+function withNestPrefix(r: DetectedRoute, prefix: string): DetectedRoute {
+  const route = nestJoin(prefix, r.route);
+  const { partial: _partial, ...rest } = r;
+  void _partial;
+  return { ...rest, route, normalized: normalizeRoute(route) };
 }
 
 /** The workspace file a relative specifier (`./routes/users`) names, with Node's extension and index lookup. */

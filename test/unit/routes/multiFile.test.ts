@@ -212,3 +212,33 @@ describe('Express routers across files', () => {
     console.log(`      multi/express_shop: ${before.hit}/${served.length} routes matched file by file, ${after.hit}/${served.length} with the route graph`);
   });
 });
+
+describe('Nest: the global prefix set at bootstrap applies to every controller', () => {
+  const root = fixturePath('multi/nest_shop');
+  const files = ['src/main.ts', 'src/users/users.controller.ts', 'src/orders/orders.controller.ts'];
+  const load = (extra: Record<string, string> = {}) => {
+    const graph = new JsRouteGraph();
+    for (const f of files) graph.set(f, join(root, f), extra[f] ?? readFileSync(join(root, `${f}.txt`), 'utf8'));
+    const index = new RouteIndex();
+    for (const [key, routes] of graph.routes()) if (routes.length) index.setFile(key, routes);
+    return index;
+  };
+
+  it('controllers of several files get the prefix and their full templates', () => {
+    const index = load();
+    assert.deepEqual(
+      index
+        .all()
+        .map(({ uri, route }) => `${route.method} ${route.route} ${uri}:${route.line + 1}${route.partial ? ' partial' : ''}`)
+        .sort(),
+      ['GET /api/orders/:id src/orders/orders.controller.ts:6', 'GET /api/users/:id src/users/users.controller.ts:6', 'PUT /api/users/:id src/users/users.controller.ts:11'],
+    );
+    assert.equal(index.match('GET', '/api/users/:id')?.uri, 'src/users/users.controller.ts');
+    assert.equal(index.match('GET', '/api/orders/:id')?.uri, 'src/orders/orders.controller.ts');
+  });
+
+  it('a prefix with exclusions is not applied: the routes stay suffixes', () => {
+    const index = load({ 'src/main.ts': "const app = await NestFactory.create(AppModule);\napp.setGlobalPrefix('api', { exclude: ['health'] });\n" });
+    assert.ok(index.all().every(({ route }) => route.partial && !route.route.startsWith('/api')));
+  });
+});
