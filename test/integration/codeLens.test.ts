@@ -56,7 +56,8 @@ describe('CodeLens on route handlers', () => {
     await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(22, 6));
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : (c as vscode.MarkdownString).value))).join('\n').replace(/&nbsp;/g, ' ');
-    assert.match(text, /4 requests in the last 60 s/);
+    // A route younger than the window is measured over the seconds it has existed.
+    assert.match(text, /4 requests in the last \d+ s/);
     assert.match(text, /█/);
   });
 });

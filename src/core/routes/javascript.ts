@@ -148,7 +148,7 @@ export class JsAnalyzer {
    * `usersRouter` imported): the module, the name it exports it under, and the mount.
    */
   importedMounts(): { module: string; imported: string; parent: string; prefix: string | null }[] {
-    const out: { module: string; imported: string; parent: string; prefix: string | null }[] = [];
+    const out: { module: string; imported: string; parent: string; prefix: string | null }[] = [...this.pluginMounts];
     for (const [child, mounts] of this.mounts) {
       if (!child.startsWith('var:')) continue;
       const name = child.slice(4);
@@ -223,6 +223,15 @@ export class JsAnalyzer {
   }
 
   private exportName(as: string, at: number): void {
+    const t = this.t;
+    // A Fastify plugin: a function exported as it is or by name. One wrapped in fastify-plugin
+    // (`fp(...)`) is not: its routes ignore the `prefix` it is registered with.
+    let fn = this.fnByStart.get(at);
+    if (!fn && t.kind[at] === J_NAME && jp(t, at + 1) !== 40 && !this.vars.has(jsText(t, at))) fn = this.fnByName.get(jsText(t, at));
+    if (fn && fn.params[0]) {
+      this.exported.set(as, `fn${fn.start}:${fn.params[0]}`);
+      return;
+    }
     const n = this.name(at);
     if (!n || !this.vars.has(n)) return;
     const next = this.t.count > at + 1 ? jp(this.t, at + 1) : 59;
@@ -777,7 +786,31 @@ export class JsAnalyzer {
     const [s, e] = args[0];
     let fn: JsFn | undefined = this.fnByStart.get(s);
     if (!fn && e - s === 1 && t.kind[s] === J_NAME) fn = this.fnByName.get(jsText(t, s));
-    if (!fn || !fn.params[0]) return;
+    if (!fn) {
+      // A plugin from another module: `register(usersRoutes, ...)` with it imported, or
+      // `register(require('./routes/users'), ...)` / `register(import('./routes/users'), ...)`.
+      let imported: { module: string; imported: string } | undefined;
+      if (e - s === 1 && t.kind[s] === J_NAME) imported = this.imports.get(jsText(t, s));
+      else if ((jsIs(t, s, 'require') || jsIs(t, s, 'import')) && jp(t, s + 1) === 40 && e - s === 4) {
+        const module = jsStringValue(t, s + 2);
+        if (module !== undefined) imported = { module, imported: 'default' };
+      }
+      if (imported) this.pluginMounts.push({ ...imported, parent, prefix: loop ? null : this.registerPrefix(args) });
+      return;
+    }
+    if (!fn.params[0]) return;
+    const prefix = this.registerPrefix(args);
+    const child = `fn${fn.start}:${fn.params[0]}`;
+    const list = this.mounts.get(child) ?? [];
+    list.push({ parent, prefix: loop ? null : prefix });
+    this.mounts.set(child, list);
+  }
+
+  /** Fastify plugins registered here that come from another module. */
+  private readonly pluginMounts: { module: string; imported: string; parent: string; prefix: string | null }[] = [];
+
+  /** The `prefix` of `register(plugin, { prefix })`: '' when absent, null when not a literal. */
+  private registerPrefix(args: Range[]): string | null {
     let prefix: string | null = '';
     if (args[1]) {
       const props = this.objectProps(args[1]);
@@ -788,10 +821,7 @@ export class JsAnalyzer {
         prefix = v && v.length === 1 ? v[0] : null;
       }
     }
-    const child = `fn${fn.start}:${fn.params[0]}`;
-    const list = this.mounts.get(child) ?? [];
-    list.push({ parent, prefix: loop ? null : prefix });
-    this.mounts.set(child, list);
+    return prefix;
   }
 
   private route(key: string, receiver: string, args: Range[], close: number, line: number): void {
@@ -957,7 +987,7 @@ export class JsAnalyzer {
   private prefixes(key: string, depth: number): Array<{ prefix: string; partial: boolean }> {
     const kind = this.varKind(key);
     const local = this.mounts.get(key) ?? [];
-    const external = kind === 'express-router' && this.external ? this.external(key, depth + 1) : [];
+    const external = (kind === 'express-router' || key.startsWith('fn')) && this.external ? this.external(key, depth + 1) : [];
     if (local.length === 0 && external.length === 0) return [{ prefix: '', partial: kind !== 'express-app' && kind !== 'fastify' }];
     if (depth > 8) return [];
     const out: Array<{ prefix: string; partial: boolean }> = [];

@@ -242,3 +242,30 @@ describe('Nest: the global prefix set at bootstrap applies to every controller',
     assert.ok(index.all().every(({ route }) => route.partial && !route.route.startsWith('/api')));
   });
 });
+
+describe('Fastify plugins registered from another file', () => {
+  const root = fixturePath('multi/fastify_shop');
+  const files = ['server.js', 'routes/users.js', 'routes/orders.js'];
+  // Fastify's http.route for this project: the register prefix joined with the plugin's paths.
+  const served: Served[] = [
+    { method: 'GET', route: '/health', file: 'server.js', line: 9 },
+    { method: 'GET', route: '/users/:id', file: 'routes/users.js', line: 2 },
+    { method: 'DELETE', route: '/users/:id', file: 'routes/users.js', line: 4 },
+    { method: 'GET', route: '/orders/:id', file: 'routes/orders.js', line: 2 },
+  ];
+  const graph = new JsRouteGraph();
+  for (const f of files) graph.set(f, join(root, f), readFileSync(join(root, f), 'utf8'));
+  const index = new RouteIndex();
+  for (const [key, routes] of graph.routes()) if (routes.length) index.setFile(key, routes);
+
+  it('plugins exported as functions and registered with a prefix elsewhere get the prefix', () => {
+    assert.deepEqual(
+      index
+        .all()
+        .map(({ uri, route }) => `${route.method} ${route.route} ${uri}:${route.line + 1}${route.partial ? ' partial' : ''}`)
+        .sort(),
+      served.map((r) => `${r.method} ${r.route} ${r.file}:${r.line}`).sort(),
+    );
+    assert.deepEqual(coverage(index, served).missed, []);
+  });
+});
