@@ -25,6 +25,9 @@ interface PyFile {
   djangoLocal: DetectedRoute[];
 }
 
+/** Marks exact-path keys in the module index (a module name never starts with a NUL). */
+const PATH_KEY = '\u0000';
+
 interface Target {
   key: string;
   name: string;
@@ -39,6 +42,15 @@ interface Incoming {
 
 export class PythonRouteGraph {
   private readonly files = new Map<string, PyFile>();
+  /**
+   * What of each file other files depend on (its routers, mounts, imports, class-based views and
+   * their registrations). While none of that changes, an edit re-resolves the edited file only.
+   */
+  private readonly structure = new Map<string, string>();
+  private readonly dirty = new Set<string>();
+  private structureChanged = true;
+  private ownCache = new Map<string, DetectedRoute[]>();
+  private elsewhereCache = new Map<string, DetectedRoute[]>();
 
   /**
    * Adds or replaces a file: `key` is how the caller names it (a URI), `path` its file path. A
@@ -53,14 +65,21 @@ export class PythonRouteGraph {
     }
     // Only files that register, mount or define something stay: most Python files have none.
     if (mod.registrations.length === 0 && mod.mounts.size === 0 && mod.vars.size === 0 && djangoLocal.length === 0 && !mod.defs.some(isViewClass)) {
-      this.files.delete(key);
+      this.remove(key);
       return;
     }
+    const structure = pyStructure(mod);
+    if (this.structure.get(key) !== structure || !this.files.has(key)) this.structureChanged = true;
+    this.structure.set(key, structure);
     this.files.set(key, { key, segs: pathSegments(path), mod, djangoLocal });
+    this.dirty.add(key);
   }
 
   remove(key: string): boolean {
-    return this.files.delete(key);
+    this.structure.delete(key);
+    if (!this.files.delete(key)) return false;
+    this.structureChanged = true;
+    return true;
   }
 
   has(key: string): boolean {
@@ -69,7 +88,8 @@ export class PythonRouteGraph {
 
   /** Routes of every file, mounts across files applied; sorted by line, as detectRoutes returns them. */
   routes(): Map<string, DetectedRoute[]> {
-    const incoming = this.incomingMounts();
+    const byModule = this.moduleIndex();
+    const incoming = this.incomingMounts(byModule);
     const externalFor = (file: PyFile): ExternalMounts => {
       return (name, depth) => {
         const list = incoming.get(`${file.key}\u0000${name}`) ?? [];
@@ -81,7 +101,6 @@ export class PythonRouteGraph {
         );
       };
     };
-    const byModule = this.moduleIndex();
     const elsewhere = new Map<string, DetectedRoute[]>();
     const viewsFor = (g: PyFile): ImportedViews => ({
       resolve: (name) => {
@@ -97,11 +116,22 @@ export class PythonRouteGraph {
         elsewhere.set(key, list);
       },
     });
-    const own = new Map<string, DetectedRoute[]>();
-    for (const f of this.files.values()) own.set(f.key, pythonRoutes(f.mod, externalFor(f), viewsFor(f)).concat(f.djangoLocal));
+    if (this.structureChanged) {
+      this.ownCache = new Map();
+      for (const f of this.files.values()) this.ownCache.set(f.key, pythonRoutes(f.mod, externalFor(f), viewsFor(f)).concat(f.djangoLocal));
+      this.elsewhereCache = elsewhere;
+    } else {
+      // Only edited files: what they give other files (class-based views) is part of their structure, unchanged.
+      for (const key of this.dirty) {
+        const f = this.files.get(key);
+        if (f) this.ownCache.set(key, pythonRoutes(f.mod, externalFor(f), { resolve: viewsFor(f).resolve, add: () => undefined }).concat(f.djangoLocal));
+      }
+    }
+    this.structureChanged = false;
+    this.dirty.clear();
     const out = new Map<string, DetectedRoute[]>();
     for (const f of this.files.values()) {
-      const routes = own.get(f.key)!.concat(elsewhere.get(f.key) ?? []);
+      const routes = (this.ownCache.get(f.key) ?? []).concat(this.elsewhereCache.get(f.key) ?? []);
       out.set(
         f.key,
         routes
@@ -114,8 +144,7 @@ export class PythonRouteGraph {
   }
 
   /** For every router or blueprint mounted from another file: where and with what prefix. */
-  private incomingMounts(): Map<string, Incoming[]> {
-    const byModule = this.moduleIndex();
+  private incomingMounts(byModule: Map<string, PyFile[]>): Map<string, Incoming[]> {
     const out = new Map<string, Incoming[]>();
     for (const g of this.files.values()) {
       for (const [child, mounts] of g.mod.mounts) {
@@ -146,6 +175,8 @@ export class PythonRouteGraph {
         list.push(f);
         idx.set(name, list);
       }
+      // Exact paths too, for relative imports.
+      idx.set(PATH_KEY + f.segs.join('/'), [f]);
     }
     return idx;
   }
@@ -174,7 +205,7 @@ export class PythonRouteGraph {
       const dir = g.segs.slice(0, -1 - (dots - 1));
       const base = [...dir, ...moduleParts];
       const want = [base.join('/') + '.py', [...base, '__init__.py'].join('/')];
-      candidates = [...this.files.values()].filter((f) => want.includes(f.segs.join('/')));
+      candidates = want.map((w) => byModule.get(PATH_KEY + w)?.[0]).filter((f): f is PyFile => f !== undefined);
     } else {
       candidates = this.closest(g, byModule.get(moduleParts.join('.')) ?? []);
     }
@@ -196,6 +227,13 @@ export class PythonRouteGraph {
     }
     return out;
   }
+}
+
+/** The parts of a module other files' routes depend on, as a comparable string. */
+function pyStructure(mod: PyModule): string {
+  const views = mod.registrations.filter((r) => r.handlerRef?.kind === 'call' && r.handlerRef.callee.endsWith('.as_view')).map((r) => [r.receiver, r.path, r.methods, r.handlerRef?.kind === 'call' ? r.handlerRef.callee : '']);
+  const classes = mod.defs.filter((d) => isViewClass(d) && !d.parent).map((d) => [d.name, d.line, d.decoratorLine, d.endLine, d.methods.map((m) => [m.name, m.line, m.decoratorLine, m.endLine])]);
+  return JSON.stringify([[...mod.vars], [...mod.mounts], [...mod.imports], views, classes]);
 }
 
 const HTTP_METHOD_NAMES = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options']);

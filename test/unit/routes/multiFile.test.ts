@@ -269,3 +269,30 @@ describe('Fastify plugins registered from another file', () => {
     assert.deepEqual(coverage(index, served).missed, []);
   });
 });
+
+describe('PythonRouteGraph: an edit that changes no mount re-resolves the edited file only, with the same answer', () => {
+  it('gives the same routes as a fresh graph after edits of handlers, of mounts and of a class-based view', () => {
+    const root = fixturePath('multi/flask_shop');
+    const texts = new Map(pyFiles(root).map((f) => [relative(root, f), readFileSync(f, 'utf8')]));
+    const fresh = () => {
+      const g = new PythonRouteGraph();
+      for (const [k, t] of texts) g.set(k, join(root, k), t);
+      return JSON.stringify([...g.routes()].sort());
+    };
+    const live = new PythonRouteGraph();
+    for (const [k, t] of texts) live.set(k, join(root, k), t);
+    live.routes();
+    const edit = (key: string, change: (t: string) => string) => {
+      texts.set(key, change(texts.get(key)!));
+      live.set(key, join(root, key), texts.get(key)!);
+      assert.equal(JSON.stringify([...live.routes()].sort()), fresh(), `after editing ${key}`);
+    };
+    // A handler's path (no mount changes): only that file is re-resolved.
+    edit('shop/views/users.py', (t) => t.replace('@bp.route("/<int:item_id>")\n', '@bp.route("/<int:item_id>/profile")\n'));
+    // Lines shift above a class-based view registered from another file.
+    edit('shop/views/reports.py', (t) => '# a comment\n\n' + t);
+    // A mount's prefix.
+    edit('shop/app.py', (t) => t.replace('url_prefix="/users"', 'url_prefix="/people"'));
+    assert.ok(fresh().includes('/people/<int:item_id>/profile'));
+  });
+});
