@@ -159,6 +159,11 @@ export class JsAnalyzer {
     return out;
   }
 
+  /** What of this file other files' routes depend on (routers, mounts, exports, the Nest prefix), comparable. */
+  structure(): string {
+    return JSON.stringify([[...this.vars], [...this.mounts], this.importedMounts(), [...this.exported], this.nestGlobalPrefix ?? '\u0000']);
+  }
+
   /** Full prefixes of a router or app of this file (mounts here and, through `external`, elsewhere). */
   prefixesOf(key: string, depth: number, external?: JsExternalMounts): Array<{ prefix: string; partial: boolean }> {
     const saved = this.external;

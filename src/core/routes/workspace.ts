@@ -319,19 +319,31 @@ const JS_EXTENSIONS = ['.js', '.ts', '.mjs', '.cjs', '.mts', '.cts', '.jsx', '.t
  */
 export class JsRouteGraph {
   private readonly files = new Map<string, JsFile>();
+  /** As in PythonRouteGraph: while no file's structure changes, an edit re-resolves that file only. */
+  private readonly structure = new Map<string, string>();
+  private readonly dirty = new Set<string>();
+  private structureChanged = true;
+  private cache = new Map<string, DetectedRoute[]>();
 
   /** Adds or replaces a file; one with no routes, mounts or exported routers is not kept. */
   set(key: string, path: string, text: string): void {
     const mod = analyzeJs(text);
     if (mod.exported.size === 0 && mod.importedMounts().length === 0 && mod.nestGlobalPrefix === undefined && mod.routes().length === 0) {
-      this.files.delete(key);
+      this.remove(key);
       return;
     }
+    const structure = mod.structure();
+    if (this.structure.get(key) !== structure || !this.files.has(key)) this.structureChanged = true;
+    this.structure.set(key, structure);
     this.files.set(key, { key, path: path.replace(/\\/g, '/'), mod });
+    this.dirty.add(key);
   }
 
   remove(key: string): boolean {
-    return this.files.delete(key);
+    this.structure.delete(key);
+    if (!this.files.delete(key)) return false;
+    this.structureChanged = true;
+    return true;
   }
 
   routes(): Map<string, DetectedRoute[]> {
@@ -356,18 +368,27 @@ export class JsRouteGraph {
     // Nest: one bootstrap in the workspace says the global prefix every controller is served under.
     const bootstraps = [...this.files.values()].map((f) => f.mod.nestGlobalPrefix).filter((p) => p !== undefined);
     const nestPrefix = bootstraps.length === 1 ? bootstraps[0] : null;
-    const out = new Map<string, DetectedRoute[]>();
-    for (const f of this.files.values()) {
+    const resolveFile = (f: JsFile): DetectedRoute[] => {
       let routes = f.mod.routes(externalFor(f));
       if (nestPrefix !== null) routes = routes.map((r) => (r.framework === 'nestjs' && r.partial ? withNestPrefix(r, nestPrefix) : r));
-      out.set(
-        f.key,
-        routes
-          .map((r, i) => ({ r, i }))
-          .sort((a, b) => a.r.line - b.r.line || a.i - b.i)
-          .map((x) => x.r),
-      );
+      return routes
+        .map((r, i) => ({ r, i }))
+        .sort((a, b) => a.r.line - b.r.line || a.i - b.i)
+        .map((x) => x.r);
+    };
+    if (this.structureChanged) {
+      this.cache = new Map();
+      for (const f of this.files.values()) this.cache.set(f.key, resolveFile(f));
+    } else {
+      for (const key of this.dirty) {
+        const f = this.files.get(key);
+        if (f) this.cache.set(key, resolveFile(f));
+      }
     }
+    this.structureChanged = false;
+    this.dirty.clear();
+    const out = new Map<string, DetectedRoute[]>();
+    for (const f of this.files.values()) out.set(f.key, this.cache.get(f.key) ?? []);
     return out;
   }
 }

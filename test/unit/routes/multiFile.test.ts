@@ -296,3 +296,29 @@ describe('PythonRouteGraph: an edit that changes no mount re-resolves the edited
     assert.ok(fresh().includes('/people/<int:item_id>/profile'));
   });
 });
+
+describe('JsRouteGraph: edits re-resolve what they change, with the same answer as a fresh graph', () => {
+  it('after editing a route, a mount and an export', () => {
+    const root = fixturePath('multi/express_shop');
+    const files = ['app.js', 'routes/users.js', 'routes/orders.ts', 'routes/admin.js', 'routes/reports.mjs'];
+    const texts = new Map(files.map((f) => [f, readFileSync(join(root, f.endsWith('.ts') ? `${f}.txt` : f), 'utf8')]));
+    const fresh = () => {
+      const g = new JsRouteGraph();
+      for (const [k, t] of texts) g.set(k, join(root, k), t);
+      return JSON.stringify([...g.routes()].sort());
+    };
+    const live = new JsRouteGraph();
+    for (const [k, t] of texts) live.set(k, join(root, k), t);
+    live.routes();
+    const edit = (key: string, change: (t: string) => string) => {
+      texts.set(key, change(texts.get(key)!));
+      live.set(key, join(root, key), texts.get(key)!);
+      assert.equal(JSON.stringify([...live.routes()].sort()), fresh(), `after editing ${key}`);
+    };
+    edit('routes/users.js', (t) => t.replace("router.get('/:id'", "router.get('/:id/profile'"));
+    edit('app.js', (t) => t.replace("app.use('/users', usersRouter)", "app.use('/people', usersRouter)"));
+    edit('routes/reports.mjs', (t) => t.replace('export default reports;', ''));
+    assert.ok(fresh().includes('/people/:id/profile'));
+    assert.ok(!fresh().includes('/admin/reports/:id'));
+  });
+});
