@@ -236,31 +236,36 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   }
 
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
-    const s = this.statsFor(doc).find((x) => pos.line === x.handler.line || pos.line === x.handler.decoratorLine);
-    if (!s || s.count === 0) return undefined;
+    // Every lens of the handler under the cursor: one function may serve several methods.
+    const all = this.statsFor(doc).filter((x) => pos.line === x.handler.line || pos.line === x.handler.decoratorLine);
+    const shown = all.filter((x) => x.count > 0);
+    if (shown.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, false);
     md.isTrusted = false;
     md.supportHtml = false;
-    md.appendMarkdown(`**Routelens** · `);
-    md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
-    md.appendMarkdown(`\n\n`);
-    md.appendText(hoverHeadline(s));
-    const note = hoverSourceNote(s);
-    if (note) {
+    for (const [i, s] of shown.entries()) {
+      if (i > 0) md.appendMarkdown('\n\n---\n\n');
+      md.appendMarkdown(`**Routelens** · `);
+      md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
+      md.appendMarkdown(`\n\n`);
+      md.appendText(hoverHeadline(s));
+      const note = hoverSourceNote(s);
+      if (note) {
+        md.appendMarkdown('\n\n');
+        md.appendText(note);
+      }
       md.appendMarkdown('\n\n');
-      md.appendText(note);
-    }
-    md.appendMarkdown('\n\n');
-    md.appendCodeblock(histogramText(s), 'text');
-    if (s.errors.length) {
-      md.appendMarkdown('\n**Last errors**\n\n');
-      for (const e of s.errors.slice(0, 3)) {
-        md.appendMarkdown('- ');
-        md.appendText(`${e.type}: ${e.message.replace(/\s+/g, ' ').slice(0, 200)} (×${e.count})`);
-        md.appendMarkdown('\n');
+      md.appendCodeblock(histogramText(s), 'text');
+      if (s.errors.length) {
+        md.appendMarkdown('\n**Last errors**\n\n');
+        for (const e of s.errors.slice(0, 3)) {
+          md.appendMarkdown('- ');
+          md.appendText(`${e.type}: ${e.message.replace(/\s+/g, ' ').slice(0, 200)} (×${e.count})`);
+          md.appendMarkdown('\n');
+        }
       }
     }
-    return new vscode.Hover(md, new vscode.Range(s.handler.line, 0, s.handler.line, 0));
+    return new vscode.Hover(md, new vscode.Range(shown[0].handler.line, 0, shown[0].handler.line, 0));
   }
 
   private decorate(): void {
@@ -271,10 +276,13 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const warn: vscode.DecorationOptions[] = [];
       const slow: vscode.DecorationOptions[] = [];
       if (cfg.decorations) {
-        for (const s of this.statsFor(editor.document)) {
+        const stats = this.statsFor(editor.document);
+        const shared = methodsSharingHandler(stats.map((s) => s.handler));
+        for (const s of stats) {
           if (s.count === 0 || s.p95Ms === null) continue;
           const line = editor.document.lineAt(Math.min(s.handler.line, editor.document.lineCount - 1));
-          const opt: vscode.DecorationOptions = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `p95 ${formatMs(s.p95Ms)}` } } };
+          const method = shared.has(s.handler) ? `${s.handler.method === '*' ? 'ANY' : s.handler.method} ` : '';
+          const opt: vscode.DecorationOptions = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `${method}p95 ${formatMs(s.p95Ms)}` } } };
           (s.p95Ms <= cfg.latencyBudgetMs ? ok : s.p95Ms <= 2 * cfg.latencyBudgetMs ? warn : slow).push(opt);
         }
       }
