@@ -11,8 +11,8 @@ import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { detectRoutes } from '../../../src/core/routes';
 import { metricsAwareSink } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { routeRows } from '../../../src/views/sidebarModel';
-import { resource } from '../helpers/telemetry';
+import { histogramFeeds, latencyChart, routeRows, seriesOf, totalsOf } from '../../../src/views/sidebarModel';
+import { resource, serverSpan } from '../helpers/telemetry';
 import { InstrumentatorApp } from './helpers';
 
 /** A whole 10-second slot boundary, so which scrapes a window covers is easy to reason about. */
@@ -201,6 +201,31 @@ describe('route quantiles from histograms are PromQL histogram_quantile over the
     assert.equal(row.fromBuckets, true);
     assert.ok(lensTitle(lens, true).endsWith(FROM_BUCKETS_TAG), lensTitle(lens, true));
     assert.match(hoverSourceNote(lens), /interpolated inside histogram buckets/);
+  });
+
+  it("the dashboard's totals and latency chart of a service fed by histograms only are histogram_quantile too", () => {
+    const app = new InstrumentatorApp([0.1, 0.5, 1]);
+    const p = pipeline();
+    p.scrape(app.exposition());
+    p.at(T0 + 5000);
+    app.observe('GET', '/a', 0.05, '2xx', 60);
+    app.observe('POST', '/b', 0.3, '2xx', 40);
+    p.scrape(app.exposition());
+    const summaries = p.store.routeSummaries(60);
+    const services = ['shop'];
+    const feeds = histogramFeeds(p.store, summaries, null, services);
+    assert.equal(feeds?.length, 2);
+    const nowSec = (T0 + 5000) / 1000;
+    const totals = totalsOf(seriesOf(p.store, summaries, null, services), nowSec, 60, feeds);
+    // Both routes summed by le: 0.1 → 60, 0.5 → 100: p95 = 100 + 400 * 35/40 ms.
+    assert.equal(totals.requests, 100);
+    assert.equal(totals.p95Ms, Math.round((100 + (400 * 35) / 40) * 100) / 100);
+    const chart = latencyChart(seriesOf(p.store, summaries, null, services), nowSec, 60, feeds);
+    const at = chart.t.indexOf(Math.floor(nowSec / 10) * 10);
+    assert.equal(chart.lines[1][at], totals.p95Ms);
+    // Spans anywhere in scope: the sketches again (no bucket figures to sum with them).
+    p.store.addSpans([serverSpan({ service: 'shop', route: '/c', durationMs: 5 })]);
+    assert.equal(histogramFeeds(p.store, p.store.routeSummaries(60), null, services), undefined);
   });
 
   it('OTLP http.server.request.duration histograms get the same exact quantiles', () => {
