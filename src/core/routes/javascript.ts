@@ -777,6 +777,12 @@ export class JsAnalyzer {
       rest = args.slice(1);
     }
     for (const [s, e] of rest) {
+      if (e - s === 4 && jsIs(this.t, s, 'require') && jp(this.t, s + 1) === 40) {
+        // `app.use('/admin', require('./routes/admin'))`: the module's default export.
+        const module = jsStringValue(this.t, s + 2);
+        if (module !== undefined) this.pluginMounts.push({ module, imported: 'default', parent, prefix: loop ? null : prefix });
+        continue;
+      }
       if (e - s !== 1 || this.t.kind[s] !== J_NAME) continue;
       const child = this.keyFor(jsText(this.t, s), idx);
       const list = this.mounts.get(child) ?? [];

@@ -178,7 +178,7 @@ describe('Express routers across files', () => {
   const files = ['app.js', 'routes/users.js', 'routes/orders.ts', 'routes/admin.js', 'routes/reports.mjs'];
   // The templates Express reports as http.route for this project: the mount paths joined.
   const served: Served[] = [
-    { method: 'GET', route: '/health', file: 'app.js', line: 12 },
+    { method: 'GET', route: '/health', file: 'app.js', line: 11 },
     { method: 'GET', route: '/users/:id', file: 'routes/users.js', line: 5 },
     { method: 'DELETE', route: '/users/:id', file: 'routes/users.js', line: 9 },
     { method: 'GET', route: '/orders/:id', file: 'routes/orders.ts', line: 5 },
