@@ -51,6 +51,7 @@ export class PythonRouteGraph {
   private structureChanged = true;
   private ownCache = new Map<string, DetectedRoute[]>();
   private elsewhereCache = new Map<string, DetectedRoute[]>();
+  private linked: { byModule: Map<string, PyFile[]>; incoming: Map<string, Incoming[]> } | undefined;
 
   /**
    * Adds or replaces a file: `key` is how the caller names it (a URI), `path` its file path. A
@@ -88,8 +89,12 @@ export class PythonRouteGraph {
 
   /** Routes of every file, mounts across files applied; sorted by line, as detectRoutes returns them. */
   routes(): Map<string, DetectedRoute[]> {
-    const byModule = this.moduleIndex();
-    const incoming = this.incomingMounts(byModule);
+    // The module index and the mounts between files are the structure: kept while it holds.
+    if (this.structureChanged || !this.linked) {
+      const byModule = this.moduleIndex();
+      this.linked = { byModule, incoming: this.incomingMounts(byModule) };
+    }
+    const { byModule, incoming } = this.linked;
     const externalFor = (file: PyFile): ExternalMounts => {
       return (name, depth) => {
         const list = incoming.get(`${file.key}\u0000${name}`) ?? [];
