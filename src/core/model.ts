@@ -129,6 +129,13 @@ export interface HistogramValue {
   counts: number[];
   sum: number;
   count: number;
+  /**
+   * For a delta histogram whose bucket increases are not monotonic (one bucket series reset while
+   * another did not, or a bucket added since the last scrape): the increase of each cumulative
+   * bucket (then +Inf) as PromQL's `increase` gives it, before `counts` raised each to the one
+   * below. Route quantiles sum these over a window first, as PromQL does.
+   */
+  cumulativeIncrease?: number[];
 }
 
 export interface SummaryValue {

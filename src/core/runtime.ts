@@ -6,7 +6,7 @@ import { Collector, type CollectorOptions, type CollectorTuning } from './collec
 import { LiveHub } from './collector/live';
 import { Counters } from './counters';
 import { withPrefix, type Logger } from './log';
-import { RouteDeriver } from './prometheus/routes';
+import { cumulativeIncreaseOf, RouteDeriver } from './prometheus/routes';
 import { PrometheusScraper, type ScrapeTargetConfig } from './prometheus/scraper';
 import type { MetricPoint } from './model';
 import { CumulativeToDelta, createOtlpHttpHandler, httpServerDuration, startOtlpGrpcServer } from './otlp';
@@ -67,9 +67,10 @@ export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
         const d = httpServerDuration(p);
         if (!d) continue;
         const obs = observationsFromHistogram(d.histogramMs).map((o) => ({ ...o, error: d.error }));
-        if (obs.length) store.recordRouteHistogram({ service: d.service, method: d.method, route: d.route }, obs);
+        const buckets = { boundsMs: d.histogramMs.bounds, cumulative: cumulativeIncreaseOf(d.histogramMs) };
+        if (obs.length) store.recordRouteHistogram({ service: d.service, method: d.method, route: d.route }, obs, buckets);
       }
-      for (const r of prometheusRoutes.derive(points)) if (r.observations.length) store.recordRouteHistogram(r.key, r.observations);
+      for (const r of prometheusRoutes.derive(points)) if (r.observations.length) store.recordRouteHistogram(r.key, r.observations, r.buckets);
     },
   };
 }

@@ -17,6 +17,8 @@ export interface RouteRow {
   /** Requests in the window stopped in a debugger part of the time: in `count`, not in the percentiles. */
   paused?: number;
   hasCode: boolean;
+  /** p50/p95/p99 are interpolated inside Prometheus/OTLP histogram buckets, not measured per request. */
+  fromBuckets: boolean;
   /** Requests per second over the last 60 seconds, oldest first (sparkline). */
   spark: number[];
   /**

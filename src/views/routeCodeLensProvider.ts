@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
-import { detectDjangoViews, detectRoutes, djangoModulePaths, djangoRoutesForViews, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage } from '../core/routes';
-import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, lensTitle, type HandlerStats } from '../core/routes/handlerStats';
+import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
+import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
@@ -39,6 +39,13 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   /** Django views in a file, found through a urls.py elsewhere: uri → routes. */
   private readonly djangoRoutes = new Map<string, DetectedRoute[]>();
   private readonly ownRoutes = new Map<string, DetectedRoute[]>();
+  /** Python files with routes or mounts: routers mounted in one file get their prefixes from another. */
+  private readonly pyGraph = new PythonRouteGraph();
+  /** JavaScript/TypeScript files: Express routers mounted in one file get their paths from another. */
+  private readonly jsGraph = new JsRouteGraph();
+  /** While the workspace scan runs, the Python route graph is resolved once at its end. */
+  private scanning = false;
+  private readonly resolvedRoutes = new Map<string, string>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly decoration: { ok: vscode.TextEditorDecorationType; warn: vscode.TextEditorDecorationType; slow: vscode.TextEditorDecorationType };
   /** Handlers that have had traffic at some point, for "no requests in the window" vs "no traffic yet". */
@@ -82,11 +89,17 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const t0 = Date.now();
       const uris = await vscode.workspace.findFiles(SCAN_GLOB, SCAN_EXCLUDE, SCAN_LIMIT);
       const urlsFiles: vscode.Uri[] = [];
-      for (const uri of uris) {
-        await this.analyzeUri(uri);
-        if (/(^|\/)urls\.py$/.test(uri.path)) urlsFiles.push(uri);
+      this.scanning = true;
+      try {
+        for (const uri of uris) {
+          await this.analyzeUri(uri);
+          if (/(^|\/)urls\.py$/.test(uri.path)) urlsFiles.push(uri);
+        }
+      } finally {
+        this.scanning = false;
       }
-      for (const u of urlsFiles) await this.analyzeDjangoUrls(u, uris);
+      this.resolveGraphs();
+      await this.analyzeDjangoUrls(urlsFiles, uris);
       this.log.info(`[routes] indexed ${this.index.all().length} route handlers in ${uris.length} files in ${Date.now() - t0} ms`);
       this.schedule();
     })().catch((e) => this.log.warn(`[routes] workspace scan failed: ${(e as Error).message}`));
@@ -102,31 +115,35 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const stat = await vscode.workspace.fs.stat(uri);
       if (stat.size > MAX_FILE_BYTES) return;
       const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-      if (!mayHaveRoutes(text)) return this.setRoutes(uri.toString(), []);
-      this.setRoutes(uri.toString(), detectRoutes(text, lang, uri.fsPath));
+      this.setText(uri.toString(), uri.fsPath, text, lang);
     } catch (e) {
       this.log.debug(`[routes] cannot read ${uri.fsPath}: ${(e as Error).message}`);
     }
   }
 
-  private async analyzeDjangoUrls(urlsUri: vscode.Uri, workspaceFiles: vscode.Uri[]): Promise<void> {
-    let entries: DjangoUrlEntry[];
-    try {
-      entries = detectDjangoViews(new TextDecoder().decode(await vscode.workspace.fs.readFile(urlsUri)));
-    } catch {
-      return;
+  /** Django URLconfs of the workspace, includes followed, and their views' lenses in the views' files. */
+  private async analyzeDjangoUrls(urlsUris: vscode.Uri[], workspaceFiles: vscode.Uri[]): Promise<void> {
+    const files: UrlconfFile[] = [];
+    for (const u of urlsUris) {
+      try {
+        files.push({ key: u.toString(), path: u.path, text: new TextDecoder().decode(await vscode.workspace.fs.readFile(u)) });
+      } catch {
+        // Gone since the scan listed it.
+      }
     }
-    const byModule = new Map<string, DjangoUrlEntry[]>();
-    for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
-    for (const [module, list] of byModule) {
-      const candidates = djangoModulePaths(module, urlsUri.path);
-      const file = workspaceFiles.find((u) => candidates.some((c) => u.path === c || u.path.endsWith('/' + c)));
-      if (!file) continue;
-      const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
-      const routes = djangoRoutesForViews(list, text);
-      const key = file.toString();
-      this.djangoRoutes.set(key, [...(this.djangoRoutes.get(key) ?? []).filter((r) => !routes.some((n) => n.line === r.line && n.method === r.method)), ...routes]);
-      this.setRoutes(key, this.ownRoutes.get(key) ?? []);
+    for (const { path, entries } of resolveDjangoUrlconfs(files)) {
+      const byModule = new Map<string, DjangoUrlEntry[]>();
+      for (const e of entries) if (e.viewModule) byModule.set(e.viewModule, [...(byModule.get(e.viewModule) ?? []), e]);
+      for (const [module, list] of byModule) {
+        const candidates = djangoModulePaths(module, path);
+        const file = workspaceFiles.find((u) => candidates.some((c) => u.path === c || u.path.endsWith('/' + c)));
+        if (!file) continue;
+        const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
+        const routes = djangoRoutesForViews(list, text);
+        const key = file.toString();
+        this.djangoRoutes.set(key, [...(this.djangoRoutes.get(key) ?? []).filter((r) => !routes.some((n) => n.line === r.line && n.method === r.method)), ...routes]);
+        this.setRoutes(key, this.ownRoutes.get(key) ?? []);
+      }
     }
   }
 
@@ -136,8 +153,31 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     const key = doc.uri.toString();
     if (this.versions.get(key) === doc.version) return;
     this.versions.set(key, doc.version);
-    const text = doc.getText();
-    this.setRoutes(key, mayHaveRoutes(text) ? detectRoutes(text, lang, doc.uri.fsPath) : []);
+    this.setText(key, doc.uri.fsPath, doc.getText(), lang);
+  }
+
+  private setText(key: string, fsPath: string, text: string, lang: RouteLanguage): void {
+    const graph = lang === 'python' ? this.pyGraph : this.jsGraph;
+    if (mayHaveRoutes(text)) graph.set(key, fsPath, text);
+    else if (!graph.remove(key)) return;
+    if (!this.scanning) this.resolveGraphs();
+  }
+
+  /** Routes of every file, with the mounts made across files applied. */
+  private resolveGraphs(): void {
+    const routes = new Map([...this.pyGraph.routes(), ...this.jsGraph.routes()]);
+    for (const [key, list] of routes) {
+      // Only files whose routes changed are re-indexed: the index drops its match cache on each.
+      const text = JSON.stringify(list);
+      if (this.resolvedRoutes.get(key) === text) continue;
+      this.resolvedRoutes.set(key, text);
+      this.setRoutes(key, list);
+    }
+    for (const key of [...this.resolvedRoutes.keys()]) {
+      if (routes.has(key)) continue;
+      this.resolvedRoutes.delete(key);
+      this.setRoutes(key, []);
+    }
   }
 
   private setRoutes(key: string, own: DetectedRoute[]): void {
@@ -153,6 +193,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     this.ownRoutes.delete(key);
     this.djangoRoutes.delete(key);
     this.index.removeFile(key);
+    this.resolvedRoutes.delete(key);
+    if (this.pyGraph.remove(key) || this.jsGraph.remove(key)) this.resolveGraphs();
     this.schedule();
   }
 
@@ -176,10 +218,14 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     if (!this.config().enabled) return [];
-    return this.statsFor(doc).map((s) => {
+    const stats = this.statsFor(doc);
+    // A function serving several methods gets a lens per method: each names its method.
+    const shared = methodsSharingHandler(stats.map((s) => s.handler));
+    return stats.map((s) => {
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
-      const label = `${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)));
+      const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
+      const label = `${method} ${s.handler.route}`;
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -190,31 +236,41 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
   }
 
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
-    const s = this.statsFor(doc).find((x) => pos.line === x.handler.line || pos.line === x.handler.decoratorLine);
-    if (!s || s.count === 0) return undefined;
+    // Every lens of the handler under the cursor: one function may serve several methods.
+    const all = this.statsFor(doc).filter((x) => pos.line === x.handler.line || pos.line === x.handler.decoratorLine);
+    const shown = all.filter((x) => x.count > 0);
+    if (shown.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, false);
     md.isTrusted = false;
     md.supportHtml = false;
-    md.appendMarkdown(`**Routelens** · `);
-    md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
-    md.appendMarkdown(`\n\n`);
-    md.appendText(hoverHeadline(s));
-    md.appendMarkdown('\n\n');
-    const where = breakdownLine(this.store, s.keys);
-    if (where) {
-      md.appendText(where);
+    for (const [i, s] of shown.entries()) {
+      if (i > 0) md.appendMarkdown('\n\n---\n\n');
+      md.appendMarkdown(`**Routelens** · `);
+      md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
+      md.appendMarkdown(`\n\n`);
+      md.appendText(hoverHeadline(s));
+      const note = hoverSourceNote(s);
+      if (note) {
+        md.appendMarkdown('\n\n');
+        md.appendText(note);
+      }
       md.appendMarkdown('\n\n');
-    }
-    md.appendCodeblock(histogramText(s), 'text');
-    if (s.errors.length) {
-      md.appendMarkdown('\n**Last errors**\n\n');
-      for (const e of s.errors.slice(0, 3)) {
-        md.appendMarkdown('- ');
-        md.appendText(`${e.type}: ${e.message.replace(/\s+/g, ' ').slice(0, 200)} (×${e.count})`);
-        md.appendMarkdown('\n');
+      const where = breakdownLine(this.store, s.keys);
+      if (where) {
+        md.appendText(where);
+        md.appendMarkdown('\n\n');
+      }
+      md.appendCodeblock(histogramText(s), 'text');
+      if (s.errors.length) {
+        md.appendMarkdown('\n**Last errors**\n\n');
+        for (const e of s.errors.slice(0, 3)) {
+          md.appendMarkdown('- ');
+          md.appendText(`${e.type}: ${e.message.replace(/\s+/g, ' ').slice(0, 200)} (×${e.count})`);
+          md.appendMarkdown('\n');
+        }
       }
     }
-    return new vscode.Hover(md, new vscode.Range(s.handler.line, 0, s.handler.line, 0));
+    return new vscode.Hover(md, new vscode.Range(shown[0].handler.line, 0, shown[0].handler.line, 0));
   }
 
   private decorate(): void {
@@ -225,10 +281,13 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const warn: vscode.DecorationOptions[] = [];
       const slow: vscode.DecorationOptions[] = [];
       if (cfg.decorations) {
-        for (const s of this.statsFor(editor.document)) {
+        const stats = this.statsFor(editor.document);
+        const shared = methodsSharingHandler(stats.map((s) => s.handler));
+        for (const s of stats) {
           if (s.count === 0 || s.p95Ms === null) continue;
           const line = editor.document.lineAt(Math.min(s.handler.line, editor.document.lineCount - 1));
-          const opt: vscode.DecorationOptions = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `p95 ${formatMs(s.p95Ms)}` } } };
+          const method = shared.has(s.handler) ? `${s.handler.method === '*' ? 'ANY' : s.handler.method} ` : '';
+          const opt: vscode.DecorationOptions = { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `${method}p95 ${formatMs(s.p95Ms)}` } } };
           (s.p95Ms <= cfg.latencyBudgetMs ? ok : s.p95Ms <= 2 * cfg.latencyBudgetMs ? warn : slow).push(opt);
         }
       }
@@ -257,5 +316,5 @@ function languageOf(path: string): RouteLanguage | undefined {
 
 /** A cheap pre-check so most files of a large workspace are never tokenized. */
 function mayHaveRoutes(text: string): boolean {
-  return /(\.(get|post|put|delete|patch|route|api_route|head|options)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\()/.test(text);
+  return /(\.(get|post|put|delete|patch|route|api_route|head|options|include_router|register_blueprint|add_url_rule|add_api_route)\s*\(|urlpatterns|@(Get|Post|Put|Delete|Patch|Controller)\b|\.route\s*\(|def (get|post|put|patch|delete)\s*\(|\.use\s*\(|NestFactory)/.test(text);
 }

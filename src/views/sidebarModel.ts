@@ -4,6 +4,7 @@
  */
 import type { CodeLocation } from '../core/model';
 import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
+import { BUCKET_SLOT_SECONDS, observationsOf, quantileOf, sumByLe, type BucketIncreaseSlots } from '../core/stats/bucketSlots';
 import { LatencySketch } from '../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
 import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, TestRow, Totals, TraceRow } from '../shared/sidebarProtocol';
@@ -59,7 +60,7 @@ export function buildSidebarState(store: TelemetryStore, input: SidebarInput, ca
       summaries,
       routes: routeRows(store, summaries, nowSec),
       traces: slowAndFailed(store, summaries, input.nowMs, input.windowSec),
-      charts: buildCharts(store, seriesOf(store, summaries, service, services), service, input.windowSec, input.nowMs),
+      charts: buildCharts(store, seriesOf(store, summaries, service, services), service, input.windowSec, input.nowMs, histogramFeeds(store, summaries, service, services)),
       serviceMap: serviceMapRows(store, input.windowSec, service),
     };
     cache.current = heavy;
@@ -77,7 +78,7 @@ export function buildSidebarState(store: TelemetryStore, input: SidebarInput, ca
     tests: testRows(store, scope),
     traces: heavy.traces,
     charts: heavy.charts,
-    totals: totalsOf(seriesOf(store, heavy.summaries, service, services), nowSec, input.windowSec),
+    totals: totalsOf(seriesOf(store, heavy.summaries, service, services), nowSec, input.windowSec, histogramFeeds(store, heavy.summaries, service, services)),
     serviceMap: heavy.serviceMap,
   };
 }
@@ -115,6 +116,7 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
       p99Ms: r.p99Ms,
       ...(r.paused ? { paused: r.paused } : {}),
       hasCode: r.code !== null,
+      fromBuckets: r.source === 'metrics',
       spark: entry ? entry.series.perSecond(nowSec, SPARK_SECONDS).counts : [],
     };
     const bar = breakdownBar(store, r);
@@ -142,7 +144,23 @@ export function seriesOf(store: TelemetryStore, summaries: RouteSummary[], servi
   return out;
 }
 
-export function totalsOf(series: WindowedSeries[], nowSec: number, windowSec: number): Totals {
+/**
+ * The bucket increases of every route in scope, when all of its requests come from histograms
+ * (no spans at all, every route with buckets): then the totals and the latency chart are PromQL's
+ * `histogram_quantile` over their sum by `le`, the same kind of figure as each route's row.
+ */
+export function histogramFeeds(store: TelemetryStore, summaries: RouteSummary[], service: string | null, services: string[]): BucketIncreaseSlots[] | undefined {
+  for (const name of service === null ? services : [service]) if (store.serviceSeriesOf(name)) return undefined;
+  const out: BucketIncreaseSlots[] = [];
+  for (const r of summaries) {
+    const slots = r.source === 'metrics' ? store.route(r)?.buckets : undefined;
+    if (!slots) return undefined;
+    out.push(slots);
+  }
+  return out.length ? out : undefined;
+}
+
+export function totalsOf(series: WindowedSeries[], nowSec: number, windowSec: number, feeds?: BucketIncreaseSlots[]): Totals {
   const sketch = new LatencySketch();
   let requests = 0;
   let errors = 0;
@@ -154,7 +172,11 @@ export function totalsOf(series: WindowedSeries[], nowSec: number, windowSec: nu
     rps += w.count / w.seconds;
     sketch.merge(w.sketch);
   }
-  const q = (p: number): number | null => (requests ? round(sketch.quantile(p), 2) : null);
+  const buckets = feeds ? sumByLe(feeds.map((f) => f.windowBuckets(nowSec, windowSec))) : undefined;
+  const q = (p: number): number | null => {
+    if (buckets) return observationsOf(buckets) > 0 ? round(quantileOf(p, buckets), 2) : null;
+    return requests ? round(sketch.quantile(p), 2) : null;
+  };
   return { rps: round(rps, 2), p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), errorRate: requests ? round(errors / requests, 4) : 0, requests };
 }
 
@@ -216,7 +238,7 @@ export function chartStep(windowSec: number): number {
   return Math.max(1, Math.round(windowSec / CHART_POINTS));
 }
 
-export function buildCharts(store: TelemetryStore, series: WindowedSeries[], service: string | null, windowSec: number, nowMs: number): ChartsData {
+export function buildCharts(store: TelemetryStore, series: WindowedSeries[], service: string | null, windowSec: number, nowMs: number, feeds?: BucketIncreaseSlots[]): ChartsData {
   const step = chartStep(windowSec);
   // The current second is still filling: ending the charts there would draw a dip at the right edge.
   const lastSec = Math.floor(nowMs / 1000) - 1;
@@ -225,7 +247,7 @@ export function buildCharts(store: TelemetryStore, series: WindowedSeries[], ser
   const { requests, errors } = requestCharts(series, lastSec, windowSec, step);
   const memory = gaugeChart(store.metricSeries({ name: MEMORY_METRIC, service: service ?? undefined }), fromSec, toSec, step);
   const cpu = gaugeChart(store.metricSeries({ name: CPU_METRIC, service: service ?? undefined }), fromSec, toSec, step);
-  const charts: ChartsData = { fromSec, toSec, stepSec: step, requests, latency: latencyChart(series, lastSec, windowSec), errors };
+  const charts: ChartsData = { fromSec, toSec, stepSec: step, requests, latency: latencyChart(series, lastSec, windowSec, feeds), errors };
   if (memory) charts.memory = memory;
   if (cpu) charts.cpu = cpu;
   return charts;
@@ -266,10 +288,21 @@ export function requestCharts(series: WindowedSeries[], lastSec: number, windowS
 }
 
 /** p50/p95/p99 per latency slot, merged over the series (exact: sketches merge losslessly). */
-export function latencyChart(series: WindowedSeries[], lastSec: number, windowSec: number): ChartSeries {
+export function latencyChart(series: WindowedSeries[], lastSec: number, windowSec: number, feeds?: BucketIncreaseSlots[]): ChartSeries {
   const qs = [0.5, 0.95, 0.99];
   const t: number[] = [];
   const lines: (number | null)[][] = [[], [], []];
+  if (feeds) {
+    // Routes fed by histograms only: each slot's quantiles from its summed bucket increases.
+    const firstSlot = Math.floor((lastSec - windowSec + 1) / BUCKET_SLOT_SECONDS);
+    const lastSlot = Math.floor(lastSec / BUCKET_SLOT_SECONDS);
+    for (let slot = firstSlot; slot <= lastSlot; slot++) {
+      const b = sumByLe(feeds.map((f) => f.sumSlots(slot, slot)));
+      t.push(slot * BUCKET_SLOT_SECONDS);
+      qs.forEach((q, i) => lines[i].push(observationsOf(b) > 0 ? round(quantileOf(q, b), 2) : null));
+    }
+    return { t, lines };
+  }
   if (series.length === 1) {
     for (const slot of series[0].perSlotQuantiles(lastSec, windowSec, qs)) {
       t.push(slot.slotStartSec);

@@ -5,6 +5,8 @@
  * scrapes, so this keeps the previous value of every series and emits differences:
  * - counters become delta sums (`monotonic`), histograms per-scrape delta HistogramValues;
  * - a value that went down, or a new `_created` time, is a restart: the delta is the whole value;
+ *   each histogram bucket is judged on its own, as PromQL's `increase` judges each bucket series,
+ *   and a bucket added to a histogram's layout counts from its second scrape on;
  * - the first time a series is seen, its value only becomes the baseline when it may hold history
  *   from before Routelens was watching (counting that as "now" would show a burst of traffic that
  *   never happened). It is counted whole when it cannot: the target had already been scraped
@@ -151,29 +153,35 @@ export class ExpositionTracker {
           deltaCum = layout.cum;
           sum = s.sum ?? 0;
           startMs = s.createdMs ?? ctx.watchStartMs;
-        } else if (!sameNumbers(prev.bounds!, layout.bounds)) {
-          stats.layoutChanges++;
-          return undefined;
         } else {
-          const prevCum = prev.cum!;
-          let reset = prev.createdMs !== undefined && s.createdMs !== undefined && prev.createdMs !== s.createdMs;
+          // Each bucket is its own counter series to PromQL (`x_bucket{le="..."}`), and `increase`
+          // handles each on its own: a bucket that went down restarted from zero, so its whole
+          // value is new; a bucket not in the last scrape (added since) starts from its first
+          // value, which counts nothing yet. A new `_created` time restarts every bucket.
+          const restarted = prev.createdMs !== undefined && s.createdMs !== undefined && prev.createdMs !== s.createdMs;
+          if (!sameNumbers(prev.bounds!, layout.bounds)) stats.layoutChanges++;
+          const prevByLe = new Map<number, number>();
+          prev.bounds!.forEach((le, i) => prevByLe.set(le, prev.cum![i]));
+          prevByLe.set(Infinity, prev.cum![prev.cum!.length - 1]);
           deltaCum = new Array<number>(layout.cum.length);
-          for (let i = 0; i < layout.cum.length && !reset; i++) {
-            deltaCum[i] = layout.cum[i] - prevCum[i];
-            if (deltaCum[i] < 0) reset = true;
+          let reset = restarted;
+          for (let i = 0; i < layout.cum.length; i++) {
+            const before = prevByLe.get(i < layout.bounds.length ? layout.bounds[i] : Infinity);
+            const now = layout.cum[i];
+            if (restarted) deltaCum[i] = now;
+            else if (before === undefined) deltaCum[i] = 0;
+            else if (now < before) {
+              deltaCum[i] = now;
+              reset = true;
+            } else deltaCum[i] = now - before;
           }
-          if (reset) {
-            stats.resets++;
-            deltaCum = layout.cum;
-            sum = s.sum ?? 0;
-            startMs = s.createdMs ?? prev.seenMs;
-          } else {
-            sum = (s.sum ?? 0) - (prev.sum ?? 0);
-            startMs = prev.seenMs;
-          }
+          if (reset) stats.resets++;
+          sum = restarted ? (s.sum ?? 0) : counterDelta(prev.sum ?? 0, s.sum ?? 0).delta;
+          startMs = reset && s.createdMs !== undefined ? s.createdMs : prev.seenMs;
         }
         const p = base(fam.name, 'histogram');
         p.histogram = fromCumulative(layout.bounds, deltaCum, sum);
+        if (!isMonotonic(deltaCum)) p.histogram.cumulativeIncrease = deltaCum;
         p.startMs = startMs;
         return p;
       }
@@ -238,6 +246,11 @@ export function fromCumulative(bounds: number[], cum: number[], sum: number): Hi
     m = c;
   }
   return { bounds, counts, sum: Number.isFinite(sum) ? sum : 0, count: m };
+}
+
+function isMonotonic(cum: number[]): boolean {
+  for (let i = 1; i < cum.length; i++) if (!(cum[i] >= cum[i - 1])) return false;
+  return true;
 }
 
 function sameNumbers(a: number[], b: number[]): boolean {

@@ -1,26 +1,19 @@
 /**
  * Route statistics from the HTTP latency histograms that common exporters publish, for routes that
- * send no traces. Each scrape's bucket deltas per (service, method, route) become weighted
- * observations for the store's latency sketch (`recordRouteHistogram`); the store ignores them for
- * a route that has spans, so nothing is counted twice.
- *
- * Where inside its bucket an observation is placed decides what quantile the sketch returns.
- * PromQL's histogram_quantile assumes observations are spread evenly across a bucket and
- * interpolates linearly; placing them evenly makes the sketch agree with it:
- * - a bucket (lo, hi] with c new observations gets min(c, 32) points (whole weights summing to c)
+ * send no traces. Each scrape's bucket deltas per (service, method, route) give the store two
+ * things (`recordRouteHistogram`); the store ignores both for a route that has spans, so nothing
+ * is counted twice:
+ * - the bucket increase itself, summed over the route's series. The route's p50/p95/p99 are
+ *   `histogram_quantile` over the sum of these across the window, the figures PromQL gives;
+ * - weighted observations, for the request and error counts and the hover's small histogram.
+ *   A bucket (lo, hi] with c new observations gets min(c, 32) points (whole weights summing to c)
  *   at lo + (hi - lo) * u, with u from a low-discrepancy sequence (u_n = frac(1/2 + n * phi), phi
- *   the golden ratio) that continues from scrape to scrape for that route and bucket. Any run of
- *   consecutive points, and so any window of scrapes, is then close to evenly spread: a single
- *   observation sits in the middle, a hundred cover the bucket in near-equal steps;
- * - the lowest bucket starts at 0 when its bound is positive (else its points sit on its bound),
- *   and the +Inf bucket's points sit on the highest finite bound: both as PromQL answers;
- * - the sketch answers with a sample at the nearest rank (within 0.5%), PromQL with an
- *   interpolated rank. Both always fall in the same bucket; inside it they differ by about one
- *   point's share of the bucket width (1/c for c observations of the window in that bucket), so
- *   closely for busy routes and by up to half the bucket for a bucket holding a single request.
- *   docs/prometheus.md has measured figures.
+ *   the golden ratio) that continues from scrape to scrape for that route and bucket; the lowest
+ *   bucket starts at 0 when its bound is positive (else its points sit on its bound), and the
+ *   +Inf bucket's points sit on the highest finite bound, both as PromQL answers.
  */
-import type { AttrValue, MetricPoint } from '../model';
+import type { AttrValue, HistogramValue, MetricPoint } from '../model';
+import type { BucketIncrease } from '../stats/bucketSlots';
 import type { RouteKey } from '../stats/routeStats';
 
 export interface RouteObservation {
@@ -30,7 +23,25 @@ export interface RouteObservation {
 }
 
 export interface RouteHistogramRecorder {
-  recordRouteHistogram(key: RouteKey, observations: RouteObservation[]): boolean;
+  recordRouteHistogram(key: RouteKey, observations: RouteObservation[], buckets?: BucketIncrease): boolean;
+}
+
+/** What one scrape adds to a route: counted observations, and the bucket increase its quantiles come from. */
+export interface DerivedRoute {
+  key: RouteKey;
+  observations: RouteObservation[];
+  /** The scrape's increase per bucket (bounds in ms), summed over the route's series. */
+  buckets: BucketIncrease;
+  exporter: string;
+}
+
+/** Increase of each cumulative bucket (then +Inf) of a delta histogram, as PromQL's `increase` has it. */
+export function cumulativeIncreaseOf(h: HistogramValue): number[] {
+  if (h.cumulativeIncrease && h.cumulativeIncrease.length === h.counts.length) return h.cumulativeIncrease;
+  const out = new Array<number>(h.counts.length);
+  let acc = 0;
+  for (let i = 0; i < h.counts.length; i++) out[i] = acc += h.counts[i];
+  return out;
 }
 
 export interface RouteMetricSpec {
@@ -155,6 +166,8 @@ interface Merged {
   toMs: number;
   counts: number[];
   errors: number[];
+  /** Summed increase of each cumulative bucket (unforced, see HistogramValue.cumulativeIncrease). */
+  cumulative: number[];
   /** Whether any series of the route had a status label. */
   statusKnown: boolean;
 }
@@ -172,7 +185,7 @@ export class RouteDeriver {
   }
 
   /** Observations per route from one scrape's points (deltas, as ExpositionTracker emits them). */
-  derive(points: readonly MetricPoint[]): { key: RouteKey; observations: RouteObservation[]; exporter: string }[] {
+  derive(points: readonly MetricPoint[]): DerivedRoute[] {
     const merged = new Map<string, Merged & { exporter: string }>();
     const errTotals = new Map<string, { total: number; errors: number }>();
     for (const p of points) {
@@ -188,12 +201,23 @@ export class RouteDeriver {
         const mk = `${key.service}\u0000${key.method}\u0000${key.route}\u0000${h.bounds.join(',')}`;
         let m = merged.get(mk);
         if (!m) {
-          m = { key, bounds: h.bounds, toMs: spec.toMs, counts: new Array(h.counts.length).fill(0), errors: new Array(h.counts.length).fill(0), statusKnown: false, exporter: spec.exporter };
+          m = {
+            key,
+            bounds: h.bounds,
+            toMs: spec.toMs,
+            counts: new Array(h.counts.length).fill(0),
+            errors: new Array(h.counts.length).fill(0),
+            cumulative: new Array(h.counts.length).fill(0),
+            statusKnown: false,
+            exporter: spec.exporter,
+          };
           merged.set(mk, m);
         }
         if (status !== undefined) m.statusKnown = true;
+        const cum = cumulativeIncreaseOf(h);
         for (let i = 0; i < h.counts.length; i++) {
           m.counts[i] += h.counts[i];
+          m.cumulative[i] += cum[i];
           if (isErr) m.errors[i] += h.counts[i];
         }
       } else if (p.kind === 'sum' && p.value !== undefined && p.value > 0) {
@@ -210,7 +234,7 @@ export class RouteDeriver {
         if (isServerErrorStatus(label(p.attributes, ec.status))) t.errors += p.value;
       }
     }
-    const out: { key: RouteKey; observations: RouteObservation[]; exporter: string }[] = [];
+    const out: DerivedRoute[] = [];
     for (const m of merged.values()) {
       // Without a status on the histogram, the share of 5xx responses comes from the companion
       // counter of the same scrape, spread over the route's buckets in proportion.
@@ -219,7 +243,7 @@ export class RouteDeriver {
         const t = errTotals.get(`${m.key.service}\u0000${m.key.method}\u0000${m.key.route}`);
         if (t && t.total > 0) share = Math.min(1, t.errors / t.total);
       }
-      out.push({ key: m.key, observations: this.spread(m, share), exporter: m.exporter });
+      out.push({ key: m.key, observations: this.spread(m, share), buckets: { boundsMs: m.bounds.map((b) => b * m.toMs), cumulative: m.cumulative }, exporter: m.exporter });
     }
     return out;
   }

@@ -408,7 +408,7 @@ export class PrometheusScraper {
     this.counters?.inc('prometheus.points', points.length);
     if (stats.resets) this.counters?.inc('prometheus.resets', stats.resets);
     if (this.routes) {
-      for (const r of t.deriver.derive(points)) if (r.observations.length) this.routes.recordRouteHistogram(r.key, r.observations);
+      for (const r of t.deriver.derive(points)) if (r.observations.length) this.routes.recordRouteHistogram(r.key, r.observations, r.buckets);
     }
     this.collectExemplars(t, parsed);
     t.hasBaseline = true;

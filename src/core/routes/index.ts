@@ -7,9 +7,11 @@ import { detectJsRoutes } from './javascript';
 import { analyzePython, pythonRoutes } from './python';
 import { DetectedRoute, RouteLanguage } from './types';
 
-export type { CodeHint, DetectedRoute, Framework, RouteLanguage, RouteMatch } from './types';
+export type { CodeHint, DetectedRoute, Framework, MatchHints, RouteLanguage, RouteMatch } from './types';
 export { normalizeMethod, normalizeRoute } from './normalize';
 export { RouteIndex, pathSegments, routeMatches } from './routeIndex';
+export { JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs } from './workspace';
+export type { UrlconfFile } from './workspace';
 export {
   absolutizeModule,
   detectDjangoViews,

@@ -96,12 +96,12 @@ export function joinSlash(a: string, b: string): string {
   return a + b;
 }
 
-function nestJoin(a: string, b: string): string {
+export function nestJoin(a: string, b: string): string {
   const parts = [a, b].map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p !== '');
   return '/' + parts.join('/');
 }
 
-class JsAnalyzer {
+export class JsAnalyzer {
   private readonly imports = new Map<string, { module: string; imported: string }>();
   private readonly modules = new Set<string>();
   private readonly vars = new Map<string, VarKind>();
@@ -118,9 +118,130 @@ class JsAnalyzer {
   }
 
   run(): DetectedRoute[] {
+    this.analyze();
+    return this.routes();
+  }
+
+  analyze(): this {
     this.collect();
     this.registrations();
-    return [...this.resolve(), ...this.nest];
+    this.exportsScan();
+    return this;
+  }
+
+  /** Routes of this file; `external` gives the mounts of its exported routers made in other files. */
+  routes(external?: JsExternalMounts): DetectedRoute[] {
+    this.external = external;
+    try {
+      return [...this.resolve(), ...this.nest];
+    } finally {
+      this.external = undefined;
+    }
+  }
+
+  /** Exported name (`default` for `module.exports =` and `export default`) → router key. */
+  readonly exported = new Map<string, string>();
+  private external: JsExternalMounts | undefined;
+
+  /**
+   * Routers mounted here that come from another module (`app.use('/users', usersRouter)` with
+   * `usersRouter` imported): the module, the name it exports it under, and the mount.
+   */
+  importedMounts(): { module: string; imported: string; parent: string; prefix: string | null }[] {
+    const out: { module: string; imported: string; parent: string; prefix: string | null }[] = [...this.pluginMounts];
+    for (const [child, mounts] of this.mounts) {
+      if (!child.startsWith('var:')) continue;
+      const name = child.slice(4);
+      const imp = this.imports.get(name);
+      if (!imp || this.vars.has(name)) continue;
+      for (const m of mounts) out.push({ module: imp.module, imported: imp.imported, parent: m.parent, prefix: m.prefix });
+    }
+    return out;
+  }
+
+  /** What of this file other files' routes depend on (routers, mounts, exports, the Nest prefix), comparable. */
+  structure(): string {
+    return JSON.stringify([[...this.vars], [...this.mounts], this.importedMounts(), [...this.exported], this.nestGlobalPrefix ?? '\u0000']);
+  }
+
+  /** Full prefixes of a router or app of this file (mounts here and, through `external`, elsewhere). */
+  prefixesOf(key: string, depth: number, external?: JsExternalMounts): Array<{ prefix: string; partial: boolean }> {
+    const saved = this.external;
+    this.external = external;
+    try {
+      return this.prefixes(key, depth);
+    } finally {
+      this.external = saved;
+    }
+  }
+
+  /** `module.exports = x`, `exports.y = x`, `export default x`, `export { x as y }`, `export const x = ...`. */
+  /**
+   * A Nest bootstrap here (`NestFactory.create(...)`): the literal of its `setGlobalPrefix`, '' for
+   * none, null when the prefix is not a literal or has exclusions. Undefined without a bootstrap.
+   */
+  nestGlobalPrefix: string | null | undefined;
+
+  private exportsScan(): void {
+    const t = this.t;
+    let bootstrap = false;
+    let prefix: string | null = '';
+    for (let i = 0; i < t.count; i++) {
+      if (t.kind[i] !== J_NAME) continue;
+      if (jp(t, i - 1) === 46) {
+        const m = jsText(t, i);
+        if (m === 'create' && jsIs(t, i - 2, 'NestFactory')) bootstrap = true;
+        else if (m === 'setGlobalPrefix' && jp(t, i + 1) === 40) {
+          const v = jsStringValue(t, i + 2);
+          // Exclusions (a second argument) leave some routes without the prefix: not known here.
+          prefix = v !== undefined && jp(t, i + 3) === 41 && prefix === '' ? v : null;
+        }
+        continue;
+      }
+      const w = jsText(t, i);
+      if (w === 'module' && jp(t, i + 1) === 46 && jsIs(t, i + 2, 'exports')) {
+        if (jp(t, i + 3) === 61 && !jsIs(t, i + 3, '==') && !jsIs(t, i + 3, '===')) this.exportName('default', i + 4);
+        else if (jp(t, i + 3) === 46 && t.kind[i + 4] === J_NAME && jp(t, i + 5) === 61) this.exportName(jsText(t, i + 4), i + 6);
+      } else if (w === 'exports' && jp(t, i + 1) === 46 && t.kind[i + 2] === J_NAME && jp(t, i + 3) === 61) {
+        this.exportName(jsText(t, i + 2), i + 4);
+      } else if (w === 'export') {
+        if (jsIs(t, i + 1, 'default')) this.exportName('default', i + 2);
+        else if (jsIs(t, i + 1, 'const') || jsIs(t, i + 1, 'let') || jsIs(t, i + 1, 'var')) {
+          const n = this.name(i + 2);
+          if (n && this.vars.has(n)) this.exported.set(n, `var:${n}`);
+        } else if (jp(t, i + 1) === 123) {
+          const close = jsClose(t, i + 1);
+          for (let k = i + 2; k < close; k++) {
+            if (t.kind[k] !== J_NAME) continue;
+            const local = jsText(t, k);
+            let as = local;
+            if (jsIs(t, k + 1, 'as') && t.kind[k + 2] === J_NAME) {
+              as = jsText(t, k + 2);
+              k += 2;
+            }
+            if (this.vars.has(local)) this.exported.set(as, `var:${local}`);
+          }
+        }
+      }
+    }
+    if (bootstrap) this.nestGlobalPrefix = prefix;
+  }
+
+  private exportName(as: string, at: number): void {
+    const t = this.t;
+    // A Fastify plugin: a function exported as it is or by name. One wrapped in fastify-plugin
+    // (`fp(...)`) is not: its routes ignore the `prefix` it is registered with.
+    let fn = this.fnByStart.get(at);
+    if (!fn && t.kind[at] === J_NAME && jp(t, at + 1) !== 40 && !this.vars.has(jsText(t, at))) fn = this.fnByName.get(jsText(t, at));
+    if (fn && fn.params[0]) {
+      this.exported.set(as, `fn${fn.start}:${fn.params[0]}`);
+      return;
+    }
+    const n = this.name(at);
+    if (!n || !this.vars.has(n)) return;
+    const next = this.t.count > at + 1 ? jp(this.t, at + 1) : 59;
+    // Only the name itself (`module.exports = router;`), not an expression that starts with it.
+    if (next === 59 || next === 125 || next === 44 || at + 1 >= this.t.count || this.t.line[at + 1] > this.t.line[at]) this.exported.set(as, `var:${n}`);
   }
 
   /** Line of token `i`, the last token's for an index past the end (an unclosed bracket). */
@@ -656,6 +777,12 @@ class JsAnalyzer {
       rest = args.slice(1);
     }
     for (const [s, e] of rest) {
+      if (e - s === 4 && jsIs(this.t, s, 'require') && jp(this.t, s + 1) === 40) {
+        // `app.use('/admin', require('./routes/admin'))`: the module's default export.
+        const module = jsStringValue(this.t, s + 2);
+        if (module !== undefined) this.pluginMounts.push({ module, imported: 'default', parent, prefix: loop ? null : prefix });
+        continue;
+      }
       if (e - s !== 1 || this.t.kind[s] !== J_NAME) continue;
       const child = this.keyFor(jsText(this.t, s), idx);
       const list = this.mounts.get(child) ?? [];
@@ -670,7 +797,31 @@ class JsAnalyzer {
     const [s, e] = args[0];
     let fn: JsFn | undefined = this.fnByStart.get(s);
     if (!fn && e - s === 1 && t.kind[s] === J_NAME) fn = this.fnByName.get(jsText(t, s));
-    if (!fn || !fn.params[0]) return;
+    if (!fn) {
+      // A plugin from another module: `register(usersRoutes, ...)` with it imported, or
+      // `register(require('./routes/users'), ...)` / `register(import('./routes/users'), ...)`.
+      let imported: { module: string; imported: string } | undefined;
+      if (e - s === 1 && t.kind[s] === J_NAME) imported = this.imports.get(jsText(t, s));
+      else if ((jsIs(t, s, 'require') || jsIs(t, s, 'import')) && jp(t, s + 1) === 40 && e - s === 4) {
+        const module = jsStringValue(t, s + 2);
+        if (module !== undefined) imported = { module, imported: 'default' };
+      }
+      if (imported) this.pluginMounts.push({ ...imported, parent, prefix: loop ? null : this.registerPrefix(args) });
+      return;
+    }
+    if (!fn.params[0]) return;
+    const prefix = this.registerPrefix(args);
+    const child = `fn${fn.start}:${fn.params[0]}`;
+    const list = this.mounts.get(child) ?? [];
+    list.push({ parent, prefix: loop ? null : prefix });
+    this.mounts.set(child, list);
+  }
+
+  /** Fastify plugins registered here that come from another module. */
+  private readonly pluginMounts: { module: string; imported: string; parent: string; prefix: string | null }[] = [];
+
+  /** The `prefix` of `register(plugin, { prefix })`: '' when absent, null when not a literal. */
+  private registerPrefix(args: Range[]): string | null {
     let prefix: string | null = '';
     if (args[1]) {
       const props = this.objectProps(args[1]);
@@ -681,10 +832,7 @@ class JsAnalyzer {
         prefix = v && v.length === 1 ? v[0] : null;
       }
     }
-    const child = `fn${fn.start}:${fn.params[0]}`;
-    const list = this.mounts.get(child) ?? [];
-    list.push({ parent, prefix: loop ? null : prefix });
-    this.mounts.set(child, list);
+    return prefix;
   }
 
   private route(key: string, receiver: string, args: Range[], close: number, line: number): void {
@@ -849,13 +997,18 @@ class JsAnalyzer {
 
   private prefixes(key: string, depth: number): Array<{ prefix: string; partial: boolean }> {
     const kind = this.varKind(key);
-    const mounts = this.mounts.get(key);
-    if (!mounts || mounts.length === 0) return [{ prefix: '', partial: kind !== 'express-app' && kind !== 'fastify' }];
+    const local = this.mounts.get(key) ?? [];
+    const external = (kind === 'express-router' || key.startsWith('fn')) && this.external ? this.external(key, depth + 1) : [];
+    if (local.length === 0 && external.length === 0) return [{ prefix: '', partial: kind !== 'express-app' && kind !== 'fastify' }];
     if (depth > 8) return [];
     const out: Array<{ prefix: string; partial: boolean }> = [];
-    for (const m of mounts) {
+    for (const m of local) {
       if (m.prefix === null) continue;
       for (const pp of this.prefixes(m.parent, depth + 1)) out.push({ prefix: joinSlash(pp.prefix, m.prefix), partial: pp.partial });
+    }
+    for (const m of external) {
+      if (m.prefix === null) continue;
+      for (const pp of m.parents) out.push({ prefix: joinSlash(pp.prefix, m.prefix), partial: pp.partial });
     }
     return out;
   }
@@ -896,5 +1049,15 @@ class JsAnalyzer {
 
 export function detectJsRoutes(text: string): DetectedRoute[] {
   return new JsAnalyzer(tokenizeJs(text)).run();
+}
+
+/** Mounts of one of a file's routers (by key) made in other files, with the parents' full prefixes. */
+export type JsExternalMounts = (key: string, depth: number) => { prefix: string | null; parents: Array<{ prefix: string; partial: boolean }> }[];
+
+export type JsModule = JsAnalyzer;
+
+/** A JavaScript/TypeScript file analysed once, for the workspace route graph. */
+export function analyzeJs(text: string): JsModule {
+  return new JsAnalyzer(tokenizeJs(text)).analyze();
 }
 

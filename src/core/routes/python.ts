@@ -54,6 +54,8 @@ interface Registration {
   path: string;
   target?: PyDef;
   handlerRef?: PyValue;
+  /** `add_url_rule` with an endpoint and no view function: the endpoint it gives another URL. */
+  endpointAlias?: string;
   line: number;
 }
 
@@ -225,7 +227,9 @@ function scanCalls(t: PyTokens, s: number, e: number, mod: PyModule, inLoop: boo
     if (!path || path.kind !== 'str') continue;
     const handlerRef = attr === 'add_url_rule' ? argOf(call, 2, 'view_func') : argOf(call, 1, 'endpoint', 'route');
     const m = stringList(call.kwargs.get('methods'));
+    const endpoint = attr === 'add_url_rule' && !handlerRef ? argOf(call, 1, 'endpoint') : undefined;
     mod.registrations.push({
+      ...(endpoint && endpoint.kind === 'str' ? { endpointAlias: endpoint.value } : {}),
       receiver,
       attr,
       methods: m === undefined ? (attr === 'add_api_route' || attr === 'add_url_rule' ? ['GET'] : null) : m,
@@ -400,6 +404,13 @@ function handlersOf(reg: Registration, mod: PyModule): Handler[] {
     return methods.map((m) => defHandler(reg.target as PyDef, m));
   }
   const ref = reg.handlerRef ?? OTHER;
+  if (reg.endpointAlias !== undefined) {
+    // `add_url_rule("/", endpoint="index")` with no view: another URL for the view already
+    // registered under that endpoint (by default the function's name), not a handler of its own.
+    const endpoint = lastSegment(reg.endpointAlias);
+    const def = findDefs(mod, endpoint).find((d) => d.kind === 'def');
+    return def ? methods.map((m) => defHandler(def, m)) : [];
+  }
   let name: string | undefined;
   let viewClass = false;
   if (ref.kind === 'name') name = ref.name;
@@ -443,19 +454,36 @@ export function flaskJoin(prefix: string, rule: string): string {
   return prefix.replace(/\/+$/, '') + '/' + rule.replace(/^\/+/, '');
 }
 
-interface Prefix {
+export interface Prefix {
   prefix: string;
   partial: boolean;
 }
 
-function prefixesOf(mod: PyModule, name: string, depth: number): Prefix[] {
+/**
+ * A mount of one of this module's routers or blueprints made in another file
+ * (`app.include_router(users.router, prefix="/users")` in main.py): the prefix given there, and
+ * the full prefixes of the router or app it was mounted on.
+ */
+export interface ExternalMount {
+  /** As PyMount.prefix. */
+  prefix: string | null | undefined;
+  parents: Prefix[];
+}
+
+/** Mounts of `name` (a router or blueprint of this module) made in other files. */
+export type ExternalMounts = (name: string, depth: number) => ExternalMount[];
+
+/** Every prefix under which the routes registered on `name` are served. */
+export function prefixesOf(mod: PyModule, name: string, depth: number, external?: ExternalMounts): Prefix[] {
   const v = mod.vars.get(name);
   if (!v) return [{ prefix: '', partial: true }];
   if (depth > 8) return [];
   const own = v.prefix;
-  const mounts = mod.mounts.get(name);
+  const local = mod.mounts.get(name) ?? [];
   const routerLike = v.kind === 'fastapi-router' || v.kind === 'flask-blueprint';
-  if (!mounts || mounts.length === 0) return own === null ? [] : [{ prefix: own, partial: routerLike }];
+  const mounts: ExternalMount[] = local.map((m) => ({ prefix: m.prefix, parents: m.prefix === null ? [] : prefixesOf(mod, m.parent, depth + 1, external) }));
+  if (routerLike && external) mounts.push(...external(name, depth + 1));
+  if (mounts.length === 0) return own === null ? [] : [{ prefix: own, partial: routerLike }];
   const out: Prefix[] = [];
   for (const m of mounts) {
     if (m.prefix === null) continue;
@@ -463,15 +491,36 @@ function prefixesOf(mod: PyModule, name: string, depth: number): Prefix[] {
     const flask = v.kind === 'flask-blueprint';
     const effective = flask ? (m.prefix ?? own) : own;
     if (effective === null) continue;
-    for (const pp of prefixesOf(mod, m.parent, depth + 1)) {
+    for (const pp of m.parents) {
       out.push({ prefix: flask ? flaskJoin(pp.prefix, effective) : pp.prefix + (m.prefix ?? '') + effective, partial: pp.partial });
     }
   }
   return out;
 }
 
-/** The FastAPI/Starlette and Flask routes of an analysed module. */
-export function pythonRoutes(mod: PyModule): DetectedRoute[] {
+/**
+ * A class-based view registered here (`add_url_rule(..., view_func=ItemAPI.as_view("item"))`) but
+ * defined in another file: its lenses go in that file, one per method the class defines.
+ */
+export interface ImportedViews {
+  resolve(name: string): { key: string; cls: PyDef } | undefined;
+  add(key: string, route: DetectedRoute): void;
+}
+
+/** The class name of `X.as_view(...)` when X is not defined in this module. */
+function importedViewClass(reg: Registration, mod: PyModule): string | undefined {
+  const ref = reg.handlerRef;
+  if (!ref || ref.kind !== 'call' || !ref.callee.endsWith('.as_view')) return undefined;
+  const name = ref.callee.slice(0, -'.as_view'.length);
+  if (!name.includes('.') && findDefs(mod, name).some((d) => d.kind === 'class')) return undefined;
+  return name;
+}
+
+/**
+ * The FastAPI/Starlette and Flask routes of an analysed module; `external` adds mounts made in
+ * other files, `views` places class-based views defined in other files there.
+ */
+export function pythonRoutes(mod: PyModule, external?: ExternalMounts, views?: ImportedViews): DetectedRoute[] {
   const out: DetectedRoute[] = [];
   const seen = new Set<string>();
   for (const reg of mod.registrations) {
@@ -480,8 +529,17 @@ export function pythonRoutes(mod: PyModule): DetectedRoute[] {
     if (v) framework = frameworkOf(v.kind);
     else if (reg.path.startsWith('/')) framework = guessFramework(reg.attr, reg.receiver, mod.frameworks);
     if (!framework) continue;
-    const prefixes = prefixesOf(mod, reg.receiver, 0);
+    const prefixes = prefixesOf(mod, reg.receiver, 0, external);
     if (prefixes.length === 0) continue;
+    const viewClass = views ? importedViewClass(reg, mod) : undefined;
+    const found = viewClass !== undefined ? views!.resolve(viewClass) : undefined;
+    if (found) {
+      for (const p of prefixes) {
+        const route = framework === 'flask' ? flaskJoin(p.prefix, reg.path) : p.prefix + reg.path;
+        for (const h of classHandlers(found.cls, reg.methodsGiven ? reg.methods : null)) views!.add(found.key, toRoute(h, route, normalizeRoute(route), framework, p.partial));
+      }
+      continue;
+    }
     const handlers = handlersOf(reg, mod);
     for (const p of prefixes) {
       const route = framework === 'flask' ? flaskJoin(p.prefix, reg.path) : p.prefix + reg.path;

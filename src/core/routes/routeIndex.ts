@@ -7,7 +7,7 @@
  * handler's figures would be worse than none.
  */
 import { normalizeMethod, normalizeRoute } from './normalize';
-import { CodeHint, DetectedRoute, RouteMatch } from './types';
+import { CodeHint, DetectedRoute, MatchHints, RouteMatch } from './types';
 
 interface Entry {
   uri: string;
@@ -194,7 +194,7 @@ export class RouteIndex {
    * The handler serving a telemetry record. `route` is the template the framework reported
    * (`http.route`); `code` the handler's location when the sender gave one.
    */
-  match(method: string | undefined, route: string | undefined, code?: CodeHint): RouteMatch | undefined {
+  match(method: string | undefined, route: string | undefined, code?: CodeHint, hints?: MatchHints): RouteMatch | undefined {
     const m = normalizeMethod(method);
     const norm = route ? normalizeRoute(route) : undefined;
     const files = code?.file ? this.filesFor(code.file) : [];
@@ -203,9 +203,9 @@ export class RouteIndex {
       if (byCode) return byCode;
     }
     if (norm === undefined) return undefined;
-    const key = files.length === 0 ? `${m} ${norm}` : undefined;
+    const key = files.length === 0 ? `${m} ${norm}\u0000${hints?.service ?? ''}\u0000${hints?.language ?? ''}` : undefined;
     if (key !== undefined && this.cache.has(key)) return this.cache.get(key);
-    const found = this.byTemplate(m, norm, files);
+    const found = this.byTemplate(m, norm, files, hints);
     if (key !== undefined) {
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(key, found);
@@ -281,9 +281,9 @@ export class RouteIndex {
     return { uri: first.uri, line: first.route.line, route: first.route.route, handler: first.route };
   }
 
-  private byTemplate(m: string, norm: string, files: string[]): RouteMatch | undefined {
+  private byTemplate(m: string, norm: string, files: string[], hints?: MatchHints): RouteMatch | undefined {
     if (!this.byNormalized) this.build();
-    const exact = this.best(this.byNormalized?.get(norm) ?? [], m, files);
+    const exact = this.best(this.byNormalized?.get(norm) ?? [], m, files, hints);
     if (exact) return { ...exact, by: 'template' };
     // Routers mounted from another file: the telemetry route ends with the detected one.
     let longest = 0;
@@ -297,11 +297,11 @@ export class RouteIndex {
       }
       suffixed.push(e);
     }
-    const s = this.best(suffixed, m, files);
+    const s = this.best(suffixed, m, files, hints);
     return s ? { ...s, by: 'suffix' } : undefined;
   }
 
-  private best(entries: Entry[], m: string, files: string[]): Omit<RouteMatch, 'by'> | undefined {
+  private best(entries: Entry[], m: string, files: string[], hints?: MatchHints): Omit<RouteMatch, 'by'> | undefined {
     let rank = 0;
     let top: Entry[] = [];
     for (const e of entries) {
@@ -317,6 +317,43 @@ export class RouteIndex {
       const inFiles = top.filter((e) => files.includes(e.uri));
       if (inFiles.length > 0) top = inFiles;
     }
+    // Still several handlers: what the telemetry says of its sender breaks the tie, when it can.
+    if (top.length > 1 && hints?.service) {
+      const names = serviceFolderNames(hints.service);
+      const inService = top.filter((e) => this.files.get(e.uri)?.segs.slice(0, -1).some((seg) => [...serviceFolderNames(seg)].some((n) => names.has(n))));
+      if (inService.length > 0) top = inService;
+    }
+    if (top.length > 1 && hints?.language) {
+      const lang = sdkLanguage(hints.language);
+      const sameLanguage = lang ? top.filter((e) => fileLanguage(e.uri) === lang) : [];
+      if (sameLanguage.length > 0) top = sameLanguage;
+    }
     return this.unique(top);
   }
+}
+
+function folderName(s: string): string {
+  return s.toLowerCase().replace(/[-_. ]/g, '');
+}
+
+/** Forms of a service or folder name that mean the same: `orders-api`, `orders_api` and `orders` alike. */
+function serviceFolderNames(service: string): Set<string> {
+  const base = folderName(service);
+  const out = new Set([base]);
+  for (const suffix of ['api', 'service', 'svc', 'server', 'app', 'backend']) if (base.endsWith(suffix) && base.length > suffix.length) out.add(base.slice(0, -suffix.length));
+  return out;
+}
+
+/** `telemetry.sdk.language` as a file language; undefined for languages no detector reads. */
+function sdkLanguage(language: string): 'python' | 'js' | undefined {
+  const l = language.toLowerCase();
+  if (l === 'python') return 'python';
+  if (l === 'nodejs' || l === 'node' || l === 'js' || l === 'javascript' || l === 'typescript' || l === 'webjs') return 'js';
+  return undefined;
+}
+
+function fileLanguage(uri: string): 'python' | 'js' | undefined {
+  if (/\.py$/i.test(uri)) return 'python';
+  if (/\.[cm]?[jt]s$/i.test(uri)) return 'js';
+  return undefined;
 }

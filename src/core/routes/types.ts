@@ -47,3 +47,11 @@ export interface RouteMatch {
   handler: DetectedRoute;
   by: 'code' | 'template' | 'suffix';
 }
+
+/** What the telemetry says of its sender, to tell apart handlers that fit a route equally well. */
+export interface MatchHints {
+  /** `service.name`: a handler under a folder of that name is preferred. */
+  service?: string;
+  /** `telemetry.sdk.language`: a handler in a file of that language is preferred. */
+  language?: string;
+}

@@ -1,4 +1,6 @@
 import type { CodeLocation } from '../model';
+import type { QuantileBucket } from '../prometheus/quantile';
+import { BucketIncreaseSlots, observationsOf, quantileOf } from './bucketSlots';
 import { LatencySketch } from './sketch';
 
 /** Seconds of per-second history kept (15 minutes). */
@@ -174,7 +176,11 @@ export interface RouteSummary extends RouteKey {
   /** Requests in the window that were stopped in a debugger part of the time (in `count`, not in the percentiles). */
   paused: number;
   code: CodeLocation | null;
-  /** Where the figures came from: spans, or Prometheus/OTLP histograms when no spans came. */
+  /**
+   * Where the figures came from: spans, or Prometheus/OTLP histograms when no spans came. With
+   * 'metrics', p50/p95/p99 are interpolated inside histogram buckets (PromQL's histogram_quantile
+   * over the window's bucket increase), not measured from requests.
+   */
   source: 'spans' | 'metrics';
   lastSeenMs: number;
 }
@@ -184,11 +190,22 @@ export class RouteEntry {
   code: CodeLocation | undefined;
   lastSeenMs = 0;
   source: 'spans' | 'metrics' = 'spans';
+  /** Bucket increases per slot, for routes fed by histograms: their quantiles are PromQL's. */
+  buckets: BucketIncreaseSlots | undefined;
   constructor(readonly key: RouteKey) {}
+
+  /** The window's summed bucket increase, when this route's figures come from histograms. */
+  windowBuckets(nowMs: number, windowSec: number): QuantileBucket[] | undefined {
+    return this.source === 'metrics' && this.buckets ? this.buckets.windowBuckets(nowMs / 1000, windowSec) : undefined;
+  }
 
   summarize(nowMs: number, windowSec: number): RouteSummary {
     const w = this.series.window(nowMs / 1000, windowSec);
-    const q = (p: number): number | null => (w.sketch.count ? round3(w.sketch.quantile(p)) : null);
+    const buckets = this.windowBuckets(nowMs, windowSec);
+    const q = (p: number): number | null => {
+      if (buckets) return observationsOf(buckets) > 0 ? finiteOrNull(quantileOf(p, buckets)) : null;
+      return w.sketch.count ? round3(w.sketch.quantile(p)) : null;
+    };
     return {
       ...this.key,
       count: w.count,
@@ -207,6 +224,11 @@ export class RouteEntry {
 
 export function routeKeyString(k: RouteKey): string {
   return `${k.service}\u0000${k.method}\u0000${k.route}`;
+}
+
+/** Bucket quantiles are shown unrounded (they are PromQL's figures); NaN (no data) is null. */
+function finiteOrNull(x: number): number | null {
+  return Number.isNaN(x) ? null : x;
 }
 
 function round3(x: number): number {

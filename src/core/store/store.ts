@@ -5,6 +5,7 @@ import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, Pa
 import { durationMs, PAUSE_BANDS_ATTRIBUTE, PAUSED_MS_ATTRIBUTE } from '../model';
 import { isServerError } from '../semconv';
 import type { TelemetrySink } from '../sink';
+import { BucketIncreaseSlots, type BucketIncrease } from '../stats/bucketSlots';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
 import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
@@ -253,9 +254,11 @@ export class TelemetryStore implements TelemetrySink {
   /**
    * Requests counted from a latency histogram (Prometheus or OTLP metrics) for a route with no
    * spans. Once spans arrive for a route, histogram observations for it are ignored, so a request
-   * is never counted twice.
+   * is never counted twice. `observations` feed the request and error counts; `buckets`, the
+   * interval's increase per bucket, feed the route's quantiles, which are then PromQL's
+   * `histogram_quantile` over the window's summed increase.
    */
-  recordRouteHistogram(key: RouteKey, observations: { valueMs: number; count: number; error: boolean }[]): boolean {
+  recordRouteHistogram(key: RouteKey, observations: { valueMs: number; count: number; error: boolean }[], buckets?: BucketIncrease): boolean {
     const k = routeKeyString(key);
     let entry = this.routes.get(k);
     if (entry && entry.source === 'spans' && entry.series.total.count > 0) return false;
@@ -266,6 +269,10 @@ export class TelemetryStore implements TelemetrySink {
     }
     const nowSec = this.now() / 1000;
     for (const o of observations) if (o.count > 0) entry.series.record(nowSec, statDuration(o.valueMs), o.error, o.count);
+    if (buckets) {
+      entry.buckets ??= new BucketIncreaseSlots();
+      if (!entry.buckets.add(nowSec, buckets)) this.counters.inc('store.refused.routeBuckets');
+    }
     entry.lastSeenMs = this.now();
     return true;
   }
@@ -395,7 +402,7 @@ export class TelemetryStore implements TelemetrySink {
 
   sizes(): { spans: number; logs: number; bytes: number; traces: number; routes: number; routeStatsBytes: number; errorGroups: number; metricSeries: number } {
     let routeStatsBytes = 0;
-    for (const r of this.routes.values()) routeStatsBytes += r.series.bytes();
+    for (const r of this.routes.values()) routeStatsBytes += r.series.bytes() + (r.buckets?.bytes() ?? 0);
     for (const s of this.serviceSeries.values()) routeStatsBytes += s.bytes();
     return {
       spans: this.spanRing.size,

@@ -236,15 +236,19 @@ export class RoutesTable {
     if (a === r) return;
     row.applied = r;
     setText(row.cells[1], fmtRate(r.rps));
-    setText(row.cells[2], fmtMsShort(r.p50Ms));
-    setText(row.cells[3], fmtMsShort(r.p95Ms));
-    setText(row.cells[4], fmtMsShort(r.p99Ms));
+    // Quantiles interpolated inside histogram buckets are marked, so they are not read as measured.
+    const approx = r.fromBuckets ? '≈' : '';
+    setText(row.cells[2], approx + fmtMsShort(r.p50Ms));
+    setText(row.cells[3], approx + fmtMsShort(r.p95Ms));
+    setText(row.cells[4], approx + fmtMsShort(r.p99Ms));
+    for (const c of [row.cells[2], row.cells[3], row.cells[4]]) setAttr(c, 'title', r.fromBuckets ? 'Interpolated inside histogram buckets (PromQL histogram_quantile)' : '');
     setText(row.cells[5], fmtPct(r.errorRate));
     toggleClass(row.cells[5], 'err', r.errorRate > 0);
     toggleClass(row.body, 'has-errors', r.errorRate > 0);
     setText(row.paused, r.paused ? ` · ${r.paused} paused` : '');
     const pausedNote = r.paused ? ` ${r.paused} of them stopped at a breakpoint: counted, kept out of the percentiles.` : '';
-    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
+    const source = r.fromBuckets ? ' Latency percentiles are interpolated inside histogram buckets (from metrics, no traces).' : '';
+    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote}${source} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
     setAttr(row.body, 'title', title);
     setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
     if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));

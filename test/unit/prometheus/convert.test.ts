@@ -69,11 +69,46 @@ describe('ExpositionTracker: cumulative exposition to model points', () => {
     assert.deepEqual(q.histogram, { bounds: [0.1, 0.5], counts: [1, 0, 1], sum: 0.3, count: 2 });
   });
 
-  it('takes a new bucket layout as a new baseline', () => {
+  it('judges each bucket as its own counter: a new bucket starts from its first value, as PromQL increase does', () => {
     const t = new ExpositionTracker();
     scrape(t, '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 1\n', T0, false);
-    assert.deepEqual(scrape(t, '# TYPE h histogram\nh_bucket{le="2"} 3\nh_bucket{le="+Inf"} 3\n', T0 + 5000, true), []);
-    assert.equal(scrape(t, '# TYPE h histogram\nh_bucket{le="2"} 4\nh_bucket{le="+Inf"} 5\n', T0 + 10_000, true)[0].histogram!.count, 2);
+    // le="2" is new: its first value is its baseline; le="+Inf" went from 1 to 3.
+    const [a] = scrape(t, '# TYPE h histogram\nh_bucket{le="2"} 3\nh_bucket{le="+Inf"} 3\n', T0 + 5000, true);
+    assert.deepEqual(a.histogram!.counts, [0, 2]);
+    // Monotonic increases need no second copy.
+    assert.equal(a.histogram!.cumulativeIncrease, undefined);
+    const [b] = scrape(t, '# TYPE h histogram\nh_bucket{le="2"} 4\nh_bucket{le="+Inf"} 5\n', T0 + 10_000, true);
+    assert.deepEqual(b.histogram!.counts, [1, 1]);
+    assert.equal(b.histogram!.cumulativeIncrease, undefined);
+  });
+
+  it('a bucket added between two others counts nothing at first, so the increases are not monotonic', () => {
+    const t = new ExpositionTracker();
+    scrape(t, '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 4\n', T0, false);
+    const [p] = scrape(t, '# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="1.5"} 3\nh_bucket{le="+Inf"} 6\n', T0 + 5000, true);
+    assert.deepEqual(p.histogram!.bounds, [1, 1.5]);
+    assert.deepEqual(p.histogram!.cumulativeIncrease, [1, 0, 2]);
+    assert.deepEqual(p.histogram!.counts, [1, 0, 1]);
+  });
+
+  it('a bucket that went down restarted on its own; the others keep counting (no _created)', () => {
+    const t = new ExpositionTracker();
+    const h = (c: number[]) => `# TYPE h histogram\n${['1', '2', '+Inf'].map((le, i) => `h_bucket{le="${le}"} ${c[i]}`).join('\n')}\n`;
+    scrape(t, h([5, 8, 10]), T0, false);
+    // le=1 and +Inf went down (restarts), le=2 went up by 1.
+    const [p] = scrape(t, h([4, 9, 9]), T0 + 5000, true);
+    assert.deepEqual(p.histogram!.cumulativeIncrease, [4, 1, 9]);
+    // The monotonic per-bucket counts other consumers read raise le=2 to le=1.
+    assert.deepEqual(p.histogram!.counts, [4, 0, 5]);
+  });
+
+  it('a new _created time restarts every bucket', () => {
+    const t = new ExpositionTracker();
+    const h = (c: number[], created: number) =>
+      `# TYPE h histogram\n${['1', '+Inf'].map((le, i) => `h_bucket{le="${le}"} ${c[i]}`).join('\n')}\nh_created ${created}\n`;
+    scrape(t, h([5, 10], T0 / 1000 - 100), T0, false);
+    const [p] = scrape(t, h([6, 7], T0 / 1000 + 1), T0 + 5000, true);
+    assert.deepEqual(p.histogram!.counts, [6, 1]);
   });
 
   it('passes gauges, summaries, info and statesets through on every scrape', () => {

@@ -14,6 +14,11 @@ function fixturesDir(): string {
   throw new Error('test/fixtures/routes not found');
 }
 
+/** Absolute path of a file or directory of the route corpus. */
+export function fixturePath(name: string): string {
+  return join(fixturesDir(), name);
+}
+
 export function fixture(name: string): string {
   return readFileSync(join(fixturesDir(), name), 'utf8');
 }

@@ -155,3 +155,39 @@ describe('routes: routeMatches', () => {
     assert.equal(routeMatches(route('GET', '/', 1, { partial: true }), 'GET', '/api'), undefined);
   });
 });
+
+describe('routes: ties broken by what the telemetry says of its sender', () => {
+  const ORDERS = 'file:///repo/services/orders-api/app/main.py';
+  const USERS_PY = 'file:///repo/services/users_api/app/main.py';
+  const GATEWAY_JS = 'file:///repo/gateway/src/items.js';
+  const index = new RouteIndex();
+  index.setFile(ORDERS, [route('GET', '/items/{item_id}', 10)]);
+  index.setFile(USERS_PY, [route('GET', '/items/{item_id}', 12)]);
+  index.setFile(GATEWAY_JS, [route('GET', '/items/:id', 3, { framework: 'express' })]);
+
+  it('a tie is no match without hints', () => {
+    assert.equal(index.match('GET', '/items/{item_id}'), undefined);
+  });
+
+  it('the service name picks the handler under a folder of that name', () => {
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { service: 'orders-api' })?.uri, ORDERS);
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { service: 'users-api' })?.uri, USERS_PY);
+    // The usual -api/-service suffixes do not change what the name means.
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { service: 'orders' })?.uri, ORDERS);
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { service: 'orders-service' })?.uri, ORDERS);
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { service: 'billing' }), undefined);
+  });
+
+  it('the SDK language picks the handler in a file of that language', () => {
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { language: 'nodejs' })?.uri, GATEWAY_JS);
+    // Two Python handlers are left: still a tie, until the service name decides.
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { language: 'python' }), undefined);
+    assert.equal(index.match('GET', '/items/{item_id}', undefined, { language: 'python', service: 'orders-api' })?.uri, ORDERS);
+  });
+
+  it('code.* attributes come first: the handler at the reported location wins over the hints', () => {
+    const m = index.match('GET', '/items/{item_id}', { file: '/srv/services/users_api/app/main.py', line: 13, function: 'h12' }, { service: 'orders-api' });
+    assert.equal(m?.uri, USERS_PY);
+    assert.equal(m?.by, 'code');
+  });
+});
