@@ -149,7 +149,9 @@ export type TraceToHost =
   | { type: 'selectTrace'; traceId: string }
   | { type: 'setFilter'; filter: TraceFilter }
   /** Opens a span's or a log record's source: frame -1 is its code location, else a stack frame. */
-  | { type: 'openSource'; owner: 'span' | 'log'; id: string; frame: number };
+  | { type: 'openSource'; owner: 'span' | 'log'; id: string; frame: number }
+  /** Opens the chat with a question about the shown trace and the Routelens tools to answer it. */
+  | { type: 'askCopilot'; traceId: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -190,6 +192,8 @@ export function isTraceToHost(m: unknown): m is TraceToHost {
       return isTraceFilter(m.filter);
     case 'openSource':
       return (m.owner === 'span' || m.owner === 'log') && isStr(m.id) && m.id.length <= 64 && Number.isInteger(m.frame) && (m.frame as number) >= -1;
+    case 'askCopilot':
+      return isTraceIdString(m.traceId);
     default:
       return false;
   }

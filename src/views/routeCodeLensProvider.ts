@@ -241,7 +241,9 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     const shown = all.filter((x) => x.count > 0);
     if (shown.length === 0) return undefined;
     const md = new vscode.MarkdownString(undefined, false);
-    md.isTrusted = false;
+    // Only these two commands may run from the hover's links; every telemetry string below is
+    // appended as text, so none of it can add a link.
+    md.isTrusted = { enabledCommands: ['routelens.openRouteTraces', 'routelens.askCopilot'] };
     md.supportHtml = false;
     for (const [i, s] of shown.entries()) {
       if (i > 0) md.appendMarkdown('\n\n---\n\n');
@@ -269,6 +271,11 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
           md.appendMarkdown('\n');
         }
       }
+      // The handler's own method and route (from the source file), never a telemetry string.
+      const label = `${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`;
+      // Brackets and parentheses encoded too: a route string (from telemetry) cannot end the link.
+      const args = (a: unknown[]) => encodeURIComponent(JSON.stringify(a)).replace(/[()'!*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+      md.appendMarkdown(`\n[Show traces](command:routelens.openRouteTraces?${args([s.keys, label])}) · [Ask Copilot about this route](command:routelens.askCopilot?${args(['route', label])})\n`);
     }
     return new vscode.Hover(md, new vscode.Range(shown[0].handler.line, 0, shown[0].handler.line, 0));
   }

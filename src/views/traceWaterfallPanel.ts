@@ -161,6 +161,9 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
       case 'openSource':
         void this.openSource(m.owner, m.id, m.frame);
         return;
+      case 'askCopilot':
+        void vscode.commands.executeCommand('routelens.askCopilot', 'trace', m.traceId);
+        return;
     }
   }
 

@@ -64,5 +64,10 @@ describe('CodeLens on route handlers', () => {
     assert.match(text, /█/);
     const bars = [...text.matchAll(/≤ [\d.]+ m?s [█ ]+ (\d+)/g)].map((m) => Number(m[1]));
     assert.equal(bars.reduce((x, y) => x + y, 0), 4, 'the histogram adds up to the header');
+    // Links to the route's traces and to the chat, with the handler's own route as the question's subject.
+    assert.match(text, /\[Show traces\]\(command:routelens\.openRouteTraces\?[^)\s]+\)/);
+    const ask = /\[Ask Copilot about this route\]\(command:routelens\.askCopilot\?([^)\s]+)\)/.exec(text);
+    assert.ok(ask, text);
+    assert.deepEqual(JSON.parse(decodeURIComponent(ask[1])), ['route', 'GET /items/{item_id}']);
   });
 });

@@ -16,9 +16,10 @@ import os
 import re
 import sys
 import threading
+import time
 from urllib.parse import urlsplit
 
-from . import _callsite, _json, _trace
+from . import _callsite, _json, _otel, _trace
 from ._callsite import add_callsite
 from ._trace import ClientSpan, _current
 
@@ -95,6 +96,25 @@ class Fold:
     @property
     def span_id(self):
         return self.entry[0].span_id
+
+
+_owned = {}
+
+
+def otel_owns(libraries):
+    """Whether an OpenTelemetry instrumentation of one of `libraries` (names under
+    opentelemetry.instrumentation) is active: then OpenTelemetry makes the client span and sends
+    the traceparent, and the agent makes neither. Checked at most once a second per library set;
+    without OpenTelemetry in the process, one flag."""
+    if not _otel.loaded:
+        return False
+    now = time.monotonic()
+    hit = _owned.get(libraries)
+    if hit is not None and now - hit[0] < 1.0:
+        return hit[1]
+    owned = any(_otel.library_instrumented(name) for name in libraries)
+    _owned[libraries] = (now, owned)
+    return owned
 
 
 def begin(name, attributes):

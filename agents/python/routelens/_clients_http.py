@@ -9,7 +9,7 @@ the collector are never traced.
 
 import asyncio
 
-from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, traceparent
+from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, otel_owns, traceparent
 from ._patch import patch
 
 _SPAN_KEY = "_routelens_client_span"
@@ -37,6 +37,10 @@ def _make_origin(conn):
     return scheme + "://" + shown, host, port
 
 
+# OpenTelemetry instruments these on top of http.client: where one is active it owns the span.
+_HTTP_CLIENT_OTEL = ("requests", "urllib", "urllib3")
+
+
 def _make_putrequest(original):
     def putrequest(self, method, url, *args, **kwargs):
         span = None
@@ -46,7 +50,7 @@ def _make_putrequest(original):
             if previous is not None:
                 # A request line without a response read for the one before: that one is over.
                 end(previous)
-            if not is_collector(self.host, self.port):
+            if not is_collector(self.host, self.port) and not otel_owns(_HTTP_CLIENT_OTEL):
                 origin, host, port = _origin(self)
                 full = url if "://" in url[:16] else origin + (url if url.startswith("/") else "/" + url)
                 name = http_method(method)
@@ -138,7 +142,7 @@ def _httpx_begin(request):
         url = request.url
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
-        if is_collector(host, port):
+        if is_collector(host, port) or otel_owns(("httpx",)):
             return None
         name = http_method(request.method)
         span = begin(name, http_attributes(name, str(url), host, port))
@@ -225,7 +229,7 @@ def _make_aiohttp_request(original):
                 url = URL(str(url))
             host = url.host
             port = url.port
-            if host and not is_collector(host, port):
+            if host and not is_collector(host, port) and not otel_owns(("aiohttp_client",)):
                 name = http_method(method)
                 span = begin(name, http_attributes(name, str(url), host, port))
                 if span is not None:

@@ -124,7 +124,11 @@ def library_instrumented(name):
         for attr in dir(module):
             if attr.endswith("Instrumentor"):
                 cls = getattr(module, attr)
-                if isinstance(cls, type) and getattr(cls(), "is_instrumented_by_opentelemetry", False):
+                # Only the module's own instrumentor: calling BaseInstrumentor() (imported into
+                # the module) would make its singleton the one every subclass inherits.
+                if not isinstance(cls, type) or cls.__module__ != module.__name__:
+                    continue
+                if getattr(cls(), "is_instrumented_by_opentelemetry", False):
                     return True
     except Exception:
         pass

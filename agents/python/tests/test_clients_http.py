@@ -116,6 +116,39 @@ class HttpClientSpans(AgentTestCase):
         self.check_span(spans[3], root, third["traceparent"], "/c", 200, "requests-call")
         self.assertValidItems()
 
+    def test_an_opentelemetry_instrumentation_of_the_library_owns_the_call(self):
+        # The stand-in package (tests/otel_standin, see its README): the real SDK cannot be
+        # installed here. With RequestsInstrumentor active, OpenTelemetry makes the client span and
+        # sends the traceparent: the agent makes neither, and counts nothing twice.
+        import os
+        import sys
+
+        from routelens import _otel
+
+        standin = os.path.join(os.path.dirname(THIS_FILE), "otel_standin")
+        sys.path.insert(0, standin)
+        try:
+            from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+            _otel.mark_loaded()
+            RequestsInstrumentor().instrument()
+            _clients._owned.clear()
+            try:
+                with routelens.span("request") as owned_root:
+                    got = requests.get(self.base + "/owned").json()
+                self.assertIsNone(got["traceparent"], "no traceparent from the agent")
+            finally:
+                RequestsInstrumentor().uninstrument()
+                _clients._owned.clear()
+            with routelens.span("request") as root:
+                again = requests.get(self.base + "/ours").json()
+            self.assertIsNotNone(again["traceparent"])
+            self.client_spans(root, 1)
+            self.flush()
+            self.assertEqual([s for s in self.collector.spans() if s.get("parentSpanId") == owned_root.span_id and s["kind"] == "client"], [])
+        finally:
+            sys.path.remove(standin)
+
     def test_a_traceparent_set_by_the_caller_is_kept(self):
         mine = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
         with routelens.span("request") as root:

@@ -224,10 +224,18 @@ function onTrace(m: TraceMessage): void {
     trace.orphans ? el('span', { class: 'fact muted', title: 'Spans whose parent has not arrived or was dropped are shown at the top level' }, `${trace.orphans} without parent`) : '',
     trace.analysis?.criticalPath.length ? el('span', { class: 'fact path-legend', title: 'The parts of the spans this request waited on' }, el('span', { class: 'swatch', 'aria-hidden': 'true' }), 'critical path') : '',
     legend(trace),
+    askButton(trace.traceId),
   );
   renderFindings(trace);
   const keepSpan = previous === trace.traceId ? (selectedSpan?.spanId ?? null) : (state.spanId ?? null);
   waterfall.setTrace(trace, keepSpan);
+}
+
+/** "Ask Copilot": the chat opens with a question about this trace (the host decides what is available). */
+function askButton(traceId: string): HTMLElement {
+  const b = el('button', { type: 'button', class: 'link ask', 'data-testid': 'ask-copilot', title: 'Open the chat with a question about this trace and the Routelens tools to answer it' }, 'Ask Copilot');
+  b.addEventListener('click', () => post({ type: 'askCopilot', traceId }));
+  return b;
 }
 
 const findingsList = el('ul', { class: 'findings', 'data-testid': 'trace-findings', 'aria-label': 'Findings in this trace' });
