@@ -13,6 +13,8 @@ import { join, resolve } from 'node:path';
 import type { Span } from '../../../src/core/model';
 import { silentLogger } from '../../../src/core/log';
 import { startRuntime, type Runtime } from '../../../src/core/runtime';
+import { handleQuery } from '../../../src/core/collector/queryApi';
+import { analyseTraceView, type Finding } from '../../../src/core/findings';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { buildTraceView } from '../../../src/views/traceModel';
 import { freePort, httpStatus, until } from '../../support/net';
@@ -140,6 +142,22 @@ describe('a journey across three real services with the Python agent', function 
     assert.equal(attr(payQuery, 'db.query.text'), 'SELECT %s + ? AS total, ? AS note');
     assert.deepEqual([payQuery.code?.file, payQuery.code?.line], [PAYMENTS, markerLine(PAYMENTS, 'pay-query')]);
     assert.equal(payQuery.parentSpanId, paymentsServer.spanId);
+    // The N+1 in the inventory service: found at the line in the loop, on its route, from real spans.
+    store.insights.flush();
+    const insights = (handleQuery('/api/v1/insights', new URLSearchParams({ kind: 'n+1' }), store, { counters: store.counters, connectionCount: 0, port: 0 }).body as { insights: Finding[] }).insights;
+    assert.equal(insights.length, 1, JSON.stringify(insights));
+    assert.equal(insights[0].service, 'inventory');
+    assert.equal(insights[0].route, '/stock/<int:item>');
+    assert.equal(insights[0].callsPerRequest, 6);
+    assert.equal(insights[0].operation, 'SELECT note FROM stock WHERE item = ?');
+    assert.deepEqual([insights[0].location?.file, insights[0].location?.line], [INVENTORY, markerLine(INVENTORY, 'n-plus-one')]);
+    assert.deepEqual(insights[0].exampleTraceIds, [root.traceId]);
+    // The whole journey's critical path covers the front request, across the three processes.
+    const analysis = analyseTraceView(spans)!;
+    assert.equal(analysis.requestSpanId, frontServer.spanId);
+    const onPath = new Set(analysis.criticalPath.map((c) => c.spanId));
+    for (const s of [frontServer, toInventory, inventoryServer, toPayments, paymentsServer]) assert.ok(onPath.has(s.spanId), `${s.name} (${service(s)}) is on the critical path`);
+
     const text = JSON.stringify(spans.map((s) => s.attributes));
     for (const secret of ['front-literal', 'inventory-literal', 'payments-literal', 'front-secret']) assert.ok(!text.includes(secret), secret);
     for (const s of spans) if (s.parentSpanId) assert.ok(byId.has(s.parentSpanId), `${s.name}: parent in the trace`);

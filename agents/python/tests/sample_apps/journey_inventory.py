@@ -21,6 +21,9 @@ def stock(item):
     conn.execute("CREATE TABLE stock (item INTEGER, count INTEGER, note TEXT)")
     conn.execute("INSERT INTO stock VALUES (?, ?, 'inventory-literal')", (item, 3))
     count = conn.execute("SELECT count FROM stock WHERE item = ?", (item,)).fetchone()[0]  # stock-query
+    # An N+1 worth finding: one lookup per related item, where one query would do.
+    for related in range(6):
+        conn.execute("SELECT note FROM stock WHERE item = ?", (item + related,)).fetchall()  # n-plus-one
     conn.close()
     paid = requests.get(PAYMENTS + "/pay/%d/" % item, timeout=10).json()  # call-payments
     return jsonify({"item": item, "count": count, "payment": paid})
