@@ -182,7 +182,12 @@ describe('F5 with a breakpoint in the real VS Code', function () {
 
     await sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=paused-count]', { hasText: '1 paused' }).waitFor({ timeout: 15_000 });
     const cells = await row.locator('tr.figures td').allInnerTexts();
-    assert.equal(cells[3], p95Before, `p95 before ${p95Before}, after ${cells[3]}`);
+    // The 30 s wait is not in the p95: it stays where it was (the window slides by 10 s slots and
+    // the sketch is exact to 0.5%, so the figure may move by a hair, never towards 30 s).
+    const before = Number(p95Before);
+    const after = Number(cells[3]);
+    assert.ok(Number.isFinite(after) && Math.abs(after - before) <= Math.max(1, before * 0.25), `p95 before ${p95Before}, after ${cells[3]}`);
+    assert.ok(after < 1000, `p95 ${after} ms leaves the ${HOLD_MS} ms wait out`);
     await page.mouse.move(1150, 12);
     await sleep(1500);
     await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'debugger-after-sidebar.png') });

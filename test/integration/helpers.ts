@@ -1,6 +1,7 @@
 /** What the integration tests share: the extension's API and a polling wait. */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import { WebSocket } from 'ws';
 import type { RoutelensApi } from '../../src/services';
 
 /** The activated extension's API, once its collector has started (and, if asked, routes are indexed). */
@@ -21,4 +22,22 @@ export async function until<T>(f: () => T | undefined | false | Promise<T | unde
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Sends one batch of native-protocol spans as service `service` and waits for its ack. */
+export function sendBatch(port: number, spans: unknown[], service: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': service } }));
+      ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
+    });
+    ws.on('message', (d) => {
+      if (JSON.parse(d.toString()).type === 'ack') {
+        ws.close();
+        resolve();
+      }
+    });
+    ws.on('error', reject);
+  });
 }

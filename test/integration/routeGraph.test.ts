@@ -1,25 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { WebSocket } from 'ws';
 import { nativeSpan } from '../unit/helpers/telemetry';
-import { api, until } from './helpers';
+import { api, until, sendBatch } from './helpers';
 
-function send(port: number, spans: unknown[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
-    ws.on('open', () => {
-      ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'graph-test' } }));
-      ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
-    });
-    ws.on('message', (d) => {
-      if (JSON.parse(d.toString()).type === 'ack') {
-        ws.close();
-        resolve();
-      }
-    });
-    ws.on('error', reject);
-  });
-}
+const send = (port: number, spans: unknown[]) => sendBatch(port, spans, 'graph-test');
 
 /** A span with the route template only: no code location, as many OpenTelemetry SDKs send. */
 function templateOnly(route: string, durationMs: number): unknown {
