@@ -15,7 +15,6 @@ import { ensureInstalled, launchBrowser, openWorkbench, REPO_ROOT, startCodeServ
 const once = process.argv.includes('--once');
 const COLLECTOR = 'http://127.0.0.1:4318';
 const JOURNEY = join(REPO_ROOT, 'examples', 'journey');
-const children = [];
 const log = (m) => console.log(`[demo] ${m}`);
 
 function health(url) {
@@ -39,16 +38,6 @@ async function waitFor(check, what, ms = 60_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function stopAll() {
-  for (const c of children.splice(0)) {
-    try {
-      process.kill(-c.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-}
-
 let server;
 let journey;
 let stopping = false;
@@ -56,7 +45,6 @@ let stopping = false;
 async function shutdown(code) {
   if (stopping) return;
   stopping = true;
-  stopAll();
   await journey?.stop();
   await server?.stop().catch(() => {});
   log('stopped: VS Code, the demo API and its traffic have all exited');
@@ -125,7 +113,6 @@ async function main() {
   }
 
   if (once) {
-    stopAll();
     await journey?.stop();
     await server.stop();
     log('done');

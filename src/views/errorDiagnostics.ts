@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { innermostAppFrame, type ErrorGroup, type TelemetryStore } from '../core/store/store';
 import type { Logger } from '../core/log';
 import { mapToLocal, type PathMapping } from '../core/pathMapping';
+import { SourceLines } from './sourceLines';
 
 export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
 
@@ -15,7 +16,8 @@ export interface ProblemsConfig {
   pathMappings: PathMapping[];
 }
 
-const SEVERITY: Record<Exclude<SeveritySetting, 'off'>, vscode.DiagnosticSeverity> = {
+/** The Problems panel's severity for each setting value (every setting but `off`). */
+export const SEVERITY: Record<Exclude<SeveritySetting, 'off'>, vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
   warning: vscode.DiagnosticSeverity.Warning,
   information: vscode.DiagnosticSeverity.Information,
@@ -37,13 +39,14 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
   private readonly disposables: vscode.Disposable[] = [this.collection];
   private timer: NodeJS.Timeout | undefined;
   private readonly byUri = new Map<string, RoutelensDiagnostic[]>();
-  private lineCache = new Map<string, string[]>();
+  private readonly lines: SourceLines;
 
   constructor(
     private readonly store: TelemetryStore,
     private config: () => ProblemsConfig,
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    this.lines = new SourceLines(log, 'problems');
     const sub = store.onDidChange((e) => {
       if (e.errorsChanged) this.schedule();
     });
@@ -53,7 +56,7 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
     this.disposables.push({ dispose: () => clearInterval(sweep) });
     this.disposables.push(
       vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, this, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
-      vscode.workspace.onDidSaveTextDocument((d) => this.lineCache.delete(d.uri.fsPath)),
+      vscode.workspace.onDidSaveTextDocument((d) => this.lines.forget(d.uri.fsPath)),
     );
   }
 
@@ -83,7 +86,7 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
     }
     this.collection.clear();
     for (const [uri, list] of this.byUri) this.collection.set(vscode.Uri.parse(uri), list);
-    this.lineCache = new Map();
+    this.lines.clear();
   }
 
   private diagnosticFor(g: ErrorGroup, severity: vscode.DiagnosticSeverity, mappings: PathMapping[]): { uri: vscode.Uri; diagnostic: RoutelensDiagnostic } | undefined {
@@ -102,7 +105,7 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
     }
     if (!at) return undefined;
     const line = Math.max(0, at.line - 1);
-    const text = this.lineOf(at.file, line);
+    const text = this.lines.line(at.file, line);
     const start = text ? text.length - text.trimStart().length : 0;
     const range = new vscode.Range(line, start, line, text ? text.length : 0);
     const where = g.route ? ` on ${g.method ?? ''} ${g.route}`.replace('  ', ' ') : '';
@@ -121,20 +124,6 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
     }
     if (related.length) diagnostic.relatedInformation = related.slice(-10);
     return { uri: vscode.Uri.file(at.file), diagnostic };
-  }
-
-  private lineOf(file: string, line: number): string | undefined {
-    let lines = this.lineCache.get(file);
-    if (!lines) {
-      try {
-        lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
-      } catch (e) {
-        this.log.debug(`[problems] cannot read ${file}: ${(e as Error).message}`);
-        return undefined;
-      }
-      this.lineCache.set(file, lines);
-    }
-    return lines[line];
   }
 
   provideCodeActions(document: vscode.TextDocument, _range: vscode.Range, context: vscode.CodeActionContext): vscode.CodeAction[] {

@@ -4,14 +4,8 @@ import type { Finding } from '../core/findings';
 import type { Logger } from '../core/log';
 import { mapToLocal, type PathMapping } from '../core/pathMapping';
 import type { TelemetryStore } from '../core/store/store';
-import type { SeveritySetting } from './errorDiagnostics';
-
-const SEVERITY: Record<Exclude<SeveritySetting, 'off'>, vscode.DiagnosticSeverity> = {
-  error: vscode.DiagnosticSeverity.Error,
-  warning: vscode.DiagnosticSeverity.Warning,
-  information: vscode.DiagnosticSeverity.Information,
-  hint: vscode.DiagnosticSeverity.Hint,
-};
+import { SEVERITY, type SeveritySetting } from './errorDiagnostics';
+import { SourceLines } from './sourceLines';
 
 interface FindingDiagnostic extends vscode.Diagnostic {
   findingId?: string;
@@ -32,12 +26,14 @@ export class FindingDiagnostics implements vscode.Disposable, vscode.CodeActionP
   private readonly byUri = new Map<string, FindingDiagnostic[]>();
   private timer: NodeJS.Timeout | undefined;
   private lastKey = '';
+  private readonly lines: SourceLines;
 
   constructor(
     private readonly store: TelemetryStore,
     private readonly config: () => { severity: SeveritySetting; pathMappings: PathMapping[] },
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    this.lines = new SourceLines(log, 'findings');
     const sub = store.onDidChange((e) => {
       if (e.cleared) this.dismissed.clear();
       if (e.spans || e.cleared) this.schedule();
@@ -47,6 +43,7 @@ export class FindingDiagnostics implements vscode.Disposable, vscode.CodeActionP
       { dispose: () => sub.dispose() },
       { dispose: () => clearInterval(tick) },
       vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, this, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
+      vscode.workspace.onDidSaveTextDocument((d) => this.lines.forget(d.uri.fsPath)),
       vscode.commands.registerCommand('routelens.dismissFinding', (id: unknown) => {
         if (typeof id !== 'string') return;
         this.dismissed.add(id);
@@ -91,12 +88,7 @@ export class FindingDiagnostics implements vscode.Disposable, vscode.CodeActionP
 
   private diagnosticFor(f: Finding, file: string, line1: number, severity: vscode.DiagnosticSeverity): FindingDiagnostic {
     const line = Math.max(0, line1 - 1);
-    let text = '';
-    try {
-      text = fs.readFileSync(file, 'utf8').split(/\r?\n/)[line] ?? '';
-    } catch (e) {
-      this.log.debug(`[findings] cannot read ${file}: ${(e as Error).message}`);
-    }
+    const text = this.lines.line(file, line) ?? '';
     const start = text.length - text.trimStart().length;
     const seen = f.requests === 1 ? 'seen in 1 request' : `seen in ${f.requests} requests`;
     const d: FindingDiagnostic = new vscode.Diagnostic(new vscode.Range(line, start, line, text.length), `${f.message} (${seen}; service ${f.service})`, severity);
