@@ -25,6 +25,8 @@ import { RouteCodeLensProvider } from './views/routeCodeLensProvider';
 import { StatusBar } from './views/statusBar';
 import { SidebarProvider } from './views/sidebarProvider';
 import { registerTracePanel } from './views/traceWaterfallPanel';
+import type { CollectorStatus, FeatureContext } from './features/context';
+import { FEATURES } from './features/index';
 
 /** What `activate` returns: used by the integration tests; internal, not a stable API. */
 export interface RoutelensApi {
@@ -70,6 +72,8 @@ export class Services implements vscode.Disposable {
   private starting: Promise<void> = Promise.resolve();
   private readonly snapshotFile: vscode.Uri;
   private dirtySinceSnapshot = false;
+  private readonly settingsChanged = new vscode.EventEmitter<vscode.ConfigurationChangeEvent>();
+  private readonly collectorChanged = new vscode.EventEmitter<CollectorStatus>();
 
   constructor(context: vscode.ExtensionContext) {
     const { channel, log } = createLog();
@@ -147,6 +151,9 @@ export class Services implements vscode.Disposable {
     );
 
     this.registerCommands();
+    this.disposables.push(this.settingsChanged, this.collectorChanged);
+    const ctx = this.featureContext(context);
+    for (const register of FEATURES) this.disposables.push(register(ctx));
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         const restart = RESTART_KEYS.some((k) => e.affectsConfiguration(k));
@@ -171,6 +178,7 @@ export class Services implements vscode.Disposable {
           this.log.info('collector settings changed: restarting the collector');
           void this.restart();
         }
+        this.settingsChanged.fire(e);
       }),
     );
   }
@@ -241,6 +249,23 @@ export class Services implements vscode.Disposable {
     this.agent?.updateTerminalEnvironment();
     this.statusBar.update();
     this.sidebar.refresh();
+    this.collectorChanged?.fire(s);
+  }
+
+  /** What every feature in src/features gets (see src/features/context.ts). */
+  private featureContext(extension: vscode.ExtensionContext): FeatureContext {
+    return {
+      extension,
+      store: this.store,
+      log: this.log,
+      settings: () => this.config,
+      onDidChangeSettings: this.settingsChanged.event,
+      windowSeconds: () => this.windowSec,
+      collector: () => this.state,
+      onDidChangeCollector: this.collectorChanged.event,
+      runtime: () => this.host?.runtime,
+      endpoint: () => (this.state.state === 'listening' || this.state.state === 'viewer' ? this.state.endpoint : undefined),
+    };
   }
 
   private registerCommands(): void {

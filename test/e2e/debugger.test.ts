@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Frame, Page } from 'playwright-core';
+import { killAppProcesses } from '../support/processes';
 
 interface CodeServer {
   url: string;
@@ -124,8 +125,13 @@ describe('F5 with a breakpoint in the real VS Code', function () {
   });
 
   after(async function () {
+    // Stop the debug session first; debugpy's launcher, uvicorn's reloader and its server are then
+    // killed by their ids (found by this test's own port) in case they outlived the window.
+    if (page) await runCommand(page, 'Debug: Stop').catch(() => undefined);
+    await sleep(1000);
     await browser?.close().catch(() => undefined);
     await server?.stop();
+    killAppProcesses(String(appPort));
     if (workspace) rmSync(workspace, { recursive: true, force: true });
   });
 
@@ -182,12 +188,14 @@ describe('F5 with a breakpoint in the real VS Code', function () {
 
     await sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=paused-count]', { hasText: '1 paused' }).waitFor({ timeout: 15_000 });
     const cells = await row.locator('tr.figures td').allInnerTexts();
-    // The 30 s wait is not in the p95: it stays where it was (the window slides by 10 s slots and
-    // the sketch is exact to 0.5%, so the figure may move by a hair, never towards 30 s).
+    // The 30 s wait is in neither figure. With 31 requests in the window, p99 (nearest rank) is the
+    // slowest of them: it is the wait itself unless the paused request is left out. p95 may move as
+    // the window slides by 10 s slots over the slower first requests, never towards 30 s.
     const before = Number(p95Before);
     const after = Number(cells[3]);
-    assert.ok(Number.isFinite(after) && Math.abs(after - before) <= Math.max(1, before * 0.25), `p95 before ${p95Before}, after ${cells[3]}`);
-    assert.ok(after < 1000, `p95 ${after} ms leaves the ${HOLD_MS} ms wait out`);
+    const p99 = Number(cells[4]);
+    assert.ok(Number.isFinite(before) && Number.isFinite(after) && Number.isFinite(p99), `figures: ${cells.join(' | ')}`);
+    assert.ok(after < 1000 && p99 < 1000, `p95 ${after} ms and p99 ${p99} ms (before: p95 ${before} ms) leave the ${HOLD_MS} ms wait out`);
     await page.mouse.move(1150, 12);
     await sleep(1500);
     await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'debugger-after-sidebar.png') });

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { killAppProcesses } from '../support/processes';
 import { api, until } from './helpers';
 import { print } from './index';
 
@@ -24,10 +25,14 @@ function recordTranscript(): vscode.Disposable {
   });
 }
 
+/** The apps' ports, so what a session leaves running is found and stopped after each test. */
+const appPorts: number[] = [];
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = net.createServer().listen(0, '127.0.0.1', () => {
       const port = (srv.address() as net.AddressInfo).port;
+      appPorts.push(port);
       srv.close(() => resolve(port));
     });
   });
@@ -85,6 +90,7 @@ describe('F5 under the real debugger (debugpy)', function () {
     if (this.currentTest?.state === 'failed') print(`debug adapter transcript:\n${transcript.slice(-80).join('\n')}`);
     transcript.length = 0;
     await stopAll();
+    for (const p of appPorts.splice(0)) killAppProcesses(String(p));
   });
 
   it('runs the FastAPI template under debugpy with the agent: routes reach the collector and the lenses', async () => {

@@ -1,0 +1,7 @@
+/**
+ * Every feature's register(), in the order they start. A new feature adds one line here.
+ */
+import type * as vscode from 'vscode';
+import type { FeatureContext } from './context';
+
+export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [];
