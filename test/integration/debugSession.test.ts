@@ -4,12 +4,12 @@
 // configuration provider adds the agent; its debug adapter tracker reads the debug console.
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { killAppProcesses } from '../support/processes';
 import { api, until } from './helpers';
 import { print } from './index';
+import { freePort as anyFreePort } from '../support/net';
 
 /** The debug adapters' messages of this test run, shown when a test fails. */
 const transcript: string[] = [];
@@ -28,14 +28,11 @@ function recordTranscript(): vscode.Disposable {
 /** The apps' ports, so what a session leaves running is found and stopped after each test. */
 const appPorts: number[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      appPorts.push(port);
-      srv.close(() => resolve(port));
-    });
-  });
+/** A free port for an app, remembered so the suite stops what listens there afterwards. */
+async function freePort(): Promise<number> {
+  const port = await anyFreePort();
+  appPorts.push(port);
+  return port;
 }
 
 /** Status code and elapsed milliseconds of a GET (0 when nothing answered). */

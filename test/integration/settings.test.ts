@@ -3,15 +3,8 @@ import * as net from 'node:net';
 import * as vscode from 'vscode';
 import { serverSpan } from '../unit/helpers/telemetry';
 import { api, until } from './helpers';
+import { freePort } from '../support/net';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { MetricPoint } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { buildMetricsView, MAX_METRIC_MATCHES } from '../../../src/views/sidebarModel';
+import { buildMetricsView, MAX_METRIC_MATCHES } from '../../../src/features/dashboard/model';
 import { resource } from '../helpers/telemetry';
 
 function gauge(name: string, value: number, timeMs: number, attributes: Record<string, string> = {}): MetricPoint {
