@@ -1,5 +1,5 @@
 /**
- * The sidebar's view model: pure functions from the store to the state the webview draws. No
+ * The dashboard's view model: pure functions from the store to the state the webview draws. No
  * vscode here, so it is tested and benchmarked in plain Node.
  */
 import type { CodeLocation } from '../../core/model';

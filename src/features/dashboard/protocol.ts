@@ -1,10 +1,10 @@
-import { isBool, isNum, isNumOrNull, isObj, isOptNum, isOptStr, isStr, isTraceId } from '../../shared/guards';
-import type { Figures } from '../../core/stats/figures';
 /**
- * The messages between the extension host and the sidebar webview. Both ends import this module;
+ * The messages between the extension host and the dashboard webview (the Routelens view in the side bar). Both ends import this module;
  * each checks what it receives with the guards below, since a webview message is untrusted input
  * and a webview must not trust a message it did not expect either.
  */
+import { isBool, isNum, isNumOrNull, isObj, isOptNum, isOptStr, isStr, isTraceId } from '../../shared/guards';
+import type { Figures } from '../../core/stats/figures';
 
 export interface RouteRow extends Figures {
   service: string;

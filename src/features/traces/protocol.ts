@@ -1,8 +1,8 @@
-import { isBool, isNum, isObj, isOptStr, isSpanId, isStr, isTraceId } from '../../shared/guards';
 /**
  * The messages between the extension host and the trace panel (a route's traces and the
  * waterfall of one trace). Both ends check what they receive with the guards below.
  */
+import { isBool, isNum, isObj, isOptStr, isSpanId, isStr, isTraceId } from '../../shared/guards';
 
 export interface RouteRef {
   service: string;
