@@ -1,5 +1,8 @@
 import tseslint from 'typescript-eslint';
 
+/** A feature never reaches into the composition root. */
+const NO_APP = { regex: '^(\\.\\./)+(app|services|extension)(/|$)', message: 'A feature never imports the composition root (src/app, src/extension.ts): take what it needs from its FeatureContext.' };
+
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-test/**', 'agents/**', 'bench/**', 'scripts/**', 'test/fixtures/**'] },
   ...tseslint.configs.recommended,
@@ -27,7 +30,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^(\\.\\./)+(app|services|extension)(/|$)', message: 'A feature never imports the composition root (src/app, src/extension.ts): take what it needs from its FeatureContext.' },
+            NO_APP,
           ],
         },
       ],
@@ -40,7 +43,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^(\\.\\./)+(app|services|extension)(/|$)', message: 'A feature never imports the composition root (src/app, src/extension.ts): take what it needs from its FeatureContext.' },
+            NO_APP,
             { regex: '^\\.\\./(?!context$|\\.\\./)', message: 'A feature never imports another feature (nor the feature list); shared editor code lives in src/editor, shared types in src/shared or the core.' },
           ],
         },
