@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { WebSocket } from 'ws';
 import { killAppProcesses } from '../support/processes';
 import { api, until } from './helpers';
 import { print } from './index';
@@ -266,5 +267,35 @@ describe('F5 under the real debugger (debugpy)', function () {
     assert.equal(a.store.routeSummaries(60).length, 0, 'no agent ran in this session');
     const fromConsole = a.store.logs({ limit: 50 }).filter((l) => l.attributes['log.source'] === 'debug-console' && l.exception?.type === 'ValueError');
     assert.ok(fromConsole.length >= 1, 'the traceback came through the debug console');
+  });
+
+  it("sends the debug console's log records to the windows that view this collector, like every other source", async () => {
+    const a = await api({ routesIndexed: true });
+    assert.ok(a.collectorPort > 0, 'this window owns the collector');
+    // A viewer window attaches through the live stream: connect as one.
+    const viewer = new WebSocket(`ws://127.0.0.1:${a.collectorPort}/api/v1/live`, { headers: { Authorization: `Bearer ${a.token}` } });
+    const streamed: { attributes: Record<string, unknown>; exception?: { type?: string } }[] = [];
+    let ready = false;
+    viewer.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string; items?: typeof streamed };
+      if (m.type === 'ready') ready = true;
+      if (m.type === 'logs' && m.items) streamed.push(...m.items);
+    });
+    try {
+      await until(() => ready, 'the live stream to be ready', 10_000);
+      const port = await freePort();
+      const config = fastApiTemplate(port, { console: 'internalConsole', env: { ROUTELENS_DISABLED: '1' } });
+      assert.equal(await vscode.debug.startDebugging(folder(), config), true);
+      await until(async () => (await get(port, '/health', 2000)).status === 200, 'the app under the debugger to answer', 60_000, 250);
+      assert.equal((await get(port, '/boom')).status, 500);
+      const got = await until(
+        () => streamed.find((l) => l.attributes['log.source'] === 'debug-console' && l.exception?.type === 'ValueError'),
+        "the debug console's traceback on the live stream",
+        20_000,
+      );
+      assert.equal(got.exception?.type, 'ValueError');
+    } finally {
+      viewer.terminate();
+    }
   });
 });
