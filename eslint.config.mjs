@@ -1,5 +1,8 @@
 import tseslint from 'typescript-eslint';
 
+/** A feature never reaches into the composition root. */
+const NO_APP = { regex: '^(\\.\\./)+(app|services|extension)(/|$)', message: 'A feature never imports the composition root (src/app, src/extension.ts): take what it needs from its FeatureContext.' };
+
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-test/**', 'agents/**', 'bench/**', 'scripts/**', 'test/fixtures/**'] },
   ...tseslint.configs.recommended,
@@ -17,6 +20,41 @@ export default tseslint.config(
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'The core (collector, store, decoders, statistics, routes) must not import vscode.' }] }],
+    },
+  },
+  {
+    // A feature gets everything through its FeatureContext: no composition root, no other feature.
+    files: ['src/features/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            NO_APP,
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/features/*/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            NO_APP,
+            { regex: '^\\.\\./(?!context$|\\.\\./)', message: 'A feature never imports another feature (nor the feature list); shared editor code lives in src/editor, shared types in src/shared or the core.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The shared editor helpers serve every feature and the composition root: they import neither.
+    files: ['src/editor/**/*.ts', 'src/settings.ts', 'src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(app|features|services)(/|$)', message: 'Shared editor code does not depend on the composition root or on a feature.' }] }],
     },
   },
   {

@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
 const { detectRoutes, RouteIndex } = require('../out/src/core/routes/index.js');
-const { handlerStatsForFile, lensTitle } = require('../out/src/core/routes/handlerStats.js');
+const { handlerStatsForFile } = require('../out/src/core/routes/handlerStats.js');
+const { lensTitle } = require('../out/src/features/codeLens/lensText.js');
 const { TelemetryStore } = require('../out/src/core/store/store.js');
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;

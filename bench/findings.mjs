@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 
 const require = createRequire(import.meta.url);
 const { analyseTraceView } = require('../out/src/core/findings/index.js');
-const { buildTraceView } = require('../out/src/views/traceModel.js');
+const { buildTraceView } = require('../out/src/features/traces/model.js');
 const { TelemetryStore } = require('../out/src/core/store/store.js');
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 30;

@@ -1,6 +1,6 @@
 // The dashboard's cost, measured in the same run as baselines:
 //
-// 1. Extension host: building one sidebar state for 500 routes (buildSidebarState), per window,
+// 1. Extension host: building one sidebar state for 500 routes (buildDashboardState), per window,
 //    against the store's own routeSummaries() for the same window (what any view of the routes
 //    costs), plus serialising the state as postMessage does.
 // 2. Webview, in Chromium: the work per update of the real sidebar bundle (dist/webview/sidebar.js)
@@ -24,8 +24,8 @@ import { randomBytes } from 'node:crypto';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { TelemetryStore } = require('../out/src/core/store/store.js');
-const { buildSidebarState } = require('../out/src/views/sidebarModel.js');
-const { buildTraceView } = require('../out/src/views/traceModel.js');
+const { buildDashboardState } = require('../out/src/features/dashboard/model.js');
+const { buildTraceView } = require('../out/src/features/traces/model.js');
 const { launchBrowser } = await import('../scripts/vscode-test/codeServer.mjs');
 
 const args = process.argv.slice(2);
@@ -38,7 +38,7 @@ const UPDATES = Number(opt('updates', 40));
 const SPANS = Number(opt('spans', 2000));
 const SHOTS = opt('screenshots', '');
 
-for (const f of ['dist/webview/sidebar.js', 'dist/webview/trace.js', 'out/src/views/sidebarModel.js']) {
+for (const f of ['dist/webview/sidebar.js', 'dist/webview/trace.js', 'out/src/features/dashboard/model.js']) {
   if (!existsSync(join(ROOT, f))) {
     console.error(`webview-perf: ${f} is missing: run npm run build first`);
     process.exit(2);
@@ -112,7 +112,7 @@ for (let s = 0; s < HISTORY; s++) {
 const collector = { state: 'listening', endpoint: 'http://127.0.0.1:4318' };
 const input = (windowSec) => ({ collector, windowSec, service: null, paused: false, nowMs: clock.now });
 console.log(`webview-perf: ${ROUTES} routes, ${store.sizes().spans} spans kept, ${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores, load average ${loadavg()[0].toFixed(1)}), Node ${process.version}`);
-console.log('\nExtension host: sidebar updates (buildSidebarState), median of 30 after 5 warm-ups');
+console.log('\nExtension host: sidebar updates (buildDashboardState), median of 30 after 5 warm-ups');
 console.log('  Route rows, the slow/failed list and the charts are computed at most once a second (the');
 console.log('  figures have 1-second resolution); the other updates of that second reuse them.');
 const hostRows = [];
@@ -127,12 +127,12 @@ for (const windowSec of [60, 300, 900]) {
     }
     return stats(xs);
   };
-  const full = timeIt(() => buildSidebarState(store, input(windowSec)));
+  const full = timeIt(() => buildDashboardState(store, input(windowSec)));
   const cache = {};
-  buildSidebarState(store, input(windowSec), cache);
-  const cached = timeIt(() => buildSidebarState(store, input(windowSec), cache));
+  buildDashboardState(store, input(windowSec), cache);
+  const cached = timeIt(() => buildDashboardState(store, input(windowSec), cache));
   const base = timeIt(() => store.routeSummaries(windowSec));
-  const state = buildSidebarState(store, input(windowSec));
+  const state = buildDashboardState(store, input(windowSec));
   const json = JSON.stringify({ type: 'state', state });
   const ser = timeIt(() => JSON.stringify({ type: 'state', state }));
   // One full and three cached updates a second, each serialised for postMessage.
@@ -151,7 +151,7 @@ for (let u = 0; u < UPDATES; u++) {
   clock.now += 250;
   store.addSpans(routes.filter((_, i) => (i + u) % 8 === 0).map(request));
   if (u % 4 === 0) store.addMetrics(metrics());
-  const state = buildSidebarState(store, input(60), liveCache);
+  const state = buildDashboardState(store, input(60), liveCache);
   liveStates.push({ json: JSON.stringify({ type: 'state', state }), heavy: liveStates.length === 0 || JSON.parse(liveStates.at(-1).json).state.seq !== state.seq });
 }
 

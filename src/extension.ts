@@ -1,16 +1,18 @@
-import * as vscode from 'vscode';
-import { Services, type RoutelensApi } from './services';
+/** The extension's entry: activate builds the composition root (src/app) and returns the test API. */
+import type * as vscode from 'vscode';
+import { App } from './app/app';
+import type { RoutelensApi } from './app/testApi';
 
-let services: Services | undefined;
+let app: App | undefined;
 
 export function activate(context: vscode.ExtensionContext): RoutelensApi {
-  services = new Services(context);
-  services.start();
-  return services.api();
+  app = new App(context);
+  app.start();
+  return app.api();
 }
 
 export async function deactivate(): Promise<void> {
-  const s = services;
-  services = undefined;
-  await s?.dispose();
+  const a = app;
+  app = undefined;
+  await a?.dispose();
 }

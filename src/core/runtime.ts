@@ -41,6 +41,12 @@ export interface Runtime {
   store: TelemetryStore;
   collector: Collector;
   counters: Counters;
+  /**
+   * Where every source delivers: the store (histograms turned into route figures) and the live
+   * stream to the windows that view this collector. Telemetry the editor produces itself (the
+   * debug console) goes here too.
+   */
+  sink: TelemetrySink;
   /** The OTLP/gRPC port, or 0 when gRPC is off or could not start. */
   grpcPort: number;
   /** Why gRPC is not running, when it was asked for and failed. */
@@ -144,6 +150,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     store,
     collector,
     counters,
+    sink,
     grpcPort: grpc?.port ?? 0,
     grpcError,
     prometheus,

@@ -6,8 +6,10 @@
 import type * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import type { Runtime } from '../core/runtime';
+import type { TelemetrySink } from '../core/sink';
 import type { TelemetryStore } from '../core/store/store';
-import type { RoutelensConfig } from '../config';
+import type { RoutelensConfig, SettingsChange } from '../settings';
+import type { Tick } from '../editor/tick';
 
 /** The collector as the views show it. */
 export interface CollectorStatus {
@@ -31,4 +33,33 @@ export interface FeatureContext {
   runtime(): Runtime | undefined;
   /** The collector's endpoint when one answers there (owner or viewer). */
   endpoint(): string | undefined;
+
+  /** The same change as `onDidChangeSettings`, typed: snapshots before and after, and what it does. */
+  readonly onDidApplySettings: vscode.Event<SettingsChange>;
+  /** Changes the shared statistics window (the dashboard's window picker). */
+  setWindowSeconds(seconds: number): void;
+  /**
+   * Where a feature delivers telemetry it produces itself (the debug console's tracebacks and
+   * log lines): the collector's sink when this window owns it, so the live stream to other
+   * windows carries it too, else the store.
+   */
+  readonly sink: TelemetrySink;
+  /** The collector's ingest token (apps need it when ingest asks for one). */
+  readonly token: string;
+  /** Resolves once the collector has started (or failed to). */
+  whenStarted(): Promise<void>;
+  /** One shared once-a-second tick for what has to repaint as windows slide and rates decay. */
+  readonly tick: Tick;
+  /** What a feature offers the test API (src/app/testApi.ts); each feature fills in its own. */
+  readonly probes: FeatureProbes;
+}
+
+/** Hooks the integration tests read through the API `activate` returns (internal). */
+export interface FeatureProbes {
+  statusBarText?: () => string;
+  dashboardState?: () => unknown;
+  lensTitles?: (uri: vscode.Uri) => Promise<string[]>;
+  whenRoutesIndexed?: () => Promise<void>;
+  diagnostics?: () => [string, readonly vscode.Diagnostic[]][];
+  agent?: { readonly bootstrapDir: string; resolveDebugConfiguration(config: vscode.DebugConfiguration): vscode.DebugConfiguration };
 }

@@ -3,5 +3,20 @@
  */
 import type * as vscode from 'vscode';
 import type { FeatureContext } from './context';
+import * as agentTools from './agentTools';
+import * as codeLens from './codeLens';
+import * as dashboard from './dashboard';
+import * as problems from './problems';
+import * as pythonAgent from './pythonAgent';
+import * as statusBar from './statusBar';
+import * as traces from './traces';
 
-export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [];
+export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [
+  statusBar.register,
+  dashboard.register,
+  problems.register,
+  pythonAgent.register,
+  codeLens.register,
+  traces.register,
+  agentTools.register,
+];

@@ -6,11 +6,11 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
+import { freePort } from '../support/net';
 
 interface CodeServer {
   url: string;
@@ -55,17 +55,6 @@ async function loadHelpers(): Promise<Helpers> {
   return (await import(pathToFileURL(join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,12 +6,12 @@
 import * as assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { killAppProcesses } from '../support/processes';
+import { freePort, until as pollUntil } from '../support/net';
 
 interface CodeServer {
   url: string;
@@ -36,16 +36,6 @@ function findRepoRoot(from: string): string {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,14 +51,9 @@ function get(port: number, path: string, timeoutMs = 5000): Promise<{ status: nu
   });
 }
 
-async function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
+/** Polls every 250 ms (a page or a debugger is slow to change). */
+function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms: number): Promise<T> {
+  return pollUntil(f, what, ms, 250);
 }
 
 /** Runs a command by its title through the command palette. */

@@ -1,24 +1,16 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { agentEnvironment } from '../../src/agentSetup';
+import { agentEnvironment } from '../../src/features/pythonAgent/agentSetup';
 import { api, until } from './helpers';
+import { freePort } from '../support/net';
 
 const PYTHON = '/usr/bin/python3';
 
 
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, p: string): Promise<number> {
   return new Promise((resolve) => {

@@ -4,12 +4,13 @@
 // configuration provider adds the agent; its debug adapter tracker reads the debug console.
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { WebSocket } from 'ws';
 import { killAppProcesses } from '../support/processes';
 import { api, until } from './helpers';
 import { print } from './index';
+import { freePort as anyFreePort } from '../support/net';
 
 /** The debug adapters' messages of this test run, shown when a test fails. */
 const transcript: string[] = [];
@@ -28,14 +29,11 @@ function recordTranscript(): vscode.Disposable {
 /** The apps' ports, so what a session leaves running is found and stopped after each test. */
 const appPorts: number[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      appPorts.push(port);
-      srv.close(() => resolve(port));
-    });
-  });
+/** A free port for an app, remembered so the suite stops what listens there afterwards. */
+async function freePort(): Promise<number> {
+  const port = await anyFreePort();
+  appPorts.push(port);
+  return port;
 }
 
 /** Status code and elapsed milliseconds of a GET (0 when nothing answered). */
@@ -269,5 +267,35 @@ describe('F5 under the real debugger (debugpy)', function () {
     assert.equal(a.store.routeSummaries(60).length, 0, 'no agent ran in this session');
     const fromConsole = a.store.logs({ limit: 50 }).filter((l) => l.attributes['log.source'] === 'debug-console' && l.exception?.type === 'ValueError');
     assert.ok(fromConsole.length >= 1, 'the traceback came through the debug console');
+  });
+
+  it("sends the debug console's log records to the windows that view this collector, like every other source", async () => {
+    const a = await api({ routesIndexed: true });
+    assert.ok(a.collectorPort > 0, 'this window owns the collector');
+    // A viewer window attaches through the live stream: connect as one.
+    const viewer = new WebSocket(`ws://127.0.0.1:${a.collectorPort}/api/v1/live`, { headers: { Authorization: `Bearer ${a.token}` } });
+    const streamed: { attributes: Record<string, unknown>; exception?: { type?: string } }[] = [];
+    let ready = false;
+    viewer.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string; items?: typeof streamed };
+      if (m.type === 'ready') ready = true;
+      if (m.type === 'logs' && m.items) streamed.push(...m.items);
+    });
+    try {
+      await until(() => ready, 'the live stream to be ready', 10_000);
+      const port = await freePort();
+      const config = fastApiTemplate(port, { console: 'internalConsole', env: { ROUTELENS_DISABLED: '1' } });
+      assert.equal(await vscode.debug.startDebugging(folder(), config), true);
+      await until(async () => (await get(port, '/health', 2000)).status === 200, 'the app under the debugger to answer', 60_000, 250);
+      assert.equal((await get(port, '/boom')).status, 500);
+      const got = await until(
+        () => streamed.find((l) => l.attributes['log.source'] === 'debug-console' && l.exception?.type === 'ValueError'),
+        "the debug console's traceback on the live stream",
+        20_000,
+      );
+      assert.equal(got.exception?.type, 'ValueError');
+    } finally {
+      viewer.terminate();
+    }
   });
 });

@@ -2,7 +2,8 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { WebSocket } from 'ws';
-import type { RoutelensApi } from '../../src/services';
+import type { RoutelensApi } from '../../src/app/testApi';
+import { until as pollUntil } from '../support/net';
 
 /** The activated extension's API, once its collector has started (and, if asked, routes are indexed). */
 export async function api(opts: { routesIndexed?: boolean } = {}): Promise<RoutelensApi> {
@@ -13,15 +14,9 @@ export async function api(opts: { routesIndexed?: boolean } = {}): Promise<Route
   return a;
 }
 
-/** Polls `f` until it returns something truthy; fails naming `what` after `ms`. */
-export async function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15_000, everyMs = 50): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Polls `f` until it returns something truthy (every 50 ms here); fails naming `what` after `ms`. */
+export function until<T>(f: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 15_000, everyMs = 50): Promise<T> {
+  return pollUntil(f, what, ms, everyMs);
 }
 
 /** Sends one batch of native-protocol spans as service `service` and waits for its ack. */

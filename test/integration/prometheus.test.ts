@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as vscode from 'vscode';
-import type { RoutelensApi } from '../../src/services';
+import type { RoutelensApi } from '../../src/app/testApi';
 
 describe('Prometheus targets from the settings', function () {
   this.timeout(30_000);

@@ -3,15 +3,8 @@ import * as net from 'node:net';
 import * as vscode from 'vscode';
 import { serverSpan } from '../unit/helpers/telemetry';
 import { api, until } from './helpers';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../support/net';
+import { RESTART_KEYS, SETTINGS } from '../../src/settings';
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -55,5 +48,18 @@ describe('settings that change the collector', function () {
     // Still enforced for what arrives next.
     a.store.addSpans([serverSpan({ route: '/r0', durationMs: 5 })]);
     assert.equal(a.store.sizes().spans, 100);
+  });
+});
+
+describe('the settings table', () => {
+  it('has every setting of package.json, with its default, and nothing else', () => {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'routelens');
+    assert.ok(ext, 'the Routelens extension is loaded');
+    const declared = ext.packageJSON.contributes.configuration.properties as Record<string, { default?: unknown }>;
+    const table = SETTINGS as Record<string, { default: unknown }>;
+    assert.deepEqual(Object.keys(table).map((k) => `routelens.${k}`).sort(), Object.keys(declared).sort());
+    for (const [key, s] of Object.entries(table)) assert.deepEqual(s.default, declared[`routelens.${key}`].default, key);
+    assert.ok(RESTART_KEYS.includes('routelens.collector.grpcPort'));
+    assert.ok(!RESTART_KEYS.some((k) => k.startsWith('routelens.store.')), 'the store resizes in place');
   });
 });

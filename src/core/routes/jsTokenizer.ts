@@ -4,6 +4,7 @@
  * A regex and a division are told apart by the previous token, which is right for real code
  * except for contrived cases such as a regex literal directly after a block's closing brace.
  */
+import { grownTo } from './grow';
 
 export const J_NAME = 1;
 export const J_NUMBER = 2;
@@ -186,21 +187,11 @@ export function tokenizeJs(text: string): JsTokens {
   let count = 0;
   const grow = (): void => {
     cap *= 2;
-    const k2 = new Uint8Array(cap);
-    k2.set(kind);
-    kind = k2;
-    const f2 = new Uint8Array(cap);
-    f2.set(flags);
-    flags = f2;
-    const s2 = new Int32Array(cap);
-    s2.set(start);
-    start = s2;
-    const e2 = new Int32Array(cap);
-    e2.set(end);
-    end = e2;
-    const l2 = new Int32Array(cap);
-    l2.set(line);
-    line = l2;
+    kind = grownTo(kind, cap);
+    flags = grownTo(flags, cap);
+    start = grownTo(start, cap);
+    end = grownTo(end, cap);
+    line = grownTo(line, cap);
   };
   const stack: number[] = [];
   const pairs: number[] = [];

@@ -7,6 +7,7 @@
  * Tokens are kept in parallel typed arrays: a 10,000-line file has tens of thousands of tokens
  * and the detector runs on every edit, so no object is allocated per token.
  */
+import { grownTo } from './grow';
 
 export const NAME = 1;
 export const NUMBER = 2;
@@ -179,27 +180,13 @@ export function tokenizePython(text: string): PyTokens {
 
   const grow = (): void => {
     cap *= 2;
-    const k2 = new Uint8Array(cap);
-    k2.set(kind);
-    kind = k2;
-    const f2 = new Uint8Array(cap);
-    f2.set(flags);
-    flags = f2;
-    const s2 = new Int32Array(cap);
-    s2.set(start);
-    start = s2;
-    const e2 = new Int32Array(cap);
-    e2.set(end);
-    end = e2;
-    const l2 = new Int32Array(cap);
-    l2.set(line);
-    line = l2;
-    const el2 = new Int32Array(cap);
-    el2.set(endLine);
-    endLine = el2;
-    const c2 = new Int32Array(cap);
-    c2.set(col);
-    col = c2;
+    kind = grownTo(kind, cap);
+    flags = grownTo(flags, cap);
+    start = grownTo(start, cap);
+    end = grownTo(end, cap);
+    line = grownTo(line, cap);
+    endLine = grownTo(endLine, cap);
+    col = grownTo(col, cap);
   };
 
   const stack: number[] = [];

@@ -1,3 +1,4 @@
+import type { Figures } from './figures';
 import type { CodeLocation } from '../model';
 import type { QuantileBucket } from '../prometheus/quantile';
 import { BucketIncreaseSlots, observationsOf, quantileOf } from './bucketSlots';
@@ -166,13 +167,7 @@ export interface RouteKey {
   route: string;
 }
 
-export interface RouteSummary extends RouteKey {
-  count: number;
-  rps: number;
-  errorRate: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
+export interface RouteSummary extends RouteKey, Figures {
   /** Requests in the window that were stopped in a debugger part of the time (in `count`, not in the percentiles). */
   paused: number;
   code: CodeLocation | null;

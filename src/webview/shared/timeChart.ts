@@ -3,7 +3,7 @@
  * values under the cursor), themed from the editor's colours and sized to its container.
  */
 import uPlot from 'uplot';
-import type { ChartSeries } from '../../shared/sidebarProtocol';
+import type { ChartSeries } from '../../features/dashboard/protocol';
 import { el, setText } from './dom';
 import type { Theme } from './theme';
 

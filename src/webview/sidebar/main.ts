@@ -3,7 +3,7 @@
  * failed requests. The page is built once and updated in place on every state from the host.
  * Every string from telemetry goes into the DOM as text (textContent, attribute values).
  */
-import { isHostToSidebar, WINDOWS, type ErrorRow, type MapEdgeRow, type SidebarCommand, type SidebarState, type SidebarToHost, type TestRow, type TraceRow } from '../../shared/sidebarProtocol';
+import { isHostToDashboard, WINDOWS, type ErrorRow, type MapEdgeRow, type DashboardCommand, type DashboardState, type DashboardToHost, type TestRow, type TraceRow } from '../../features/dashboard/protocol';
 import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { ago, fmtBytes, fmtMs, fmtPct, fmtRate } from '../shared/format';
 import { onThemeChange, readTheme } from '../shared/theme';
@@ -21,12 +21,12 @@ function isSavedUi(s: unknown): s is SavedUi {
   return SORT_KEYS.includes(o.sort as SortKey) && typeof o.desc === 'boolean' && typeof o.filter === 'string' && typeof o.scrollY === 'number';
 }
 
-const vscode = vscodeApi<SidebarToHost, SavedUi>(isSavedUi);
+const vscode = vscodeApi<DashboardToHost, SavedUi>(isSavedUi);
 const ui: SavedUi = vscode.getState() ?? { sort: 'rps', desc: true, filter: '', scrollY: 0 };
-const post = (m: SidebarToHost) => vscode.postMessage(m);
+const post = (m: DashboardToHost) => vscode.postMessage(m);
 const save = () => vscode.setState(ui);
 
-function commandButton(label: string, command: SidebarCommand, title: string, cls = ''): HTMLButtonElement {
+function commandButton(label: string, command: DashboardCommand, title: string, cls = ''): HTMLButtonElement {
   const b = el('button', { type: 'button', title, class: cls }, label);
   b.addEventListener('click', () => post({ type: 'command', command }));
   return b;
@@ -34,7 +34,7 @@ function commandButton(label: string, command: SidebarCommand, title: string, cl
 
 // ---- header --------------------------------------------------------------------------------------
 
-const STATE_TEXT: Record<SidebarState['collector']['state'], string> = { listening: 'Listening', viewer: 'Connected to another window', starting: 'Starting…', stopped: 'Stopped', portInUse: 'Port in use', error: 'Not running' };
+const STATE_TEXT: Record<DashboardState['collector']['state'], string> = { listening: 'Listening', viewer: 'Connected to another window', starting: 'Starting…', stopped: 'Stopped', portInUse: 'Port in use', error: 'Not running' };
 
 const dot = el('span', { class: 'dot busy', 'aria-hidden': 'true' });
 const stateText = el('span', { class: 'state', 'data-testid': 'collector-state', role: 'status' }, 'Starting…');
@@ -61,7 +61,7 @@ const header = el(
 );
 
 let serviceOptions = '';
-function updateHeader(s: SidebarState): void {
+function updateHeader(s: DashboardState): void {
   const c = s.collector;
   dot.className = `dot ${c.state === 'listening' || c.state === 'viewer' ? 'ok' : c.state === 'starting' || c.state === 'stopped' ? 'busy' : 'bad'}`;
   setText(stateText, STATE_TEXT[c.state]);
@@ -124,7 +124,7 @@ onThemeChange((t) => {
   for (const c of Object.values(charts)) c.setTheme(t);
 });
 
-function updateCharts(s: SidebarState): void {
+function updateCharts(s: DashboardState): void {
   const { fromSec, toSec } = s.charts;
   charts.requests.update(s.charts.requests, fromSec, toSec);
   charts.latency.update(s.charts.latency, fromSec, toSec);
@@ -175,7 +175,7 @@ function createErrorItem(e: ErrorRow): HTMLLIElement {
   return li;
 }
 
-function updateErrors(s: SidebarState): void {
+function updateErrors(s: DashboardState): void {
   errorsSection.hidden = s.errors.length === 0;
   setText(errorsTitle, `Recent errors (${s.errors.length})`);
   reconcile(errorsList, s.errors.slice(0, 20), errorItems, {
@@ -199,7 +199,7 @@ const tracesSection = el('section', { class: 'traces', 'aria-label': 'Slow and f
 const traceItems = new Map<string, HTMLLIElement>();
 const traceParts = new WeakMap<Element, { name: HTMLElement; dur: HTMLElement; meta: HTMLElement; row: TraceRow }>();
 
-function updateTraces(s: SidebarState): void {
+function updateTraces(s: DashboardState): void {
   tracesSection.hidden = s.traces.length === 0;
   reconcile(tracesList, s.traces, traceItems, {
     key: (t) => t.traceId,
@@ -232,7 +232,7 @@ const mapItems = new Map<string, HTMLLIElement>();
 const mapParts = new WeakMap<Element, { from: HTMLElement; kind: HTMLElement; to: HTMLElement; figs: HTMLElement }>();
 const KIND_BADGE: Record<MapEdgeRow['toKind'], string> = { db: 'DB', http: 'HTTP', service: 'SVC' };
 
-function updateMap(s: SidebarState): void {
+function updateMap(s: DashboardState): void {
   mapSection.hidden = s.serviceMap.length === 0;
   reconcile(mapList, s.serviceMap, mapItems, {
     key: (e) => `${e.from}\u0000${e.toKind}\u0000${e.to}`,
@@ -264,7 +264,7 @@ const testsSection = el('section', { class: 'tests', 'aria-label': 'Test runs' }
 const testItems = new Map<string, HTMLLIElement>();
 const testParts = new WeakMap<Element, { name: HTMLElement; slowest: HTMLElement; meta: HTMLElement; row: TestRow }>();
 
-function updateTests(s: SidebarState): void {
+function updateTests(s: DashboardState): void {
   const tests = s.tests ?? [];
   testsSection.hidden = tests.length === 0;
   setText(testsTitle, `Test runs (${tests.length})`);
@@ -315,7 +315,7 @@ function fmtValue(v: number | null, unit?: string): string {
   return Math.abs(v) >= 1000 || Number.isInteger(v) ? String(Math.round(v)) : v.toPrecision(3);
 }
 
-function updateMetrics(s: SidebarState): void {
+function updateMetrics(s: DashboardState): void {
   const m = s.metrics;
   metricsSection.hidden = !m || (m.targets.length === 0 && m.total === 0 && m.filter === '');
   if (!m) return;
@@ -369,7 +369,7 @@ document.getElementById('app')!.append(header, empty, content);
 
 let restoredScroll = false;
 let lastSeq = -1;
-function update(s: SidebarState): void {
+function update(s: DashboardState): void {
   updateHeader(s);
   setText(emptyEndpoint, s.collector.endpoint);
   const hasData = s.routes.length > 0 || s.errors.length > 0 || (s.tests?.length ?? 0) > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined || (s.metrics?.total ?? 0) > 0 || (s.metrics?.targets.length ?? 0) > 0;
@@ -411,7 +411,7 @@ window.addEventListener('scroll', () => {
 });
 
 window.addEventListener('message', (ev: MessageEvent) => {
-  if (!isHostToSidebar(ev.data)) return;
+  if (!isHostToDashboard(ev.data)) return;
   update(ev.data.state);
 });
 

@@ -7,7 +7,7 @@
  * filter finds any route), and rows scrolled out of view are brought up to date when they come
  * back into view: an update costs what is on screen, not what the API has.
  */
-import type { RouteRow } from '../../shared/sidebarProtocol';
+import type { RouteRow } from '../../features/dashboard/protocol';
 import { el, onActivate, setAttr, setText, svg, toggleClass } from '../shared/dom';
 import { fmtMsShort, fmtPct, fmtRate, windowLabel } from '../shared/format';
 

@@ -3,7 +3,7 @@
  * frames as links to the source) and the log records of the trace. Rebuilt when the selection
  * changes, which is rare next to the sidebar's live updates; all telemetry goes in as text.
  */
-import type { AttrPair, ExceptionView, LogView, SpanView, TraceView } from '../../shared/traceProtocol';
+import type { AttrPair, ExceptionView, LogView, SpanView, TraceView } from '../../features/traces/protocol';
 import { el } from '../shared/dom';
 import { clock, fmtMs } from '../shared/format';
 

@@ -16,7 +16,7 @@ import {
   type TracesMessage,
   type TraceToHost,
   type TraceView,
-} from '../../shared/traceProtocol';
+} from '../../features/traces/protocol';
 import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { clock, fmtMs, windowLabel } from '../shared/format';
 import { vscodeApi } from '../shared/vscodeApi';

@@ -3,7 +3,7 @@
  * under its parent, coloured by service. Only the rows in view exist in the DOM (a small pool
  * reused while scrolling), so a trace of thousands of spans opens and scrolls without freezing.
  */
-import type { SpanView, TraceView } from '../../shared/traceProtocol';
+import type { SpanView, TraceView } from '../../features/traces/protocol';
 import { el, setAttr, setText, toggleClass } from '../shared/dom';
 import { fmtMs } from '../shared/format';
 

@@ -16,7 +16,7 @@ import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { handleQuery } from '../../../src/core/collector/queryApi';
 import { analyseTraceView, type Finding } from '../../../src/core/findings';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { buildTraceView } from '../../../src/views/traceModel';
+import { buildTraceView } from '../../../src/features/traces/model';
 import { freePort, httpStatus, until } from '../../support/net';
 
 const ROOT = resolve(__dirname, '..', '..', '..', '..');

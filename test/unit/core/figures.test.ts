@@ -2,11 +2,12 @@ import * as assert from 'node:assert/strict';
 import { handleQuery } from '../../../src/core/collector/queryApi';
 import type { Span } from '../../../src/core/model';
 import { normalizeRoute, RouteIndex, type DetectedRoute } from '../../../src/core/routes';
-import { handlerStatsForFile, histogramText, hoverHeadline } from '../../../src/core/routes/handlerStats';
+import { handlerStatsForFile } from '../../../src/core/routes/handlerStats';
+import { histogramText, hoverHeadline } from '../../../src/features/codeLens/lensText';
 import type { RouteSummary } from '../../../src/core/stats/routeStats';
 import { TelemetryStore } from '../../../src/core/store/store';
-import type { CollectorView } from '../../../src/shared/sidebarProtocol';
-import { buildSidebarState } from '../../../src/views/sidebarModel';
+import type { CollectorView } from '../../../src/features/dashboard/protocol';
+import { buildDashboardState } from '../../../src/features/dashboard/model';
 import { serverSpan } from '../helpers/telemetry';
 
 // 13:20:07 UTC: not on a latency-slot boundary, so windows start mid-slot.
@@ -59,7 +60,7 @@ describe('figures: time of the request, not of its arrival', () => {
     for (let k = 0; k < nowIdx - 30; k++) assert.equal(counts[k], 0);
     assert.equal(counts[nowIdx], 0, 'nothing piles up in the second the batch arrived');
 
-    const state = buildSidebarState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: clock.now });
+    const state = buildDashboardState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: clock.now });
     const rps = state.charts.requests.lines[0].filter((v): v is number => v !== null);
     assert.ok(Math.max(...rps) <= 100, `the requests chart peaks at ${Math.max(...rps)} req/s, not at the batch`);
     // The latency chart has points for the slots the requests fell in (no gap where they happened).
@@ -91,8 +92,8 @@ describe('figures: time of the request, not of its arrival', () => {
       // (The breakdown differs by design: the live store's traces have settled, the late one's not yet.)
       assert.deepEqual({ ...a, lastSeenMs: 0, breakdown: null }, { ...b, lastSeenMs: 0, breakdown: null }, `window ${window}`);
     }
-    const la = buildSidebarState(late.store, { collector, windowSec: 60, service: null, paused: false, nowMs: T0 });
-    const lb = buildSidebarState(live.store, { collector, windowSec: 60, service: null, paused: false, nowMs: T0 });
+    const la = buildDashboardState(late.store, { collector, windowSec: 60, service: null, paused: false, nowMs: T0 });
+    const lb = buildDashboardState(live.store, { collector, windowSec: 60, service: null, paused: false, nowMs: T0 });
     assert.deepEqual(la.totals, lb.totals);
     assert.deepEqual(la.charts.requests, lb.charts.requests);
     assert.deepEqual(la.charts.latency, lb.charts.latency);
@@ -135,7 +136,7 @@ describe('figures: every view agrees on the same requests', () => {
     it(`lens, hover, sidebar row and /api/v1/routes give one count and one set of percentiles (window ${window} s)`, () => {
       const { store, index } = populated();
       const lenses = handlerStatsForFile(FILE, index, store, window, T0);
-      const rows = buildSidebarState(store, { collector, windowSec: window, service: null, paused: false, nowMs: T0 }).routes;
+      const rows = buildDashboardState(store, { collector, windowSec: window, service: null, paused: false, nowMs: T0 }).routes;
       const api = apiRoutes(store, window);
       assert.equal(api.length, 2);
       for (const r of api) {

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { nativeSpan } from '../helpers/telemetry';
+import { freePort, until } from '../../support/net';
 
 const SCRIPT = join(__dirname, '..', '..', 'support', 'windowProcess.js');
 const TOKEN = 'multi-window-token-0123456789';
@@ -14,14 +14,6 @@ interface Win {
   ask(): Promise<{ routes: { route: string; count: number }[]; mode: string }>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function open(port: number): Win {
   const child = fork(SCRIPT, [String(port), TOKEN], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -45,14 +37,6 @@ function open(port: number): Win {
   return win;
 }
 
-async function until(f: () => boolean | Promise<boolean>, what: string, ms = 8000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await f())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - t0;
-}
 
 function send(port: number, route: string, n: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -77,19 +61,21 @@ describe('several windows, one collector (two processes)', function () {
     const port = await freePort();
     const a = open(port);
     wins.push(a);
-    await until(() => a.mode === 'owner', 'window A to own the port');
+    await until(() => a.mode === 'owner', 'window A to own the port', 8000, 50);
     await send(port, '/before', 3);
     const b = open(port);
     wins.push(b);
-    await until(() => b.mode === 'viewer', 'window B to attach as a viewer');
+    await until(() => b.mode === 'viewer', 'window B to attach as a viewer', 8000, 50);
     // The viewer starts from the owner's snapshot, then follows live.
     assert.equal(await countOf(b, '/before'), 3);
     await send(port, '/live', 2);
-    await until(async () => (await countOf(b, '/live')) === 2, 'the viewer to see live data');
+    await until(async () => (await countOf(b, '/live')) === 2, 'the viewer to see live data', 8000, 50);
     assert.equal(await countOf(a, '/live'), 2);
 
     a.child.kill('SIGKILL');
-    const tookMs = await until(() => b.mode === 'owner', 'window B to take over');
+    const t0 = Date.now();
+    await until(() => b.mode === 'owner', 'window B to take over', 8000, 50);
+    const tookMs = Date.now() - t0;
     assert.ok(tookMs < 5000, `took over in ${tookMs} ms`);
     await send(port, '/after', 4);
     assert.equal(await countOf(b, '/after'), 4);
@@ -101,6 +87,6 @@ describe('several windows, one collector (two processes)', function () {
     const x = open(port);
     const y = open(port);
     wins.push(x, y);
-    await until(() => [x.mode, y.mode].sort().join() === 'owner,viewer', 'one owner and one viewer');
+    await until(() => [x.mode, y.mode].sort().join() === 'owner,viewer', 'one owner and one viewer', 8000, 50);
   });
 });

@@ -2,13 +2,14 @@ import * as assert from 'node:assert/strict';
 import { DebugSessionPauses } from '../../../src/core/debugPauses';
 import { exportOtlpJson, importOtlpJson } from '../../../src/core/importExport';
 import { PAUSED_MS_ATTRIBUTE, type Span } from '../../../src/core/model';
-import { handlerStatsForFile, hoverHeadline, lensTitle } from '../../../src/core/routes/handlerStats';
+import { handlerStatsForFile } from '../../../src/core/routes/handlerStats';
+import { hoverHeadline, lensTitle } from '../../../src/features/codeLens/lensText';
 import { normalizeRoute } from '../../../src/core/routes/normalize';
 import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { PauseLedger } from '../../../src/core/store/pauses';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { isTraceView } from '../../../src/shared/traceProtocol';
-import { buildTraceView, traceListRows } from '../../../src/views/traceModel';
+import { isTraceView } from '../../../src/features/traces/protocol';
+import { buildTraceView, traceListRows } from '../../../src/features/traces/model';
 import { serverSpan } from '../helpers/telemetry';
 
 const PID = 4242;

@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -13,15 +12,8 @@ import { silentLogger } from '../../../src/core/log';
 import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { observationsFromHistogram } from '../../../src/core/stats/histogramObservations';
 import { LatencySketch } from '../../../src/core/stats/sketch';
+import { freePort } from '../../support/net';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function getJson(port: number, path: string, token: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import { handleQuery } from '../../../src/core/collector/queryApi';
 import { analyseRequest, analyseTraceView, criticalPath, InsightsEngine, normalizeStatement, pathTemplate, timedTree, type Finding } from '../../../src/core/findings';
 import { PAUSED_MS_ATTRIBUTE, type Attributes, type Span, type SpanKind } from '../../../src/core/model';
-import { breakdownLine } from '../../../src/core/routes/handlerStats';
+import { breakdownLine } from '../../../src/features/codeLens/lensText';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { isSidebarState } from '../../../src/shared/sidebarProtocol';
-import { buildSidebarState } from '../../../src/views/sidebarModel';
+import { isDashboardState } from '../../../src/features/dashboard/protocol';
+import { buildDashboardState } from '../../../src/features/dashboard/model';
 import { hex, resource } from '../helpers/telemetry';
 
 const T0 = 1_790_000_000_000;
@@ -306,14 +306,14 @@ describe('findings: the service map and the sidebar', () => {
     assert.ok(Math.abs(edges['payments -> db:postgresql shop'].p95Ms! - 30) < 0.3);
     assert.deepEqual(map.nodes.map((n) => `${n.kind}:${n.name}`), ['service:gateway', 'service:payments', 'db:postgresql shop', 'http:api.partner.example:443']);
 
-    const state = buildSidebarState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: null, paused: false, nowMs: clock.now });
-    assert.ok(isSidebarState(JSON.parse(JSON.stringify(state))), 'the state with the map and the bars passes the webview guard');
+    const state = buildDashboardState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: null, paused: false, nowMs: clock.now });
+    assert.ok(isDashboardState(JSON.parse(JSON.stringify(state))), 'the state with the map and the bars passes the webview guard');
     assert.equal(state.serviceMap.length, 3);
     const row = state.routes.find((r) => r.route === '/checkout')!;
     // 100 ms: 30 in payments' database, 10 in payments' own code, 10 + 30 in HTTP, 20 own code.
     assert.deepEqual({ ...row.breakdown, top: undefined }, { code: 20, db: 30, http: 40, service: 10, top: undefined });
     assert.deepEqual(row.breakdown!.top.slice(0, 2).map((t) => `${t.target} ${t.meanMs}`).sort(), ['api.partner.example:443 30', 'postgresql shop 30']);
-    const only = buildSidebarState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: 'payments', paused: false, nowMs: clock.now });
+    const only = buildDashboardState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:1' }, windowSec: 60, service: 'payments', paused: false, nowMs: clock.now });
     assert.deepEqual(only.serviceMap.map((e) => `${e.from}>${e.to}`).sort(), ['gateway>payments', 'payments>postgresql shop']);
   });
 });

@@ -2,34 +2,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counters } from '../../../src/core/counters';
 import { silentLogger } from '../../../src/core/log';
-import type { LogRecord, MetricPoint, Span } from '../../../src/core/model';
-import type { TelemetrySink } from '../../../src/core/sink';
 import { createOtlpHttpHandler } from '../../../src/core/otlp/http';
 import { startOtlpGrpcServer, type OtlpGrpcServer } from '../../../src/core/otlp/grpc';
 import { CumulativeToDelta } from '../../../src/core/otlp/cumulative';
+import { MemorySink } from '../../support/memorySink';
 
-export class MemorySink implements TelemetrySink {
-  spans: Span[] = [];
-  logs: LogRecord[] = [];
-  metrics: MetricPoint[] = [];
-  calls = 0;
-
-  addSpans(spans: Span[]): void {
-    this.calls++;
-    this.spans.push(...spans);
-  }
-  addLogs(logs: LogRecord[]): void {
-    this.calls++;
-    this.logs.push(...logs);
-  }
-  addMetrics(points: MetricPoint[]): void {
-    this.calls++;
-    this.metrics.push(...points);
-  }
-  get total(): number {
-    return this.spans.length + this.logs.length + this.metrics.length;
-  }
-}
+export { MemorySink };
 
 export interface Receiver {
   sink: MemorySink;

@@ -1,22 +1,5 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MetricPoint } from '../../../src/core/model';
-import type { TelemetrySink } from '../../../src/core/sink';
-
-/** A sink that keeps what it is given. */
-export class CollectingSink implements TelemetrySink {
-  points: MetricPoint[] = [];
-  batches = 0;
-  addSpans(): void {}
-  addLogs(): void {}
-  addMetrics(points: MetricPoint[]): void {
-    this.batches++;
-    this.points.push(...points);
-  }
-  named(name: string): MetricPoint[] {
-    return this.points.filter((p) => p.name === name);
-  }
-}
 
 /**
  * Cumulative state of an app instrumented with prometheus-fastapi-instrumentator, written the way
@@ -90,10 +73,3 @@ export async function serve(handler: http.RequestListener): Promise<{ url: strin
   };
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -6,12 +6,13 @@ import { parseExposition } from '../../../src/core/prometheus/parser';
 import { histogramQuantile } from '../../../src/core/prometheus/quantile';
 import { BucketIncreaseSlots, MAX_LES_PER_SLOT } from '../../../src/core/stats/bucketSlots';
 import { RouteDeriver } from '../../../src/core/prometheus/routes';
-import { handlerStatsForFile, hoverSourceNote, lensTitle, FROM_BUCKETS_TAG } from '../../../src/core/routes/handlerStats';
+import { handlerStatsForFile } from '../../../src/core/routes/handlerStats';
+import { hoverSourceNote, lensTitle, FROM_BUCKETS_TAG } from '../../../src/features/codeLens/lensText';
 import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { detectRoutes } from '../../../src/core/routes';
 import { metricsAwareSink } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { histogramFeeds, latencyChart, routeRows, seriesOf, totalsOf } from '../../../src/views/sidebarModel';
+import { histogramFeeds, latencyChart, routeRows, seriesOf, totalsOf } from '../../../src/features/dashboard/model';
 import { resource, serverSpan } from '../helpers/telemetry';
 import { InstrumentatorApp } from './helpers';
 

@@ -12,7 +12,9 @@ import { PrometheusScraper, type TargetHealth } from '../../../src/core/promethe
 import { startRuntime } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { serverSpan } from '../helpers/telemetry';
-import { CollectingSink, InstrumentatorApp, serve, waitFor } from './helpers';
+import { until } from '../../support/net';
+import { MemorySink } from '../../support/memorySink';
+import { InstrumentatorApp, serve } from './helpers';
 
 const FIXTURES = join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'prometheus');
 
@@ -326,7 +328,7 @@ describe('Prometheus scraper: failures, health and targets', function () {
       res.setHeader('Content-Type', 'text/plain');
       res.end('# TYPE g gauge\ng 1\n');
     });
-    const sink = new CollectingSink();
+    const sink = new MemorySink();
     const scraper = new PrometheusScraper({ sink, intervalMs: 3_600_000, timeoutMs: 500, maxBodyBytes: 64 * 1024 });
     try {
       scraper.addTarget(srv.url);
@@ -342,12 +344,12 @@ describe('Prometheus scraper: failures, health and targets', function () {
       ];
       for (const [m, re] of expectations) {
         mode = m;
-        const before = sink.points.filter((p) => p.name !== 'up').length;
+        const before = sink.metrics.filter((p) => p.name !== 'up').length;
         await scraper.scrapeNow();
         const h = scraper.targets()[0];
         assert.equal(h.state, 'down', m);
         assert.match(h.lastError!, re, m);
-        assert.equal(sink.points.filter((p) => p.name !== 'up').length, before, `${m}: nothing but up=0 delivered`);
+        assert.equal(sink.metrics.filter((p) => p.name !== 'up').length, before, `${m}: nothing but up=0 delivered`);
       }
       mode = '';
       await scraper.scrapeNow();
@@ -363,7 +365,7 @@ describe('Prometheus scraper: failures, health and targets', function () {
       res.setHeader('Content-Type', 'text/plain; version=0.0.4');
       res.end('good 1\nbad{ 2\nalso_good 3\n');
     });
-    const sink = new CollectingSink();
+    const sink = new MemorySink();
     const scraper = new PrometheusScraper({ sink, intervalMs: 3_600_000 });
     try {
       scraper.addTarget(srv.url);
@@ -397,7 +399,7 @@ describe('Prometheus scraper: failures, health and targets', function () {
       res.setHeader('Content-Encoding', 'gzip');
       res.end(zlib.gzipSync('# TYPE g gauge\ng 7\n'));
     });
-    const sink = new CollectingSink();
+    const sink = new MemorySink();
     const scraper = new PrometheusScraper({ sink, intervalMs: 3_600_000 });
     try {
       scraper.setTargets([srv.url, `http://127.0.0.1:${srv.port}/away`]);
@@ -421,7 +423,7 @@ describe('Prometheus scraper: failures, health and targets', function () {
       hits++;
       res.end('g 1\n');
     });
-    const sink = new CollectingSink();
+    const sink = new MemorySink();
     const scraper = new PrometheusScraper({ sink, intervalMs: 100 });
     try {
       scraper.setTargets([srv.url, { url: 'ftp://x/metrics' }, 'not a url', '  ', { url: srv.url, service: 'dup' }]);
@@ -436,7 +438,7 @@ describe('Prometheus scraper: failures, health and targets', function () {
       );
       assert.match(t[1].lastError!, /only http and https/);
       // Scrapes on its own at the interval.
-      await waitFor(() => hits >= 3, 5000, 'three scrapes');
+      await until(() => hits >= 3, 'three scrapes', 5000, 10);
       assert.equal(scraper.health(srv.url)!.state, 'up');
       scraper.setTargets([{ url: srv.url, job: 'api', intervalMs: 3_600_000 }]);
       t = scraper.targets();
@@ -466,7 +468,7 @@ describe('Prometheus in the runtime and the CLI', function () {
     const srv = await serve((_req, res) => res.end(app.exposition()));
     const runtime = await startRuntime({ port: 0, token: 't', log: silentLogger, scrapeTargets: [{ url: srv.url, service: 'orders-api' }], scrapeIntervalMs: 3_600_000 });
     try {
-      await waitFor(() => runtime.prometheus.targets()[0].state !== 'pending', 5000, 'first scrape');
+      await until(() => runtime.prometheus.targets()[0].state !== 'pending', 'first scrape', 5000, 10);
       app.observe('GET', '/items/{item_id}', 0.2, '2xx', 7);
       app.observe('GET', '/spans-too', 0.2, '2xx', 3);
       runtime.store.addSpans([serverSpan({ service: 'orders-api', route: '/spans-too' })]);

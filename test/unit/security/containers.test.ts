@@ -15,6 +15,7 @@ import { silentLogger } from '../../../src/core/log';
 import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { hex } from '../helpers/telemetry';
 import { rawRequest, requestText, upgradeText } from './net';
+import { freePort } from '../../support/net';
 
 const TOKEN = 'c0ntainer-t0ken_' + hex(8);
 const AGENT_DIR = join(__dirname, '..', '..', '..', '..', 'agents', 'python');
@@ -47,14 +48,6 @@ function otlpJson(route: string): string {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** An address of this machine other than loopback, to reach a 0.0.0.0 listener the way a container's bridge does. */
 function externalIPv4(): string | undefined {

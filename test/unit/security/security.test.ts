@@ -20,6 +20,7 @@ import { startRuntime, type Runtime } from '../../../src/core/runtime';
 import { forceGc } from '../../fuzz/runner';
 import { hex, nativeSpan } from '../helpers/telemetry';
 import { holdSocket, httpRequest, rawRequest, requestText, sleep, upgradeText, wsTextFrame } from './net';
+import { freePort } from '../../support/net';
 
 const TOKEN = 'security-suite-token-0123456789abcdef';
 const CHROMIUM = process.env.ROUTELENS_CHROMIUM || '/usr/bin/chromium';
@@ -64,14 +65,6 @@ function otlpJson(service = 'attacker'): string {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Gzip of `mib` MiB of zeros, made in 1 MiB steps so the test itself never holds the inflated size. */
 function gzipBomb(mib: number): Promise<Buffer> {

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { MetricPoint } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { buildMetricsView, MAX_METRIC_MATCHES } from '../../../src/views/sidebarModel';
+import { buildDashboardState, buildMetricsView, MAX_METRIC_MATCHES } from '../../../src/features/dashboard/model';
+import { isDashboardState, isMetricsView } from '../../../src/features/dashboard/protocol';
 import { resource } from '../helpers/telemetry';
 
 function gauge(name: string, value: number, timeMs: number, attributes: Record<string, string> = {}): MetricPoint {
@@ -37,5 +38,18 @@ describe('the metrics explorer view model', () => {
     const v = buildMetricsView(store, { filter: 'm_', pinned: new Set(), targets: [], nowMs: Date.now(), windowSec: 60 });
     assert.equal(v.matches.length, MAX_METRIC_MATCHES);
     assert.equal(v.total, MAX_METRIC_MATCHES + 5);
+  });
+
+  it('is checked by the dashboard state guard: a malformed metrics part fails it', () => {
+    const now = Date.now();
+    const store = new TelemetryStore();
+    store.addMetrics([gauge('queue_depth', 3, now)]);
+    const state = buildDashboardState(store, { collector: { state: 'listening', endpoint: 'http://127.0.0.1:4318' }, windowSec: 60, service: null, paused: false, nowMs: now }, { generation: 0 });
+    state.metrics = buildMetricsView(store, { filter: '', pinned: new Set(), targets: [{ url: 'http://127.0.0.1:8000/metrics', service: 'shop', state: 'up', series: 1 }], nowMs: now, windowSec: 60 });
+    assert.ok(isMetricsView(state.metrics));
+    assert.ok(isDashboardState(state));
+    assert.equal(isDashboardState({ ...state, metrics: { ...state.metrics, matches: [{ key: 1 }] } }), false);
+    assert.equal(isDashboardState({ ...state, metrics: { ...state.metrics, targets: [{ url: 'x', service: 's', state: 'sideways', series: 0 }] } }), false);
+    assert.equal(isDashboardState({ ...state, metrics: 'none' }), false);
   });
 });

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { MetricPoint, Span } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { isHostToSidebar, isSidebarState, isSidebarToHost, type CollectorView } from '../../../src/shared/sidebarProtocol';
-import { buildSidebarState, chartStep, gaugeChart, MIN_REQUESTS_FOR_SLOW, type SidebarInput } from '../../../src/views/sidebarModel';
+import { isHostToDashboard, isDashboardState, isDashboardToHost, type CollectorView } from '../../../src/features/dashboard/protocol';
+import { buildDashboardState, chartStep, gaugeChart, MIN_REQUESTS_FOR_SLOW, type DashboardInput } from '../../../src/features/dashboard/model';
 import { resource, serverSpan } from '../helpers/telemetry';
 
 const T0 = 1_700_000_000_000;
@@ -13,7 +13,7 @@ function clockedStore(): { store: TelemetryStore; clock: { now: number } } {
   return { store: new TelemetryStore({}, { now: () => clock.now }), clock };
 }
 
-function input(clock: { now: number }, over: Partial<SidebarInput> = {}): SidebarInput {
+function input(clock: { now: number }, over: Partial<DashboardInput> = {}): DashboardInput {
   return { collector, windowSec: 60, service: null, paused: false, nowMs: clock.now, ...over };
 }
 
@@ -28,7 +28,7 @@ function within(actual: number | null, expected: number, rel = 0.01): void {
 describe('sidebar view model', () => {
   it('gives an empty but well-formed state for an empty store', () => {
     const { store, clock } = clockedStore();
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     assert.deepEqual(s.routes, []);
     assert.deepEqual(s.errors, []);
     assert.deepEqual(s.traces, []);
@@ -39,7 +39,7 @@ describe('sidebar view model', () => {
     assert.ok(s.charts.errors.lines[0].every((v) => v === null), 'no requests: no error rate rather than 0%');
     assert.equal(s.charts.memory, undefined);
     assert.equal(s.charts.cpu, undefined);
-    assert.ok(isSidebarState(s));
+    assert.ok(isDashboardState(s));
   });
 
   it('builds route rows with figures and a 60-second sparkline', () => {
@@ -47,7 +47,7 @@ describe('sidebar view model', () => {
     for (let i = 1; i <= 100; i++) store.addSpans([serverSpan({ route: '/a', durationMs: i, status: i % 10 === 0 ? 500 : 200 })]);
     clock.now += 1000;
     store.addSpans([serverSpan({ route: '/b', method: 'POST', durationMs: 5 })]);
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     assert.equal(s.routes.length, 2);
     const a = s.routes.find((r) => r.route === '/a')!;
     assert.equal(a.count, 100);
@@ -62,13 +62,13 @@ describe('sidebar view model', () => {
   it('merges services exactly for the totals (sketches merge, no averaging of percentiles)', () => {
     const { store, clock } = clockedStore();
     for (let i = 0; i < 100; i++) store.addSpans([serverSpan({ service: 'fast', durationMs: 10 }), serverSpan({ service: 'slow', route: '/slow', durationMs: 1000 })]);
-    const all = buildSidebarState(store, input(clock));
+    const all = buildDashboardState(store, input(clock));
     assert.deepEqual(all.services, ['fast', 'slow']);
     assert.equal(all.service, null);
     assert.equal(all.totals.requests, 200);
     within(all.totals.p50Ms, 10);
     within(all.totals.p99Ms, 1000);
-    const fast = buildSidebarState(store, input(clock, { service: 'fast' }));
+    const fast = buildDashboardState(store, input(clock, { service: 'fast' }));
     assert.equal(fast.service, 'fast');
     assert.equal(fast.totals.requests, 100);
     within(fast.totals.p99Ms, 10);
@@ -81,7 +81,7 @@ describe('sidebar view model', () => {
   it('falls back to all services when the chosen one is gone', () => {
     const { store, clock } = clockedStore();
     store.addSpans([serverSpan({ service: 'a' })]);
-    const s = buildSidebarState(store, input(clock, { service: 'gone' }));
+    const s = buildDashboardState(store, input(clock, { service: 'gone' }));
     assert.equal(s.service, null);
     assert.equal(s.routes.length, 1);
   });
@@ -91,7 +91,7 @@ describe('sidebar view model', () => {
     store.addSpans([serverSpan({ route: '/spans', durationMs: 10 })]);
     store.recordRouteHistogram({ service: 'orders-api', method: 'GET', route: '/metrics-only' }, [{ valueMs: 50, count: 4, error: true }]);
     clock.now += 1000;
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     assert.equal(s.totals.requests, 5);
     assert.equal(s.totals.errorRate, 0.8);
     assert.equal(s.charts.requests.lines[0].at(-1), 5);
@@ -107,7 +107,7 @@ describe('sidebar view model', () => {
     clock.now += 5000;
     for (let i = 0; i < 4; i++) store.addSpans([serverSpan()]);
     clock.now += 1000;
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     const rps = s.charts.requests.lines[0];
     const err = s.charts.errors.lines[0];
     assert.equal(rps.at(-1), 4);
@@ -117,7 +117,7 @@ describe('sidebar view model', () => {
     assert.equal(err.at(-2), null);
     assert.equal(s.charts.toSec - s.charts.fromSec, 60);
     // Over five minutes a bucket is five seconds: the same 14 requests fall into at most two buckets.
-    const five = buildSidebarState(store, input(clock, { windowSec: 300 }));
+    const five = buildDashboardState(store, input(clock, { windowSec: 300 }));
     assert.equal(five.charts.stepSec, 5);
     assert.equal(five.charts.requests.t.length, 60);
     const total = five.charts.requests.lines[0].reduce<number>((a, v, i) => a + (v ?? 0) * Math.min(5, clock.now / 1000 - 1 - five.charts.requests.t[i] + 1), 0);
@@ -128,7 +128,7 @@ describe('sidebar view model', () => {
     const { store, clock } = clockedStore();
     for (let i = 0; i < 50; i++) store.addSpans([serverSpan({ service: 'a', durationMs: 20 }), serverSpan({ service: 'b', durationMs: 200 })]);
     clock.now += 1000;
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     const [p50, , p99] = s.charts.latency.lines;
     const last = p50.length - 1;
     assert.ok(p50[last] !== null && p50[last]! < 25, `p50 ${p50[last]}`);
@@ -142,14 +142,14 @@ describe('sidebar view model', () => {
     store.addMetrics([metric('process.memory.usage', 100e6, base - 3000), metric('process.memory.usage', 110e6, base - 2000), metric('process.cpu.utilization', 0.25, base - 2000)]);
     store.addMetrics([metric('process.memory.usage', 50e6, base - 2000, 'worker')]);
     clock.now = base + 500;
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     assert.ok(s.charts.memory && s.charts.cpu);
     const mem = s.charts.memory.lines[0];
     assert.equal(mem.at(-3), 100e6, 'one process at base-3s');
     assert.equal(mem.at(-2), 160e6, 'both processes at base-2s');
     assert.equal(mem.at(-1), 160e6, 'held for a late report');
     assert.equal(s.charts.cpu.lines[0].at(-2), 0.25);
-    const one = buildSidebarState(store, input(clock, { service: 'worker' }));
+    const one = buildDashboardState(store, input(clock, { service: 'worker' }));
     assert.equal(one.charts.memory!.lines[0].at(-2), 50e6);
     assert.equal(one.charts.cpu, undefined);
   });
@@ -179,7 +179,7 @@ describe('sidebar view model', () => {
     store.addSpans([failed]);
     // A route with few requests: its slowest one is not "slower than p95".
     store.addSpans([serverSpan({ route: '/quiet', durationMs: 5 }), serverSpan({ route: '/quiet', durationMs: 500 })]);
-    const s = buildSidebarState(store, input(clock));
+    const s = buildDashboardState(store, input(clock));
     assert.deepEqual(
       s.traces.map((t) => t.traceId),
       [failed.traceId, slow.traceId],
@@ -195,14 +195,14 @@ describe('sidebar view model', () => {
     store.addSpans([serverSpan({ status: 500 })]);
     clock.now += 61_000;
     store.addSpans([serverSpan()]);
-    assert.deepEqual(buildSidebarState(store, input(clock)).traces, []);
+    assert.deepEqual(buildDashboardState(store, input(clock)).traces, []);
   });
 
   it('passes recent errors with their route, place and trace', () => {
     const { store, clock } = clockedStore();
     const span = { ...serverSpan({ route: '/boom', method: 'POST', status: 500 }), exception: { type: 'KeyError', message: "'X'", frames: [{ file: '/srv/app/shop.py', line: 42, function: 'apply' }] } };
     store.addSpans([span]);
-    const [e] = buildSidebarState(store, input(clock)).errors;
+    const [e] = buildDashboardState(store, input(clock)).errors;
     assert.equal(e.type, 'KeyError');
     assert.equal(e.route, 'POST /boom');
     assert.equal(e.where, 'shop.py:42');
@@ -214,10 +214,10 @@ describe('sidebar view model', () => {
     for (let i = 0; i < 30; i++) store.addSpans([serverSpan({ route: `/r${i % 3}`, durationMs: i, status: i % 7 ? 200 : 500 })]);
     store.addMetrics([metric('process.memory.usage', 1e8, clock.now - 1500)]);
     clock.now += 2000;
-    const msg = JSON.parse(JSON.stringify({ type: 'state', state: buildSidebarState(store, input(clock)) }));
-    assert.ok(isHostToSidebar(msg));
-    assert.ok(!isHostToSidebar({ type: 'state', state: { ...msg.state, routes: [{ route: 1 }] } }));
-    assert.ok(!isHostToSidebar({ type: 'state', state: { ...msg.state, collector: { state: 'hacked', endpoint: '' } } }));
+    const msg = JSON.parse(JSON.stringify({ type: 'state', state: buildDashboardState(store, input(clock)) }));
+    assert.ok(isHostToDashboard(msg));
+    assert.ok(!isHostToDashboard({ type: 'state', state: { ...msg.state, routes: [{ route: 1 }] } }));
+    assert.ok(!isHostToDashboard({ type: 'state', state: { ...msg.state, collector: { state: 'hacked', endpoint: '' } } }));
   });
 
   it('accepts only well-formed messages from the webview', () => {
@@ -230,7 +230,7 @@ describe('sidebar view model', () => {
       { type: 'setService', service: 'api' },
       { type: 'command', command: 'copyAgentEnv' },
     ];
-    for (const m of good) assert.ok(isSidebarToHost(m), JSON.stringify(m));
+    for (const m of good) assert.ok(isDashboardToHost(m), JSON.stringify(m));
     const bad = [
       null,
       'ready',
@@ -243,6 +243,6 @@ describe('sidebar view model', () => {
       { type: 'setService', service: 3 },
       { type: 'command', command: 'workbench.action.terminal.new' },
     ];
-    for (const m of bad) assert.ok(!isSidebarToHost(m), JSON.stringify(m));
+    for (const m of bad) assert.ok(!isDashboardToHost(m), JSON.stringify(m));
   });
 });

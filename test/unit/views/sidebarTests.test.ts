@@ -1,8 +1,8 @@
 /** The sidebar's "Test runs" section: test-client requests shown apart from the route figures. */
 import * as assert from 'node:assert/strict';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { isSidebarState, type CollectorView } from '../../../src/shared/sidebarProtocol';
-import { buildSidebarState, MAX_TESTS } from '../../../src/views/sidebarModel';
+import { isDashboardState, type CollectorView } from '../../../src/features/dashboard/protocol';
+import { buildDashboardState, MAX_TESTS } from '../../../src/features/dashboard/model';
 import { serverSpan } from '../helpers/telemetry';
 
 const collector: CollectorView = { state: 'listening', endpoint: 'http://127.0.0.1:4318' };
@@ -22,7 +22,7 @@ describe('sidebar test runs', () => {
     clock.now += 10;
     const slow = testSpan('tests/test_a.py::test_two', { route: '/b', durationMs: 7 });
     store.addSpans([slow]);
-    const s = buildSidebarState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: clock.now });
+    const s = buildDashboardState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: clock.now });
     assert.deepEqual(s.routes.map((r) => [r.route, r.count]), [['/a', 1]], 'only the real request is a route figure');
     assert.equal(s.totals.requests, 1);
     assert.deepEqual(
@@ -33,18 +33,18 @@ describe('sidebar test runs', () => {
       ],
     );
     assert.equal(s.tests?.[0].slowestTraceId, slow.traceId);
-    assert.ok(isSidebarState(s));
-    assert.ok(isSidebarState(JSON.parse(JSON.stringify(s))), 'survives postMessage');
+    assert.ok(isDashboardState(s));
+    assert.ok(isDashboardState(JSON.parse(JSON.stringify(s))), 'survives postMessage');
   });
 
   it('keeps the list short, and the guard refuses malformed rows but takes states without the section', () => {
     const store = new TelemetryStore();
     for (let i = 0; i < MAX_TESTS + 5; i++) store.addSpans([testSpan(`t${i}`)]);
-    const s = buildSidebarState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: Date.now() });
+    const s = buildDashboardState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: Date.now() });
     assert.equal(s.tests?.length, MAX_TESTS);
     assert.equal(s.tests?.[0].id, `t${MAX_TESTS + 4}`, 'most recent first');
-    assert.ok(isSidebarState({ ...s, tests: undefined }));
-    assert.ok(!isSidebarState({ ...s, tests: [{ ...s.tests![0], slowestTraceId: 'not-an-id' }] }));
-    assert.ok(!isSidebarState({ ...s, tests: [{ ...s.tests![0], requests: '3' }] }));
+    assert.ok(isDashboardState({ ...s, tests: undefined }));
+    assert.ok(!isDashboardState({ ...s, tests: [{ ...s.tests![0], slowestTraceId: 'not-an-id' }] }));
+    assert.ok(!isDashboardState({ ...s, tests: [{ ...s.tests![0], requests: '3' }] }));
   });
 });

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { LogRecord, Span } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { DEFAULT_FILTER, isHostToTrace, isTracePanelState, isTraceToHost } from '../../../src/shared/traceProtocol';
-import { buildTraceView, MAX_VALUE_CHARS, routeOfTrace, selfTimeMs, traceListRows } from '../../../src/views/traceModel';
+import { DEFAULT_FILTER, isHostToTrace, isTracePanelState, isTraceToHost } from '../../../src/features/traces/protocol';
+import { buildTraceView, MAX_VALUE_CHARS, routeOfTrace, selfTimeMs, traceListRows } from '../../../src/features/traces/model';
 import { hex, resource, serverSpan } from '../helpers/telemetry';
 
 const TRACE = 'ab'.repeat(16);

@@ -1,19 +1,15 @@
 /**
- * The messages between the extension host and the sidebar webview. Both ends import this module;
+ * The messages between the extension host and the dashboard webview (the Routelens view in the side bar). Both ends import this module;
  * each checks what it receives with the guards below, since a webview message is untrusted input
  * and a webview must not trust a message it did not expect either.
  */
+import { isBool, isNum, isNumOrNull, isObj, isOptNum, isOptStr, isStr, isTraceId } from '../../shared/guards';
+import type { Figures } from '../../core/stats/figures';
 
-export interface RouteRow {
+export interface RouteRow extends Figures {
   service: string;
   method: string;
   route: string;
-  count: number;
-  rps: number;
-  errorRate: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
   /** Requests in the window stopped in a debugger part of the time: in `count`, not in the percentiles. */
   paused?: number;
   hasCode: boolean;
@@ -163,7 +159,7 @@ export interface MetricsView {
   pinned: PinnedMetric[];
 }
 
-export interface SidebarState {
+export interface DashboardState {
   collector: CollectorView;
   services: string[];
   /** The service the figures are for; null for all of them. */
@@ -189,9 +185,9 @@ export interface SidebarState {
   metrics?: MetricsView;
 }
 
-export type HostToSidebar = { type: 'state'; state: SidebarState };
+export type HostToDashboard = { type: 'state'; state: DashboardState };
 
-export type SidebarToHost =
+export type DashboardToHost =
   | { type: 'ready' }
   | { type: 'openRoute'; service: string; method: string; route: string }
   | { type: 'openError'; fingerprint: string }
@@ -200,35 +196,24 @@ export type SidebarToHost =
   | { type: 'setService'; service: string | null }
   | { type: 'metricFilter'; text: string }
   | { type: 'pinMetric'; key: string; pinned: boolean }
-  | { type: 'command'; command: SidebarCommand };
+  | { type: 'command'; command: DashboardCommand };
 
-export const SIDEBAR_COMMANDS = [
+export const DASHBOARD_COMMANDS = [
   'copyEndpoint',
   'restartCollector',
   'clearData',
   'showLogs',
   'togglePause',
   'debugHelp',
-  'copyEnv',
   'copyAgentEnv',
   'prometheusSettings',
 ] as const;
-export type SidebarCommand = (typeof SIDEBAR_COMMANDS)[number];
+export type DashboardCommand = (typeof DASHBOARD_COMMANDS)[number];
 export const WINDOWS = [60, 300, 900] as const;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
-const isNumOrNull = (v: unknown): boolean => v === null || isNum(v);
-const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-const isHex = (v: unknown, len: number): boolean => isStr(v) && v.length === len && /^[0-9a-f]+$/.test(v);
+export { isTraceId };
 
-export function isTraceId(v: unknown): v is string {
-  return isHex(v, 32);
-}
-
-export function isSidebarToHost(m: unknown): m is SidebarToHost {
+export function isDashboardToHost(m: unknown): m is DashboardToHost {
   if (!isObj(m) || !isStr(m.type)) return false;
   switch (m.type) {
     case 'ready':
@@ -248,7 +233,7 @@ export function isSidebarToHost(m: unknown): m is SidebarToHost {
     case 'pinMetric':
       return isStr(m.key) && m.key.length <= 4096 && typeof m.pinned === 'boolean';
     case 'command':
-      return isStr(m.command) && (SIDEBAR_COMMANDS as readonly string[]).includes(m.command);
+      return isStr(m.command) && (DASHBOARD_COMMANDS as readonly string[]).includes(m.command);
     default:
       return false;
   }
@@ -316,9 +301,35 @@ function isCharts(c: unknown): c is ChartsData {
   );
 }
 
+function isTargetRow(t: unknown): t is TargetRow {
+  return isObj(t) && isStr(t.url) && isStr(t.service) && (t.state === 'pending' || t.state === 'up' || t.state === 'down') && isOptStr(t.lastError) && isOptNum(t.durationMs) && isNum(t.series);
+}
+
+function isMetricRow(r: unknown): r is MetricRow {
+  return isObj(r) && isStr(r.key) && isStr(r.name) && isStr(r.service) && isStr(r.labels) && isOptStr(r.unit) && isNumOrNull(r.last) && isBool(r.pinned);
+}
+
+function isPinnedMetric(p: unknown): p is PinnedMetric {
+  return isObj(p) && isStr(p.key) && isStr(p.title) && isOptStr(p.unit) && (p.chart === null || isChartSeries(p.chart));
+}
+
+export function isMetricsView(m: unknown): m is MetricsView {
+  return (
+    isObj(m) &&
+    isStr(m.filter) &&
+    Array.isArray(m.targets) &&
+    m.targets.every(isTargetRow) &&
+    Array.isArray(m.matches) &&
+    m.matches.every(isMetricRow) &&
+    isNum(m.total) &&
+    Array.isArray(m.pinned) &&
+    m.pinned.every(isPinnedMetric)
+  );
+}
+
 const COLLECTOR_STATES: readonly string[] = ['starting', 'listening', 'viewer', 'portInUse', 'error', 'stopped'];
 
-export function isSidebarState(s: unknown): s is SidebarState {
+export function isDashboardState(s: unknown): s is DashboardState {
   if (!isObj(s)) return false;
   const c = s.collector;
   const t = s.totals;
@@ -351,10 +362,11 @@ export function isSidebarState(s: unknown): s is SidebarState {
     isNum(t.errorRate) &&
     isNum(t.requests) &&
     Array.isArray(s.serviceMap) &&
-    s.serviceMap.every(isMapEdgeRow)
+    s.serviceMap.every(isMapEdgeRow) &&
+    (s.metrics === undefined || isMetricsView(s.metrics))
   );
 }
 
-export function isHostToSidebar(m: unknown): m is HostToSidebar {
-  return isObj(m) && m.type === 'state' && isSidebarState(m.state);
+export function isHostToDashboard(m: unknown): m is HostToDashboard {
+  return isObj(m) && m.type === 'state' && isDashboardState(m.state);
 }

@@ -5,12 +5,13 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Logger } from './core/log';
-import { DebugOutputParser } from './core/debugOutput';
-import { DebugSessionPauses } from './core/debugPauses';
-import type { TelemetryStore } from './core/store/store';
+import type { Logger } from '../../core/log';
+import { DebugOutputParser } from '../../core/debugOutput';
+import { DebugSessionPauses } from '../../core/debugPauses';
+import type { TelemetrySink } from '../../core/sink';
+import type { TelemetryStore } from '../../core/store/store';
+import type { AutoInstrument } from '../../settings';
 
-export type AutoInstrument = 'debug' | 'debugAndTerminal' | 'off';
 
 /** What apps need to be let in: the token, whether ingest asks for it, where containers reach the collector. */
 export interface IngestAccess {
@@ -59,6 +60,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     private readonly mode: () => AutoInstrument,
     private readonly endpoint: () => string | undefined,
     private readonly store: TelemetryStore,
+    /** Where the debug console's tracebacks and log lines go (the collector's sink: the live stream sees them too). */
+    private readonly sink: TelemetrySink,
     private readonly log: Logger,
     private readonly access: () => IngestAccess = () => ({ token: '', ingestNeedsToken: false }),
   ) {
@@ -160,7 +163,7 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
    */
   private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
-    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.store.addLogs([log]));
+    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.sink.addLogs([log]));
     const pauses = new DebugSessionPauses(this.store);
     let loggedStop = false;
     return {

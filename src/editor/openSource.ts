@@ -1,16 +1,15 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { readConfig } from '../config';
 import type { Logger } from '../core/log';
-import { mapToLocal } from '../core/pathMapping';
+import { mapToLocal, type PathMapping } from '../core/pathMapping';
 
 /**
  * Opens a file an app reported (a handler, a stack frame) at its line, through the path mappings
  * and the workspace folders, since an app in a container reports its own paths.
  */
-export async function openSourceLocation(loc: { file: string; line: number }, log: Logger, opts: { viewColumn?: vscode.ViewColumn } = {}): Promise<boolean> {
+export async function openSourceLocation(loc: { file: string; line: number }, pathMappings: readonly PathMapping[], log: Logger, opts: { viewColumn?: vscode.ViewColumn } = {}): Promise<boolean> {
   const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
-  const local = loc.file ? mapToLocal(loc.file, readConfig().problems.pathMappings, roots, (p) => fs.existsSync(p)) : undefined;
+  const local = loc.file ? mapToLocal(loc.file, [...pathMappings], roots, (p) => fs.existsSync(p)) : undefined;
   if (!local) {
     log.info(`cannot open ${loc.file}: not found on this machine`);
     void vscode.window.showInformationMessage(`Routelens: ${loc.file || 'the file'} is not on this machine (a path mapping in routelens.pathMappings can point to it).`);

@@ -1,8 +1,10 @@
 import * as vscode from 'vscode';
-import type { Logger } from '../core/log';
-import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
-import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
-import type { TelemetryStore } from '../core/store/store';
+import type { Logger } from '../../core/log';
+import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../../core/routes';
+import { formatMs } from '../../core/format';
+import { handlerStatsForFile, methodsSharingHandler, type HandlerStats } from '../../core/routes/handlerStats';
+import { breakdownLine, histogramText, hoverHeadline, hoverSourceNote, lensTitle } from './lensText';
+import type { TelemetryStore } from '../../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
   python: 'python',
@@ -76,9 +78,6 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       this.schedule();
     });
     this.disposables.push({ dispose: () => sub.dispose() });
-    // Windows slide and rates decay even when nothing arrives.
-    const tick = setInterval(() => this.schedule(), 5000);
-    this.disposables.push({ dispose: () => clearInterval(tick) });
     const watcher = vscode.workspace.createFileSystemWatcher(SCAN_GLOB);
     this.disposables.push(watcher, watcher.onDidChange((u) => void this.analyzeUri(u)), watcher.onDidCreate((u) => void this.analyzeUri(u)), watcher.onDidDelete((u) => this.forget(u)));
   }
@@ -198,7 +197,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     this.schedule();
   }
 
-  private schedule(changedDoc?: vscode.Uri): void {
+  schedule(changedDoc?: vscode.Uri): void {
     if (changedDoc) this.versions.delete(changedDoc.toString());
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {

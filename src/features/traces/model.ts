@@ -2,10 +2,10 @@
  * The trace panel's view model: a route's trace list and the waterfall rows of one trace, built
  * from the store by pure functions (no vscode), so they are tested in plain Node.
  */
-import type { Attributes, AttrValue, ExceptionInfo, LogRecord, PauseBand, Span } from '../core/model';
-import type { TelemetryStore } from '../core/store/store';
-import type { AttrPair, ExceptionView, LogView, PauseView, RouteRef, SpanView, TraceAnalysisPart, TraceFilter, TraceListRow, TraceView } from '../shared/traceProtocol';
-import { analyseTraceView } from '../core/findings/insights';
+import type { Attributes, AttrValue, ExceptionInfo, LogRecord, PauseBand, Span } from '../../core/model';
+import type { TelemetryStore } from '../../core/store/store';
+import type { AttrPair, ExceptionView, LogView, PauseView, RouteRef, SpanView, TraceAnalysisPart, TraceFilter, TraceListRow, TraceView } from './protocol';
+import { analyseTraceView } from '../../core/findings/insights';
 
 /** Requests listed per route: the store keeps at most this many per route anyway. */
 export const MAX_LIST = 200;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Logger } from './core/log';
+import type { Logger } from '../core/log';
 
 /** The one output channel, shared by every component through the core Logger interface. */
 export function createLog(): { channel: vscode.LogOutputChannel; log: Logger } {

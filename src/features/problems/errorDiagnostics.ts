@@ -1,20 +1,11 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { innermostAppFrame, type ErrorGroup, type TelemetryStore } from '../core/store/store';
-import type { Logger } from '../core/log';
-import { mapToLocal, type PathMapping } from '../core/pathMapping';
+import { innermostAppFrame, type ErrorGroup, type TelemetryStore } from '../../core/store/store';
+import type { Logger } from '../../core/log';
+import { mapToLocal, type PathMapping } from '../../core/pathMapping';
+import type { ProblemsConfig, SeveritySetting } from '../../settings';
 import { SourceLines } from './sourceLines';
 
-export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
-
-export interface ProblemsConfig {
-  errorSeverity: SeveritySetting;
-  warningSeverity: SeveritySetting;
-  /** N+1 patterns, slow queries and dominating downstreams. */
-  findingSeverity: SeveritySetting;
-  clearAfterMinutes: number;
-  pathMappings: PathMapping[];
-}
 
 /** The Problems panel's severity for each setting value (every setting but `off`). */
 export const SEVERITY: Record<Exclude<SeveritySetting, 'off'>, vscode.DiagnosticSeverity> = {
@@ -51,9 +42,6 @@ export class ErrorDiagnostics implements vscode.Disposable, vscode.CodeActionPro
       if (e.errorsChanged) this.schedule();
     });
     this.disposables.push({ dispose: () => sub.dispose() });
-    // The quiet period also has to expire when nothing arrives.
-    const sweep = setInterval(() => this.schedule(), 30_000);
-    this.disposables.push({ dispose: () => clearInterval(sweep) });
     this.disposables.push(
       vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, this, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
       vscode.workspace.onDidSaveTextDocument((d) => this.lines.forget(d.uri.fsPath)),

@@ -1,15 +1,15 @@
 /**
- * The sidebar's view model: pure functions from the store to the state the webview draws. No
+ * The dashboard's view model: pure functions from the store to the state the webview draws. No
  * vscode here, so it is tested and benchmarked in plain Node.
  */
-import type { CodeLocation } from '../core/model';
-import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/store';
-import { BUCKET_SLOT_SECONDS, observationsOf, quantileOf, sumByLe, type BucketIncreaseSlots } from '../core/stats/bucketSlots';
-import { LatencySketch } from '../core/stats/sketch';
-import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
-import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, TestRow, Totals, TraceRow } from '../shared/sidebarProtocol';
+import type { CodeLocation } from '../../core/model';
+import type { MetricSeries, RequestRef, TelemetryStore } from '../../core/store/store';
+import { BUCKET_SLOT_SECONDS, observationsOf, quantileOf, sumByLe, type BucketIncreaseSlots } from '../../core/stats/bucketSlots';
+import { LatencySketch } from '../../core/stats/sketch';
+import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../../core/stats/routeStats';
+import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, DashboardState, TargetRow, TestRow, Totals, TraceRow } from './protocol';
 
-export interface SidebarInput {
+export interface DashboardInput {
   collector: CollectorView;
   windowSec: number;
   /** The chosen service; ignored (all services) when it is not among those seen. */
@@ -35,7 +35,7 @@ export const CPU_METRIC = 'process.cpu.utilization';
  * rows, the slow and failed list and the charts. Kept between updates, so the four updates a
  * second cost one full computation, not four.
  */
-export interface SidebarCache {
+export interface DashboardCache {
   key: string;
   seq: number;
   summaries: RouteSummary[];
@@ -45,7 +45,7 @@ export interface SidebarCache {
   serviceMap: MapEdgeRow[];
 }
 
-export function buildSidebarState(store: TelemetryStore, input: SidebarInput, cache: { current?: SidebarCache; generation?: number } = {}): SidebarState {
+export function buildDashboardState(store: TelemetryStore, input: DashboardInput, cache: { current?: DashboardCache; generation?: number } = {}): DashboardState {
   const services = store.serviceList().map((s) => s.name);
   const service = input.service !== null && services.includes(input.service) ? input.service : null;
   const scope = service ?? undefined;

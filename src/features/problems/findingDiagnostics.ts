@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import type { Finding } from '../core/findings';
-import type { Logger } from '../core/log';
-import { mapToLocal, type PathMapping } from '../core/pathMapping';
-import type { TelemetryStore } from '../core/store/store';
-import { SEVERITY, type SeveritySetting } from './errorDiagnostics';
+import type { Finding } from '../../core/findings';
+import type { Logger } from '../../core/log';
+import { mapToLocal, type PathMapping } from '../../core/pathMapping';
+import type { TelemetryStore } from '../../core/store/store';
+import type { SeveritySetting } from '../../settings';
+import { SEVERITY } from './errorDiagnostics';
 import { SourceLines } from './sourceLines';
 
 interface FindingDiagnostic extends vscode.Diagnostic {
@@ -38,10 +39,8 @@ export class FindingDiagnostics implements vscode.Disposable, vscode.CodeActionP
       if (e.cleared) this.dismissed.clear();
       if (e.spans || e.cleared) this.schedule();
     });
-    const tick = setInterval(() => this.schedule(), 3000);
     this.disposables.push(
       { dispose: () => sub.dispose() },
-      { dispose: () => clearInterval(tick) },
       vscode.languages.registerCodeActionsProvider({ scheme: 'file' }, this, { providedCodeActionKinds: [vscode.CodeActionKind.QuickFix] }),
       vscode.workspace.onDidSaveTextDocument((d) => this.lines.forget(d.uri.fsPath)),
       vscode.commands.registerCommand('routelens.dismissFinding', (id: unknown) => {

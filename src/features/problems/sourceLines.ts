@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { Logger } from '../core/log';
+import type { Logger } from '../../core/log';
 
 /**
  * Lines of source files, read once per file and kept until the file is saved (the caller says so)

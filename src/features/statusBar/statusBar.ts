@@ -1,17 +1,17 @@
 import * as vscode from 'vscode';
-import type { TelemetryStore } from '../core/store/store';
-import type { CollectorView } from '../shared/sidebarProtocol';
+import type { TelemetryStore } from '../../core/store/store';
+import { formatMs } from '../../core/format';
+import type { CollectorStatus } from '../context';
 
 /** Collector state and a live summary (req/s, p95); a click focuses the Routelens view. */
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('routelens.status', vscode.StatusBarAlignment.Left, 50);
-  private readonly timer: NodeJS.Timeout;
   private readonly sub: { dispose(): void };
   private pending = false;
 
   constructor(
     private readonly store: TelemetryStore,
-    private readonly state: () => CollectorView,
+    private readonly state: () => CollectorStatus,
     private readonly windowSec: () => number,
   ) {
     this.item.name = 'Routelens';
@@ -25,7 +25,6 @@ export class StatusBar implements vscode.Disposable {
         this.update();
       }, 1000);
     });
-    this.timer = setInterval(() => this.update(), 2000);
     this.update();
     this.item.show();
   }
@@ -77,7 +76,6 @@ export class StatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearInterval(this.timer);
     this.sub.dispose();
     this.item.dispose();
   }
@@ -85,11 +83,4 @@ export class StatusBar implements vscode.Disposable {
 
 export function formatRate(r: number): string {
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2).replace(/0$/, '');
-}
-
-export function formatMs(ms: number): string {
-  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 10000 ? 0 : 1)} s`;
-  if (ms >= 100) return `${ms.toFixed(0)} ms`;
-  if (ms >= 10) return `${ms.toFixed(0)} ms`;
-  return `${ms.toFixed(1)} ms`;
 }

@@ -2,6 +2,7 @@
  * The messages between the extension host and the trace panel (a route's traces and the
  * waterfall of one trace). Both ends check what they receive with the guards below.
  */
+import { isBool, isNum, isObj, isOptStr, isSpanId, isStr, isTraceId } from '../../shared/guards';
 
 export interface RouteRef {
   service: string;
@@ -153,15 +154,8 @@ export type TraceToHost =
   /** Opens the chat with a question about the shown trace and the Routelens tools to answer it. */
   | { type: 'askCopilot'; traceId: string };
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-const isOptStr = (v: unknown): boolean => v === undefined || isStr(v);
-const isHex = (v: unknown, len: number): v is string => isStr(v) && v.length === len && /^[0-9a-f]+$/.test(v);
-
-export const isTraceIdString = (v: unknown): v is string => isHex(v, 32);
-export const isSpanIdString = (v: unknown): v is string => isHex(v, 16);
+export const isTraceIdString = isTraceId;
+export const isSpanIdString = isSpanId;
 
 export function isRouteRef(r: unknown): r is RouteRef {
   return isObj(r) && isStr(r.service) && isStr(r.method) && isStr(r.route);

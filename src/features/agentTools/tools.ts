@@ -6,9 +6,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { inProcessQuery, runTool, TOOLS } from '../core/agentTools';
-import type { Logger } from '../core/log';
-import type { TelemetryStore } from '../core/store/store';
+import { inProcessQuery, runTool, TOOLS } from '../../core/agentTools';
+import type { Logger } from '../../core/log';
+import type { TelemetryStore } from '../../core/store/store';
 
 export function registerAgentTools(ctx: { store: TelemetryStore; extensionUri: vscode.Uri; endpoint: () => string | undefined; budget: () => number; redactPatterns: () => string[]; log: Logger }): vscode.Disposable {
   const disposables: vscode.Disposable[] = [];

@@ -1,7 +1,11 @@
 import * as vscode from 'vscode';
-import type { Logger } from '../core/log';
-import type { LogRecord, Span } from '../core/model';
-import type { TelemetryStore } from '../core/store/store';
+import type { Logger } from '../../core/log';
+import type { LogRecord, Span } from '../../core/model';
+import type { PathMapping } from '../../core/pathMapping';
+import type { TelemetryStore } from '../../core/store/store';
+import { openSourceLocation } from '../../editor/openSource';
+import { WebviewHost } from '../../editor/webviewHost';
+import { webviewOptions } from '../../editor/webviewHtml';
 import {
   DEFAULT_FILTER,
   isRouteRef,
@@ -12,18 +16,16 @@ import {
   type RouteRef,
   type TracePanelState,
   type TraceToHost,
-} from '../shared/traceProtocol';
-import { openSourceLocation } from './openSource';
-import { buildTraceView, MAX_TRACE_LOGS, routeOfTrace, traceListRows } from './traceModel';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+} from './protocol';
+import { buildTraceView, MAX_TRACE_LOGS, routeOfTrace, traceListRows } from './model';
 
 export const TRACE_VIEW_TYPE = 'routelens.trace';
-const UPDATE_INTERVAL_MS = 250;
 
 export interface TracePanelDeps {
   store: TelemetryStore;
   /** The statistics window, for the route's p95 that "slower than p95" compares with. */
   windowSeconds(): number;
+  pathMappings(): PathMapping[];
   log: Logger;
 }
 
@@ -47,12 +49,9 @@ export function registerTracePanel(extensionUri: vscode.Uri, deps: TracePanelDep
  */
 export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
-  private ready = false;
+  private readonly host: WebviewHost<TraceToHost, HostToTrace>;
   private state: TracePanelState = { route: null, traceId: null, filter: { ...DEFAULT_FILTER } };
-  private panelDisposables: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private lastSent = 0;
   private listSignature = '';
   private traceSignature = '';
   /** The trace the webview shows, for opening its frames by reference rather than by a path the webview sends. */
@@ -62,8 +61,21 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
     private readonly extensionUri: vscode.Uri,
     private readonly deps: TracePanelDeps,
   ) {
-    const sub = deps.store.onDidChange(() => this.schedule());
-    this.disposables.push({ dispose: () => sub.dispose() });
+    this.host = new WebviewHost({
+      extensionUri,
+      script: 'trace.js',
+      styles: ['trace.css'],
+      title: 'Routelens Trace',
+      name: 'trace',
+      log: deps.log,
+      isMessage: isTraceToHost,
+      onReady: () => this.push(true),
+      onMessage: (m) => this.handle(m),
+      onUpdate: () => this.push(false),
+      onDisposed: () => (this.panel = undefined),
+    });
+    const sub = deps.store.onDidChange(() => this.host.schedule());
+    this.disposables.push(this.host, { dispose: () => sub.dispose() });
   }
 
   get isOpen(): boolean {
@@ -115,41 +127,15 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
 
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
-    this.ready = false;
     this.listSignature = '';
     this.traceSignature = '';
     panel.title = this.title();
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'routelens.svg');
-    panel.webview.options = webviewOptions(this.extensionUri);
-    panel.webview.html = webviewHtml(panel.webview, this.extensionUri, { script: 'trace.js', styles: ['trace.css'], title: 'Routelens Trace' });
-    this.panelDisposables.push(
-      panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
-      panel.onDidChangeViewState(() => {
-        // A hidden panel's document is destroyed; the next one announces itself with `ready`.
-        if (!panel.visible) this.ready = false;
-      }),
-      panel.onDidDispose(() => {
-        this.panel = undefined;
-        this.ready = false;
-        for (const d of this.panelDisposables.splice(0)) d.dispose();
-      }),
-    );
+    this.host.attach(panel, panel.onDidChangeViewState);
   }
 
-  private onMessage(m: unknown): void {
-    if (!isTraceToHost(m)) {
-      this.deps.log.warn('[trace] ignored an unexpected message from the webview');
-      return;
-    }
-    this.handle(m);
-  }
-
-  private handle(m: TraceToHost): void {
+  private handle(m: Exclude<TraceToHost, { type: 'ready' }>): void {
     switch (m.type) {
-      case 'ready':
-        this.ready = true;
-        this.push(true);
-        return;
       case 'selectTrace':
         this.state = { ...this.state, traceId: m.traceId, spanId: null };
         this.pushTrace(true);
@@ -179,7 +165,7 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
     if (!at) return;
     // Beside the panel, so the waterfall stays in view next to the code.
     const column = this.panel?.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
-    await openSourceLocation(at, this.deps.log, { viewColumn: column });
+    await openSourceLocation(at, this.deps.pathMappings(), this.deps.log, { viewColumn: column });
   }
 
   /** Log records in the order the view model gives them, so a log index from the webview finds the same record. */
@@ -187,18 +173,8 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
     return [...this.shown.logs].sort((a, b) => a.timeMs - b.timeMs).slice(-MAX_TRACE_LOGS);
   }
 
-  private schedule(): void {
-    if (this.timer || !this.panel) return;
-    const wait = Math.max(0, this.lastSent + UPDATE_INTERVAL_MS - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.push(false);
-    }, wait);
-  }
-
   private push(force: boolean): void {
-    if (!this.panel || !this.ready || !this.panel.visible) return;
-    this.lastSent = Date.now();
+    if (!this.host.live) return;
     this.pushList(force);
     this.pushTrace(force);
   }
@@ -231,7 +207,7 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
   }
 
   private post(m: HostToTrace): void {
-    void this.panel?.webview.postMessage(m);
+    this.host.post(m);
   }
 
   private title(): string {
@@ -271,8 +247,7 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
   }
 
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
     this.panel?.dispose();
-    for (const d of [...this.panelDisposables.splice(0), ...this.disposables]) d.dispose();
+    for (const d of this.disposables) d.dispose();
   }
 }

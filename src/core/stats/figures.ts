@@ -1,0 +1,16 @@
+/**
+ * The figures every view shows for a route, a handler or a service over the statistics window:
+ * the one shape the store's route summaries, the CodeLens handler figures and the dashboard's
+ * rows share (dependency-free, so the webview bundles can import it).
+ */
+export interface Figures {
+  /** Requests in the window. */
+  count: number;
+  /** Requests per second over the window. */
+  rps: number;
+  /** Failed requests / requests, 0..1. */
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
