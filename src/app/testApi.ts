@@ -1,7 +1,7 @@
 /** What `activate` returns: used by the integration tests; internal, not a stable API. */
 import type * as vscode from 'vscode';
 import type { TelemetryStore } from '../core/store/store';
-import type { CollectorStatus, FeatureProbes } from '../features/context';
+import type { CollectorStatus, FeatureProbes, McpServerInfo } from '../features/context';
 import type { DashboardState } from '../features/dashboard/protocol';
 
 export interface RoutelensApi {
@@ -26,6 +26,8 @@ export interface RoutelensApi {
   restartCollector(): Promise<void>;
   /** Resolves once the collector has started (or failed to). */
   whenStarted(): Promise<void>;
+  /** The MCP server definitions given to VS Code's registry; undefined when this VS Code has none. */
+  mcpServers(): McpServerInfo[] | undefined;
 }
 
 /** What the composition root answers for the API; the features answer the rest through their probes. */
@@ -68,6 +70,7 @@ export function createTestApi(app: ApiSource, probes: FeatureProbes): RoutelensA
     whenRoutesIndexed: () => need(probes.whenRoutesIndexed, 'codeLens')(),
     diagnostics: () => need(probes.diagnostics, 'problems')(),
     sidebarState: () => need(probes.dashboardState, 'dashboard')() as DashboardState,
+    mcpServers: () => probes.mcpServers?.(),
     restartCollector: () => app.restart(),
     whenStarted: () => app.whenStarted(),
   };

@@ -62,4 +62,14 @@ export interface FeatureProbes {
   whenRoutesIndexed?: () => Promise<void>;
   diagnostics?: () => [string, readonly vscode.Diagnostic[]][];
   agent?: { readonly bootstrapDir: string; resolveDebugConfiguration(config: vscode.DebugConfiguration): vscode.DebugConfiguration };
+  /** The MCP server definitions Routelens gives VS Code's MCP registry (undefined: this VS Code has none). */
+  mcpServers?: () => McpServerInfo[];
+}
+
+/** A stdio MCP server definition as VS Code would start it. */
+export interface McpServerInfo {
+  label: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
 }

@@ -42,3 +42,35 @@ describe('language model tools in VS Code', function () {
     assert.match(await call('routelens_logs', {}), /Log records, oldest first:/);
   });
 });
+
+describe("routelens mcp in VS Code's MCP registry", function () {
+  this.timeout(60_000);
+
+  it('registers a stdio definition that starts, lists the tools and answers from this window’s collector', async () => {
+    const a = await api();
+    const defs = a.mcpServers();
+    assert.ok(defs, 'this VS Code (1.139) has the MCP server registry');
+    assert.equal(defs.length, 1);
+    const [def] = defs;
+    assert.equal(def.label, 'Routelens telemetry');
+    assert.deepEqual(def.args.slice(1, 4), ['mcp', '--endpoint', `http://127.0.0.1:${a.collectorPort}`]);
+
+    a.store.clear();
+    a.store.addSpans([12, 24, 36].map((ms) => serverSpan({ route: '/mcp/orders/{id}', durationMs: ms, service: 'mcp-shop' })));
+
+    // Started as VS Code starts it: its command, arguments and environment.
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport, getDefaultEnvironment } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const client = new Client({ name: 'registry-check', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: def.command, args: def.args, env: { ...getDefaultEnvironment(), ...def.env }, stderr: 'pipe' }));
+    try {
+      const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+      assert.deepEqual(tools, ['routelens_errors', 'routelens_findings', 'routelens_logs', 'routelens_routes', 'routelens_trace']);
+      const r = (await client.callTool({ name: 'routelens_routes', arguments: { service: 'mcp-shop' } })) as { content: { text: string }[]; isError?: boolean };
+      assert.ok(!r.isError, JSON.stringify(r));
+      assert.match(r.content.map((c) => c.text).join('\n'), /GET "\/mcp\/orders\/\{id\}" \(service "mcp-shop"\): p50 24 ms · p95 36 ms/);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -16,6 +16,8 @@ export function register(ctx: FeatureContext): vscode.Disposable {
       budget: () => ctx.settings().agents.tokenBudget,
       redactPatterns: () => ctx.settings().agents.redactPatterns,
       log: ctx.log,
+      probes: ctx.probes,
+      onDidChangeEndpoint: ctx.onDidChangeCollector,
     }),
     vscode.commands.registerCommand('routelens.askCopilot', (kind: unknown, subject: unknown) => askCopilot(ctx, kind, subject)),
   );

@@ -9,8 +9,9 @@ import * as vscode from 'vscode';
 import { inProcessQuery, runTool, TOOLS } from '../../core/agentTools';
 import type { Logger } from '../../core/log';
 import type { TelemetryStore } from '../../core/store/store';
+import type { FeatureProbes, McpServerInfo } from '../context';
 
-export function registerAgentTools(ctx: { store: TelemetryStore; extensionUri: vscode.Uri; endpoint: () => string | undefined; budget: () => number; redactPatterns: () => string[]; log: Logger }): vscode.Disposable {
+export function registerAgentTools(ctx: { store: TelemetryStore; extensionUri: vscode.Uri; endpoint: () => string | undefined; budget: () => number; redactPatterns: () => string[]; log: Logger; probes: FeatureProbes; onDidChangeEndpoint: vscode.Event<unknown> }): vscode.Disposable {
   const disposables: vscode.Disposable[] = [];
   const query = inProcessQuery(ctx.store);
   const roots = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
@@ -33,19 +34,29 @@ export function registerAgentTools(ctx: { store: TelemetryStore; extensionUri: v
   const McpStdio = (vscode as unknown as { McpStdioServerDefinition?: new (label: string, command: string, args: string[], env?: Record<string, string>) => unknown }).McpStdioServerDefinition;
   if (lm.registerMcpServerDefinitionProvider && McpStdio) {
     const changed = new vscode.EventEmitter<void>();
+    const definitions = (): McpServerInfo[] => {
+      const endpoint = ctx.endpoint();
+      if (!endpoint) return [];
+      const cli = vscode.Uri.joinPath(ctx.extensionUri, 'bin', 'routelens.js').fsPath;
+      return [{ label: 'Routelens telemetry', command: process.execPath, args: [cli, 'mcp', '--endpoint', endpoint, ...roots().flatMap((r) => ['--root', r])], env: { ELECTRON_RUN_AS_NODE: '1' } }];
+    };
+    ctx.probes.mcpServers = definitions;
+    // A restart or a port change moves the endpoint: VS Code asks for the definitions again.
+    let last = ctx.endpoint();
     disposables.push(
       changed,
+      ctx.onDidChangeEndpoint(() => {
+        const now = ctx.endpoint();
+        if (now === last) return;
+        last = now;
+        changed.fire();
+      }),
       lm.registerMcpServerDefinitionProvider('routelens.mcp', {
         onDidChangeMcpServerDefinitions: changed.event,
-        provideMcpServerDefinitions: () => {
-          const endpoint = ctx.endpoint();
-          if (!endpoint) return [];
-          const cli = vscode.Uri.joinPath(ctx.extensionUri, 'bin', 'routelens.js').fsPath;
-          return [new McpStdio('Routelens telemetry', process.execPath, [cli, 'mcp', '--endpoint', endpoint, ...roots().flatMap((r) => ['--root', r])], { ELECTRON_RUN_AS_NODE: '1' })];
-        },
+        provideMcpServerDefinitions: () => definitions().map((d) => new McpStdio(d.label, d.command, d.args, d.env)),
       }),
     );
-  }
+  } else ctx.log.info('[agents] this VS Code has no MCP server registry: add `routelens mcp` to your agent by hand (docs/agents.md)');
   return vscode.Disposable.from(...disposables);
 }
 
