@@ -9,6 +9,7 @@ import type { Logger } from '../core/log';
 import { CollectorHost, type HostMode } from '../core/collectorHost';
 import { metricsAwareSink } from '../core/runtime';
 import type { TelemetrySink } from '../core/sink';
+import type { PauseSink } from '../core/debugPauses';
 import { TelemetryStore } from '../core/store/store';
 import { SharedTick } from '../editor/tick';
 import type { CollectorStatus, FeatureContext, FeatureProbes } from '../features/context';
@@ -35,7 +36,7 @@ export class App {
   private readonly firstStart: Promise<void>;
   private markStarted: () => void = () => undefined;
   /** Where telemetry goes while this window owns no collector (starting, or a viewer). */
-  private readonly storeSink: TelemetrySink;
+  private readonly storeSink: TelemetrySink & PauseSink;
   private readonly snapshot: Snapshot;
   private readonly tick = new SharedTick();
   private readonly probes: FeatureProbes = {};
@@ -50,7 +51,8 @@ export class App {
     const config = this.config;
     this.windowSec = config.windowSeconds;
     this.store = new TelemetryStore({ maxSpans: config.store.maxSpans, maxLogs: config.store.maxLogs, maxBytes: config.store.maxMegabytes * 1024 * 1024 });
-    this.storeSink = metricsAwareSink(this.store);
+    const bare = metricsAwareSink(this.store);
+    this.storeSink = { ...bare, debuggerPaused: (pid, atMs) => this.store.debuggerPaused(pid, atMs), debuggerResumed: (pid, atMs) => this.store.debuggerResumed(pid, atMs) };
     this.firstStart = new Promise((resolve) => (this.markStarted = resolve));
     this.token = loadOrCreateToken(defaultTokenFile());
     const snapshotFile = vscode.Uri.joinPath(context.storageUri ?? context.globalStorageUri, 'snapshot.otlp.jsonl').fsPath;
@@ -168,7 +170,7 @@ export class App {
 
   /** What every feature in src/features gets (see src/features/context.ts). */
   private featureContext(extension: vscode.ExtensionContext): FeatureContext {
-    const sinkNow = (): TelemetrySink => this.host?.runtime?.sink ?? this.storeSink;
+    const sinkNow = (): TelemetrySink & PauseSink => this.host?.local ?? this.storeSink;
     return {
       extension,
       store: this.store,
@@ -186,6 +188,8 @@ export class App {
         addSpans: (spans) => sinkNow().addSpans(spans),
         addLogs: (logs) => sinkNow().addLogs(logs),
         addMetrics: (points) => sinkNow().addMetrics(points),
+        debuggerPaused: (pid, atMs) => sinkNow().debuggerPaused(pid, atMs),
+        debuggerResumed: (pid, atMs) => sinkNow().debuggerResumed(pid, atMs),
       },
       token: this.token,
       whenStarted: () => this.whenStarted(),

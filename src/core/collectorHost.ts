@@ -6,7 +6,10 @@
 import * as http from 'node:http';
 import { WebSocket } from 'ws';
 import { PortInUseError } from './collector/collector';
-import type { LiveMessage } from './collector/live';
+import type { LiveMessage, ViewerMessage } from './collector/live';
+import type { PauseSink } from './debugPauses';
+import { logsRequest } from './otlp/exportJson';
+import type { TelemetrySink } from './sink';
 import { Emitter } from './events';
 import { withPrefix, type Logger } from './log';
 import { metricsAwareSink, startRuntime, type Runtime, type RuntimeOptions } from './runtime';
@@ -66,6 +69,37 @@ export class CollectorHost {
 
   onDidChangeState(listener: (s: HostState) => void): { dispose(): void } {
     return this.changed.on(listener);
+  }
+
+  /**
+   * Where this window delivers what it produces itself (the debug console's records, its
+   * debugger's stops). As the owner: the collector's sink (so viewers get it) and the store. As a
+   * viewer: the owner, over the live stream, since the apps this window debugs send their
+   * telemetry there; the records come back through the stream like everyone else's.
+   */
+  readonly local: TelemetrySink & PauseSink = {
+    addSpans: (items) => (this.runtime?.sink ?? this.opts.store).addSpans(items),
+    addMetrics: (items) => (this.runtime?.sink ?? this.opts.store).addMetrics(items),
+    addLogs: (items) => {
+      if (this.runtime) this.runtime.sink.addLogs(items);
+      else if (!this.toOwner({ type: 'logs', otlp: logsRequest(items) })) this.opts.store.addLogs(items);
+    },
+    debuggerPaused: (pid, atMs = Date.now()) => {
+      this.opts.store.debuggerPaused(pid, atMs);
+      this.toOwner({ type: 'pause', pid, atMs });
+    },
+    debuggerResumed: (pid, atMs = Date.now()) => {
+      this.opts.store.debuggerResumed(pid, atMs);
+      this.toOwner({ type: 'resume', pid, atMs });
+    },
+  };
+
+  /** Sends to the owner when this window is its viewer; false when it is not. */
+  private toOwner(m: ViewerMessage): boolean {
+    const ws = this.live;
+    if (this.runtime || this.current.mode !== 'viewer' || !ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(JSON.stringify(m));
+    return true;
   }
 
   /** Becomes the owner, or a viewer of the window that already is. */

@@ -7,6 +7,7 @@ import type * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import type { Runtime } from '../core/runtime';
 import type { TelemetrySink } from '../core/sink';
+import type { PauseSink } from '../core/debugPauses';
 import type { TelemetryStore } from '../core/store/store';
 import type { RoutelensConfig, SettingsChange } from '../settings';
 import type { Tick } from '../editor/tick';
@@ -40,10 +41,11 @@ export interface FeatureContext {
   setWindowSeconds(seconds: number): void;
   /**
    * Where a feature delivers telemetry it produces itself (the debug console's tracebacks and
-   * log lines): the collector's sink when this window owns it, so the live stream to other
-   * windows carries it too, else the store.
+   * log lines) and its debugger's stops: the collector's sink when this window owns it, so the
+   * live stream to other windows carries it too; the owning window when this one is a viewer
+   * (the apps it debugs send their telemetry there); else the store.
    */
-  readonly sink: TelemetrySink;
+  readonly sink: TelemetrySink & PauseSink;
   /** The collector's ingest token (apps need it when ingest asks for one). */
   readonly token: string;
   /** Resolves once the collector has started (or failed to). */

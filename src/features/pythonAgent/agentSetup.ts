@@ -7,9 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../../core/log';
 import { DebugOutputParser } from '../../core/debugOutput';
-import { DebugSessionPauses } from '../../core/debugPauses';
+import { DebugSessionPauses, type PauseSink } from '../../core/debugPauses';
 import type { TelemetrySink } from '../../core/sink';
-import type { TelemetryStore } from '../../core/store/store';
 import type { AutoInstrument } from '../../settings';
 
 
@@ -59,9 +58,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     private readonly context: vscode.ExtensionContext,
     private readonly mode: () => AutoInstrument,
     private readonly endpoint: () => string | undefined,
-    private readonly store: TelemetryStore,
-    /** Where the debug console's tracebacks and log lines go (the collector's sink: the live stream sees them too). */
-    private readonly sink: TelemetrySink,
+    /** Where the debug console's tracebacks and log lines, and the debugger's stops, go (the collector's sink: the live stream sees them too). */
+    private readonly sink: TelemetrySink & PauseSink,
     private readonly log: Logger,
     private readonly access: () => IngestAccess = () => ({ token: '', ingestNeedsToken: false }),
   ) {
@@ -164,7 +162,7 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
   private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
     const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.sink.addLogs([log]));
-    const pauses = new DebugSessionPauses(this.store);
+    const pauses = new DebugSessionPauses(this.sink);
     let loggedStop = false;
     return {
       onDidSendMessage: (m: { type?: string; event?: string; body?: { category?: string; output?: string } }) => {
