@@ -95,6 +95,13 @@ function keysWith(effect: SettingEffect): string[] {
     .map(([k]) => `routelens.${k}`);
 }
 
+/**
+ * Settings whose workspace values VS Code ignores until the workspace is trusted (package.json's
+ * `capabilities.untrustedWorkspaces.restrictedConfigurations`): they open the collector to other
+ * hosts, relax its origin check, choose what it scrapes or turn the agent on in terminals.
+ */
+export const RESTRICTED_KEYS = ['routelens.collector.listenAddress', 'routelens.collector.allowedOrigins', 'routelens.collector.requireTokenForIngest', 'routelens.prometheus.targets', 'routelens.autoInstrument'];
+
 export function readConfig(): RoutelensConfig {
   const c = vscode.workspace.getConfiguration('routelens');
   const get = <K extends SettingKey>(key: K): (typeof SETTINGS)[K]['default'] => c.get(key, SETTINGS[key].default);
@@ -157,13 +164,19 @@ export class Settings implements vscode.Disposable {
   private config = readConfig();
   private readonly changed = new vscode.EventEmitter<SettingsChange>();
   readonly onDidChange = this.changed.event;
-  private readonly sub = vscode.workspace.onDidChangeConfiguration((e) => {
+  private readonly sub = vscode.workspace.onDidChangeConfiguration((e) => this.apply(e));
+  /** Trusting the workspace brings its values of the restricted settings into effect. */
+  private readonly trustSub = vscode.workspace.onDidGrantWorkspaceTrust(() =>
+    this.apply({ affectsConfiguration: (section: string) => RESTRICTED_KEYS.some((k) => k === section || k.startsWith(`${section}.`)) }),
+  );
+
+  private apply(e: vscode.ConfigurationChangeEvent): void {
     const previous = this.config;
     this.config = readConfig();
     const effects = new Set<SettingEffect>();
     for (const [key, s] of Object.entries(SETTINGS)) if (e.affectsConfiguration(`routelens.${key}`)) effects.add(s.effect);
     this.changed.fire({ previous, current: this.config, effects, affects: (section) => e.affectsConfiguration(`routelens.${section}`), event: e });
-  });
+  }
 
   get current(): RoutelensConfig {
     return this.config;
@@ -171,6 +184,7 @@ export class Settings implements vscode.Disposable {
 
   dispose(): void {
     this.sub.dispose();
+    this.trustSub.dispose();
     this.changed.dispose();
   }
 }

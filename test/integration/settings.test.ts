@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { serverSpan } from '../unit/helpers/telemetry';
 import { api, until } from './helpers';
 import { freePort } from '../support/net';
-import { RESTART_KEYS, SETTINGS } from '../../src/settings';
+import { RESTART_KEYS, RESTRICTED_KEYS, SETTINGS } from '../../src/settings';
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,5 +61,16 @@ describe('the settings table', () => {
     for (const [key, s] of Object.entries(table)) assert.deepEqual(s.default, declared[`routelens.${key}`].default, key);
     assert.ok(RESTART_KEYS.includes('routelens.collector.grpcPort'));
     assert.ok(!RESTART_KEYS.some((k) => k.startsWith('routelens.store.')), 'the store resizes in place');
+  });
+
+  it('declares the settings an untrusted workspace may not set, and they are settings', () => {
+    const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'routelens')!;
+    const caps = ext.packageJSON.capabilities as { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] }; virtualWorkspaces: { supported: string } };
+    assert.equal(caps.untrustedWorkspaces.supported, 'limited');
+    assert.deepEqual([...caps.untrustedWorkspaces.restrictedConfigurations].sort(), [...RESTRICTED_KEYS].sort());
+    const declared = ext.packageJSON.contributes.configuration.properties as Record<string, unknown>;
+    for (const k of RESTRICTED_KEYS) assert.ok(k in declared, k);
+    assert.ok(RESTRICTED_KEYS.includes('routelens.collector.listenAddress'), 'a workspace cannot open the collector to the network');
+    assert.deepEqual(ext.packageJSON.extensionKind, ['workspace'], 'the collector runs where the app runs (remote, container)');
   });
 });
