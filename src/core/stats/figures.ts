@@ -14,3 +14,13 @@ export interface Figures {
   p95Ms: number | null;
   p99Ms: number | null;
 }
+
+/** A scope's totals over the window (src/core/stats/totals.ts): every request counted once. */
+export interface Totals {
+  rps: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  errorRate: number;
+  requests: number;
+}

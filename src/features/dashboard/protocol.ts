@@ -4,7 +4,7 @@
  * and a webview must not trust a message it did not expect either.
  */
 import { isBool, isNum, isNumOrNull, isObj, isOptNum, isOptStr, isStr, isTraceId } from '../../shared/guards';
-import type { Figures } from '../../core/stats/figures';
+import type { Figures, Totals } from '../../core/stats/figures';
 
 export interface RouteRow extends Figures {
   service: string;
@@ -111,14 +111,7 @@ export interface CollectorView {
   message?: string;
 }
 
-export interface Totals {
-  rps: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  errorRate: number;
-  requests: number;
-}
+export type { Totals } from '../../core/stats/figures';
 
 /** A Prometheus target's health, as the scraper last saw it. */
 export interface TargetRow {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { TelemetryStore } from '../../core/store/store';
 import { formatMs } from '../../core/format';
+import { storeTotals } from '../../core/stats/totals';
 import type { CollectorStatus } from '../context';
 
 /** Collector state and a live summary (req/s, p95); a click focuses the Routelens view. */
@@ -50,28 +51,17 @@ export class StatusBar implements vscode.Disposable {
         return;
     }
     const viewer = s.state === 'viewer' ? ' (viewer)' : '';
-    const now = Date.now() / 1000;
-    let count = 0;
-    let rps = 0;
-    let p95 = 0;
-    let seconds = 0;
-    for (const svc of this.store.serviceList()) {
-      const series = this.store.serviceSeriesOf(svc.name);
-      if (!series) continue;
-      const w = series.window(now, this.windowSec());
-      count += w.count;
-      seconds = Math.max(seconds, w.covered);
-      rps += w.count / w.seconds;
-      if (w.count) p95 = Math.max(p95, w.sketch.quantile(0.95));
-    }
+    // The dashboard's headline figure: every service's requests, counted once, in one sketch.
+    const t = storeTotals(this.store, this.windowSec());
+    const count = t.requests;
     if (count === 0) {
       this.item.text = `$(pulse) Routelens${viewer}`;
       this.item.tooltip = viewer
         ? `Routelens: showing the collector of another VS Code window (${s.endpoint}); no requests in the last ${this.windowSec()} s`
         : `Routelens: listening on ${s.endpoint}; no requests in the last ${this.windowSec()} s`;
     } else {
-      this.item.text = `$(pulse) ${formatRate(rps)} req/s · p95 ${formatMs(p95)}`;
-      this.item.tooltip = `Routelens: ${count} requests in the last ${seconds} s; collector on ${s.endpoint}${viewer ? ', owned by another window' : ''}`;
+      this.item.text = `$(pulse) ${formatRate(t.rps)} req/s · p95 ${fmt(t.p95Ms)}`;
+      this.item.tooltip = `Routelens: ${count} requests in the last ${this.windowSec()} s (p50 ${fmt(t.p50Ms)}, p99 ${fmt(t.p99Ms)}, ${(t.errorRate * 100).toFixed(1)}% errors); collector on ${s.endpoint}${viewer ? ', owned by another window' : ''}`;
     }
   }
 
@@ -80,6 +70,8 @@ export class StatusBar implements vscode.Disposable {
     this.item.dispose();
   }
 }
+
+const fmt = (ms: number | null): string => (ms === null ? '–' : formatMs(ms));
 
 export function formatRate(r: number): string {
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2).replace(/0$/, '');

@@ -12,7 +12,8 @@ import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { detectRoutes } from '../../../src/core/routes';
 import { metricsAwareSink } from '../../../src/core/runtime';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { histogramFeeds, latencyChart, routeRows, seriesOf, totalsOf } from '../../../src/features/dashboard/model';
+import { latencyChart, routeRows } from '../../../src/features/dashboard/model';
+import { histogramFeeds, seriesOf, totalsOf } from '../../../src/core/stats/totals';
 import { resource, serverSpan } from '../helpers/telemetry';
 import { InstrumentatorApp } from './helpers';
 
