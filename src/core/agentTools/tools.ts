@@ -153,7 +153,7 @@ const errorsTool: ToolSpec = {
         .slice(-3)
         .map((f) => `${relativePath(f.file, ctx.roots)}:${f.line} in ${quote(f.function, r, 80)}`)
         .join(' <- ');
-      return `- ${quote(g.type, r, 80)}: ${quote(g.message, r, 240)} ×${g.count} (${g.severity}) on ${g.method ?? ''} ${g.route ? quote(g.route, r, 120) : 'no route'} in service ${quote(g.service, r, 60)}, raised at ${where(g.location, ctx)}; last ${new Date(g.lastSeenMs).toISOString()}${stack ? `; stack (innermost first): ${stack.split(' <- ').reverse().join(' <- ')}` : ''}${g.traceId ? `; trace ${g.traceId}` : ''}`;
+      return `- ${quote(g.type, r, 80)}: ${quote(g.message, r, 240)} ×${g.count} (${g.severity}) ${g.route ? `on ${g.method ? `${g.method} ` : ''}${quote(g.route, r, 120)} ` : ''}in service ${quote(g.service, r, 60)}, raised at ${where(g.location, ctx)}; last ${new Date(g.lastSeenMs).toISOString()}${stack ? `; stack (innermost first): ${stack.split(' <- ').reverse().join(' <- ')}` : ''}${g.traceId ? `; trace ${g.traceId}` : ''}`;
     });
     const header = [DATA_NOTE, `Error groups, latest first: ${groups.length}${groups.length === 0 ? ' (none seen)' : ''}`];
     return withinBudget(header, items, ctx.budgetTokens ?? DEFAULT_BUDGET, (n) => `${n + Math.max(0, groups.length - limit)} more; ask with route= or service= to narrow.`);

@@ -70,6 +70,8 @@ describe('routelens mcp over stdio, with the SDK client, against a real app', fu
 
     const errors = textOf(await client.callTool({ name: 'routelens_errors', arguments: { limit: 3 } }));
     assert.match(errors, /"[A-Za-z]+Error": ".*" ×1 \(error\) on GET "\/crash" in service "mcp-shop", raised at flask_app\.py:\d+/);
+    // The handler's warning log has no route of its own: no empty "on" clause.
+    assert.match(errors, /"Warning": "greeting ada" ×\d+ \(warning\) in service "mcp-shop", raised at flask_app\.py:\d+/);
 
     const trace = textOf(await client.callTool({ name: 'routelens_trace', arguments: {} }));
     assert.match(trace, /^Values in double quotes[\s\S]*\nTrace [0-9a-f]{32} \(the latest failed request\): "GET \/crash" in service "mcp-shop"/);
