@@ -9,7 +9,8 @@
 import type { Finding, TraceAnalysisView } from '../findings/insights';
 import type { CodeLocation, LogRecord, Span } from '../model';
 import type { RouteSummary } from '../stats/routeStats';
-import type { ErrorGroup, RequestRef } from '../store/store';
+import type { ErrorGroup } from '../stats/errorGroups';
+import type { RequestRef } from '../store/store';
 import { DATA_NOTE, fmtMs, fmtPct, makeRedactor, quote, relativePath, withinBudget, type Redactor } from './text';
 
 /** A GET of the query API: path and parameters in, status and JSON body out. */

@@ -7,7 +7,8 @@ import type { Figures } from '../stats/figures';
 import { observationsOf, quantileOf, sumByLe } from '../stats/bucketSlots';
 import type { RouteEntry, RouteKey } from '../stats/routeStats';
 import { LatencySketch } from '../stats/sketch';
-import type { ErrorGroup, TelemetryStore } from '../store/store';
+import type { ErrorGroup } from '../stats/errorGroups';
+import type { TelemetryStore } from '../store/store';
 import type { RouteIndex } from './routeIndex';
 import type { DetectedRoute } from './types';
 

@@ -1,11 +1,12 @@
 import { InsightsEngine } from '../findings/insights';
 import { Counters } from '../counters';
 import { Emitter } from '../events';
-import type { AttrValue, CodeLocation, ExceptionInfo, LogRecord, MetricPoint, PauseBand, Resource, Span, StackFrame } from '../model';
+import type { AttrValue, ExceptionInfo, LogRecord, MetricPoint, PauseBand, Resource, Span } from '../model';
 import { durationMs, PAUSE_BANDS_ATTRIBUTE, PAUSED_MS_ATTRIBUTE } from '../model';
 import { isServerError } from '../semconv';
 import type { TelemetrySink } from '../sink';
 import { BucketIncreaseSlots, type BucketIncrease } from '../stats/bucketSlots';
+import { ErrorGroups, spanError, type ErrorGroup } from '../stats/errorGroups';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
 import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
@@ -56,24 +57,6 @@ export interface RequestRef {
   pausedMs?: number;
 }
 
-export interface ErrorGroup {
-  fingerprint: string;
-  service: string;
-  type: string;
-  message: string;
-  count: number;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  severity: 'error' | 'warning';
-  route?: string;
-  method?: string;
-  /** The innermost frame inside the app (else the log's call site). */
-  location?: CodeLocation;
-  frames: StackFrame[];
-  traceId?: string;
-  spanId?: string;
-}
-
 export interface ServiceInfo {
   name: string;
   resource: Resource;
@@ -119,7 +102,7 @@ export class TelemetryStore implements TelemetrySink {
   private readonly routeRequests = new Map<string, RingBuffer<RequestRef>>();
   private readonly serviceSeries = new Map<string, WindowedSeries>();
   private readonly services = new Map<string, ServiceInfo>();
-  private readonly errors = new Map<string, ErrorGroup & { recentTraces: string[] }>();
+  private readonly errors: ErrorGroups;
   private readonly metrics = new Map<string, MetricSeries>();
   /** Test-client requests (`test.case.name`): kept out of the route figures, summed per test. */
   readonly testTraffic = new TestTraffic();
@@ -133,6 +116,7 @@ export class TelemetryStore implements TelemetrySink {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.counters = opts.counters ?? new Counters();
     this.now = opts.now ?? Date.now;
+    this.errors = new ErrorGroups(this.counters, () => this.limits.maxErrorGroups);
     this.insights = new InsightsEngine((traceId) => this.trace(traceId), { now: this.now });
     this.spanRing = this.newSpanRing();
     this.logRing = this.newLogRing();
@@ -183,7 +167,7 @@ export class TelemetryStore implements TelemetrySink {
       list.push(span);
       this.touchService(span.resource, received, 'spans');
       if (span.kind === 'server' && span.http?.route) this.recordRequest(span, received);
-      if (span.exception && this.recordError(spanError(span), received)) errorsChanged = true;
+      if (span.exception && this.errors.record(spanError(span), received)) errorsChanged = true;
     }
     this.enforceBytes();
     this.insights.observe(spans);
@@ -204,15 +188,7 @@ export class TelemetryStore implements TelemetrySink {
       this.touchService(log.resource, received, 'logs');
       const isErrorLevel = log.severity === 'error' || log.severity === 'fatal';
       if (log.exception || isErrorLevel || log.severity === 'warn') {
-        const group = logError(log);
-        // A traceback printed to the debug console is usually the same failure the agent already
-        // reported with its trace: count it only when no other source reported it just now.
-        const existing = this.errors.get(group.fingerprint);
-        if (log.attributes['log.source'] === 'debug-console' && existing && received - existing.lastSeenMs < 2000) continue;
-        // Likewise a server's own error log written after the request's span has ended (no trace
-        // id any more) repeats the exception the span just reported.
-        if (!log.traceId && log.exception && existing?.recentTraces.length && received - existing.lastSeenMs < 2000) continue;
-        if (this.recordError(group, received)) errorsChanged = true;
+        if (this.errors.recordLog(log, received)) errorsChanged = true;
       }
     }
     this.enforceBytes();
@@ -353,15 +329,7 @@ export class TelemetryStore implements TelemetrySink {
   }
 
   errorGroups(service?: string): ErrorGroup[] {
-    const out: ErrorGroup[] = [];
-    for (const g of this.errors.values()) {
-      if (service && g.service !== service) continue;
-      // Copy without the bookkeeping field.
-      const { recentTraces: _ignored, ...group } = g;
-      void _ignored;
-      out.push(group);
-    }
-    return out.sort((a, b) => b.lastSeenMs - a.lastSeenMs);
+    return this.errors.list(service);
   }
 
   dismissAllErrors(): void {
@@ -370,7 +338,7 @@ export class TelemetryStore implements TelemetrySink {
   }
 
   dismissError(fingerprint: string): boolean {
-    const ok = this.errors.delete(fingerprint);
+    const ok = this.errors.dismiss(fingerprint);
     if (ok) this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: true, cleared: false });
     return ok;
   }
@@ -539,47 +507,6 @@ export class TelemetryStore implements TelemetrySink {
     span.attributes = { ...span.attributes, [PAUSED_MS_ATTRIBUTE]: Math.round(pausedMs * 1000) / 1000, [PAUSE_BANDS_ATTRIBUTE]: bands.flatMap((b) => [b.startMs, b.endMs]) };
   }
 
-  /** Returns true when a group was created or changed. */
-  private recordError(e: ErrorGroup, received: number): boolean {
-    let g = this.errors.get(e.fingerprint);
-    if (g) {
-      // The same failure often arrives twice (the span's exception and a logged traceback).
-      if (e.traceId && g.recentTraces.includes(e.traceId)) {
-        if (!g.location && e.location) g.location = e.location;
-        return false;
-      }
-      g.count++;
-      g.lastSeenMs = Math.max(g.lastSeenMs, received);
-      g.message = e.message;
-      g.frames = e.frames.length ? e.frames : g.frames;
-      g.location = e.location ?? g.location;
-      g.traceId = e.traceId ?? g.traceId;
-      g.spanId = e.spanId ?? g.spanId;
-      g.route = e.route ?? g.route;
-      g.method = e.method ?? g.method;
-    } else {
-      if (this.errors.size >= this.limits.maxErrorGroups) {
-        // Forget the group seen longest ago to make room: recent errors matter most while debugging.
-        let oldest: string | undefined;
-        let oldestMs = Infinity;
-        for (const [k, v] of this.errors) {
-          if (v.lastSeenMs < oldestMs) {
-            oldest = k;
-            oldestMs = v.lastSeenMs;
-          }
-        }
-        if (oldest) this.errors.delete(oldest);
-        this.counters.inc('store.dropped.errorGroups');
-      }
-      g = { ...e, count: 1, firstSeenMs: received, lastSeenMs: received, recentTraces: [] };
-      this.errors.set(e.fingerprint, g);
-    }
-    if (e.traceId) {
-      g.recentTraces.push(e.traceId);
-      if (g.recentTraces.length > 50) g.recentTraces.shift();
-    }
-    return true;
-  }
 }
 
 /**
@@ -596,60 +523,6 @@ function statDuration(ms: number): number {
 }
 
 const SEVERITY_RANK: Record<LogRecord['severity'], number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
-
-const LIBRARY_PATH = /(site-packages|dist-packages|[\\/]lib[\\/]python\d|<frozen |node_modules|node:internal|^internal[\\/])/;
-
-/** The innermost frame that belongs to the app rather than a library or the runtime. */
-export function innermostAppFrame(frames: StackFrame[]): StackFrame | undefined {
-  for (let i = frames.length - 1; i >= 0; i--) if (!LIBRARY_PATH.test(frames[i].file)) return frames[i];
-  return undefined;
-}
-
-export function errorFingerprint(service: string, type: string, frame: CodeLocation | undefined, fallback: string): string {
-  return frame ? `${service}|${type}|${frame.file}:${frame.function}` : `${service}|${type}|${fallback}`;
-}
-
-function spanError(span: Span): ErrorGroup {
-  const ex = span.exception as ExceptionInfo;
-  const frame = innermostAppFrame(ex.frames) ?? span.code;
-  return {
-    fingerprint: errorFingerprint(span.resource.serviceName, ex.type, frame, span.name),
-    service: span.resource.serviceName,
-    type: ex.type,
-    message: ex.message,
-    count: 1,
-    firstSeenMs: 0,
-    lastSeenMs: 0,
-    severity: 'error',
-    route: span.http?.route,
-    method: span.http?.method,
-    location: frame,
-    frames: ex.frames,
-    traceId: span.traceId,
-    spanId: span.spanId,
-  };
-}
-
-function logError(log: LogRecord): ErrorGroup {
-  const ex = log.exception;
-  const frame = (ex && innermostAppFrame(ex.frames)) ?? log.code;
-  const type = ex?.type ?? (log.severity === 'warn' ? 'Warning' : 'Error');
-  const message = ex ? ex.message || log.body : log.body;
-  return {
-    fingerprint: errorFingerprint(log.resource.serviceName, type, frame, ex ? type : log.body.slice(0, 200)),
-    service: log.resource.serviceName,
-    type,
-    message,
-    count: 1,
-    firstSeenMs: 0,
-    lastSeenMs: 0,
-    severity: log.severity === 'warn' && !ex ? 'warning' : 'error',
-    location: frame,
-    frames: ex?.frames ?? [],
-    traceId: log.traceId,
-    spanId: log.spanId,
-  };
-}
 
 function metricKey(p: MetricPoint): string {
   const attrs = Object.keys(p.attributes)

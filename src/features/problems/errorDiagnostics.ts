@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { innermostAppFrame, type ErrorGroup, type TelemetryStore } from '../../core/store/store';
+import { innermostAppFrame, type ErrorGroup } from '../../core/stats/errorGroups';
+import type { TelemetryStore } from '../../core/store/store';
 import type { Logger } from '../../core/log';
 import { mapToLocal, type PathMapping } from '../../core/pathMapping';
 import type { ProblemsConfig, SeveritySetting } from '../../settings';
