@@ -6,9 +6,12 @@ import { isLoopbackAddress } from './core/collector/hostCheck';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { ScrapeTargetConfig } from './core/prometheus/scraper';
+import { FORWARD_SIGNALS, type ForwardOptions, type ForwardSignal } from './core/forward/forwarder';
 import { startRuntime } from './core/runtime';
 
-const USAGE = `Usage: routelens serve [--host ADDR] [--port N] [--grpc-port N] [--token T] [--require-token] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
+const USAGE = `Usage: routelens serve [--host ADDR] [--port N] [--grpc-port N] [--token T] [--require-token] [--scrape [SERVICE=]URL]... [--scrape-interval S]
+                      [--forward URL [--forward-protocol http/protobuf|grpc] [--forward-header K=V]... [--forward-signals LIST] [--forward-services LIST]]
+                      [--verbose]
        routelens mcp [--endpoint URL] [--token T]   (tools for coding agents over MCP; routelens mcp --help)
 
 Runs the Routelens collector on 127.0.0.1 without VS Code.
@@ -24,6 +27,17 @@ Runs the Routelens collector on 127.0.0.1 without VS Code.
                 (default: the URL's host:port)
   --scrape-interval S
                 seconds between scrapes of each target (default 5)
+  --forward URL send everything received on to an OpenTelemetry Collector; URL is the base endpoint
+                as in OTEL_EXPORTER_OTLP_ENDPOINT (http://collector:4318; /v1/traces... appended)
+  --forward-protocol http/protobuf|grpc
+                how to send (default http/protobuf; grpc takes http://host:4317)
+  --forward-header K=V
+                a header for every forwarded request (repeatable), e.g. Authorization=Bearer%20xyz
+                (values are URL-decoded as in OTEL_EXPORTER_OTLP_HEADERS)
+  --forward-signals LIST
+                traces,logs,metrics (default all)
+  --forward-services LIST
+                forward only these service names (comma-separated; default all)
   --verbose     log every connection
 `;
 
@@ -36,6 +50,7 @@ interface ServeArgs {
   verbose: boolean;
   scrape: ScrapeTargetConfig[];
   scrapeIntervalSec: number;
+  forward?: Omit<ForwardOptions, 'log' | 'counters'> & { headers: Record<string, string> };
 }
 
 export function parseArgs(argv: string[]): ServeArgs | { error: string } | { help: true } {
@@ -70,7 +85,31 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
         if (!/^[0-9a-zA-Z.:[\]-]+$/.test(h)) return { error: '--host must be an address such as 127.0.0.1, 0.0.0.0 or 172.17.0.1' };
         args.host = h.replace(/^\[(.*)\]$/, '$1');
       } else if (a === '--require-token') args.requireToken = true;
-      else if (a === '--token') args.token = value();
+      else if (a === '--forward') {
+        const url = value();
+        try {
+          const u = new URL(url);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: '--forward must be an http or https URL' };
+        } catch {
+          return { error: `--forward: ${JSON.stringify(url)} is not a URL (e.g. http://collector:4318)` };
+        }
+        args.forward = { ...args.forward, url, headers: args.forward?.headers ?? {} };
+      } else if (a === '--forward-protocol') {
+        const p = value();
+        if (p !== 'http/protobuf' && p !== 'grpc') return { error: '--forward-protocol must be http/protobuf or grpc' };
+        args.forward = { url: '', headers: {}, ...args.forward, protocol: p };
+      } else if (a === '--forward-header') {
+        const h = parseHeader(value());
+        if (typeof h === 'string') return { error: h };
+        args.forward = { url: '', ...args.forward, headers: { ...args.forward?.headers, [h[0]]: h[1] } };
+      } else if (a === '--forward-signals') {
+        const list = value().split(',').map((x) => x.trim()).filter(Boolean);
+        const bad = list.find((x) => !FORWARD_SIGNALS.includes(x as ForwardSignal));
+        if (bad || !list.length) return { error: '--forward-signals is a comma-separated list of traces, logs, metrics' };
+        args.forward = { url: '', headers: {}, ...args.forward, signals: list as ForwardSignal[] };
+      } else if (a === '--forward-services') {
+        args.forward = { url: '', headers: {}, ...args.forward, services: value().split(',').map((x) => x.trim()).filter(Boolean) };
+      } else if (a === '--token') args.token = value();
       else if (a === '--verbose') args.verbose = true;
       else if (a === '--help' || a === '-h') return { help: true };
       else return { error: `unknown option ${a}` };
@@ -78,7 +117,24 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
       return { error: (e as Error).message };
     }
   }
+  if (args.forward && !args.forward.url) return { error: '--forward-protocol, --forward-header, --forward-signals and --forward-services need --forward URL' };
   return args;
+}
+
+/** `K=V` as in OTEL_EXPORTER_OTLP_HEADERS (the value URL-decoded). */
+export function parseHeader(v: string): [string, string] | string {
+  const i = v.indexOf('=');
+  if (i <= 0) return `--forward-header: ${JSON.stringify(v)} is not K=V`;
+  const key = v.slice(0, i).trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) return `--forward-header: ${JSON.stringify(key)} is not a header name`;
+  let value = v.slice(i + 1).trim();
+  try {
+    value = decodeURIComponent(value);
+  } catch {
+    // not percent-encoded: used as it is
+  }
+  if (/[\r\n]/.test(value)) return '--forward-header: the value must not contain line breaks';
+  return [key, value];
 }
 
 /** `URL` or `SERVICE=URL`; only http and https can be scraped. */
@@ -133,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
     log,
     scrapeTargets: parsed.scrape,
     scrapeIntervalMs: parsed.scrapeIntervalSec * 1000,
+    forward: parsed.forward,
   });
   const base = runtime.collector.url;
   const exposed = !isLoopbackAddress(parsed.host);
@@ -144,6 +201,8 @@ export async function main(argv: string[]): Promise<number> {
       runtime.grpcPort ? `  OTLP/gRPC:        127.0.0.1:${runtime.grpcPort}` : `  OTLP/gRPC:        off${runtime.grpcError ? ` (${runtime.grpcError})` : ''}`,
       `  Python agent:     ${base.replace('http', 'ws')}/v1/ws (set ROUTELENS_ENDPOINT=${base})`,
       `  Query API:        ${base}/api/v1/routes (Authorization: Bearer <token>; token ${tokenWhere})`,
+      ...(runtime.forwarder ? [`  Forwarding to:    ${runtime.forwarder.state().endpoint} (${runtime.forwarder.state().protocol}; ${runtime.forwarder.state().signals.join(', ')})`] : []),
+      ...(runtime.forwardError ? [`  Forwarding:       off (${runtime.forwardError})`] : []),
       ...parsed.scrape.map((t) => `  Prometheus:       scraping ${t.url} every ${parsed.scrapeIntervalSec} s${t.service ? ` as ${t.service}` : ''}`),
       'Press Ctrl+C to stop.',
       '',

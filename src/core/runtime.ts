@@ -13,6 +13,7 @@ import { CumulativeToDelta, createOtlpHttpHandler, httpServerDuration, startOtlp
 import type { TelemetrySink } from './sink';
 import { observationsFromHistogram } from './stats/histogramObservations';
 import { TelemetryStore, type StoreLimits } from './store/store';
+import { Forwarder, type ForwardOptions } from './forward/forwarder';
 
 export interface RuntimeOptions {
   port: number;
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   scrapeTargets?: (string | ScrapeTargetConfig)[];
   /** Default scrape interval (5 s when not given). */
   scrapeIntervalMs?: number;
+  /** Send everything received on to an upstream OTLP endpoint (docs/forwarding.md). */
+  forward?: Omit<ForwardOptions, 'log' | 'counters'>;
 }
 
 export interface Runtime {
@@ -47,6 +50,10 @@ export interface Runtime {
   grpcError?: string;
   /** The Prometheus scraper; it scrapes nothing until it is given targets. */
   prometheus: PrometheusScraper;
+  /** Present when `forward` was given and its URL is valid. */
+  forwarder?: Forwarder;
+  /** Why forwarding is off although it was asked for (a bad URL). */
+  forwardError?: string;
   stop(): Promise<void>;
 }
 
@@ -91,7 +98,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const counters = opts.store?.counters ?? new Counters();
   const store = opts.store ?? new TelemetryStore(opts.limits, { counters });
   const live = new LiveHub(store, counters, opts.log);
-  const sink = live.tee(metricsAwareSink(store));
+  let forwarder: Forwarder | undefined;
+  let forwardError: string | undefined;
+  if (opts.forward) {
+    try {
+      forwarder = new Forwarder({ ...opts.forward, log: opts.log, counters });
+    } catch (e) {
+      forwardError = (e as Error).message;
+      opts.log.warn(`[forward] not forwarding: ${forwardError}`);
+    }
+  }
+  const local = live.tee(metricsAwareSink(store));
+  const sink = forwarder ? forwarder.tee(local) : local;
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
@@ -129,6 +147,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
   const collector = new Collector(collectorOptions);
   await collector.start();
+  if (forwarder || forwardError) collector.upstream = { stats: () => ({ forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } }) };
   let grpc: { port: number; stop(): Promise<void> } | undefined;
   let grpcError: string | undefined;
   if (opts.grpcPort) {
@@ -147,9 +166,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     grpcPort: grpc?.port ?? 0,
     grpcError,
     prometheus,
+    forwarder,
+    forwardError,
     stop: async () => {
       prometheus.dispose();
       await Promise.all([collector.stop(), grpc?.stop()]);
+      await forwarder?.stop();
     },
   };
 }
