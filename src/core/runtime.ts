@@ -14,6 +14,8 @@ import type { TelemetrySink } from './sink';
 import { observationsFromHistogram } from './stats/histogramObservations';
 import { TelemetryStore, type StoreLimits } from './store/store';
 import { Forwarder, type ForwardOptions } from './forward/forwarder';
+import { RemotePrometheus, type RemotePrometheusOptions } from './remote/remotePrometheus';
+import { withRemoteFigures } from './remote/routes';
 
 export interface RuntimeOptions {
   port: number;
@@ -38,6 +40,8 @@ export interface RuntimeOptions {
   scrapeIntervalMs?: number;
   /** Send everything received on to an upstream OTLP endpoint (docs/forwarding.md). */
   forward?: Omit<ForwardOptions, 'log' | 'counters'>;
+  /** Route figures from a remote Prometheus beside the local ones (docs/api.md). */
+  remotePrometheus?: Omit<RemotePrometheusOptions, 'log'>;
 }
 
 export interface Runtime {
@@ -54,6 +58,10 @@ export interface Runtime {
   forwarder?: Forwarder;
   /** Why forwarding is off although it was asked for (a bad URL). */
   forwardError?: string;
+  /** Present when `remotePrometheus` was given and valid. */
+  remote?: RemotePrometheus;
+  /** Why the remote Prometheus is off although it was asked for. */
+  remoteError?: string;
   stop(): Promise<void>;
 }
 
@@ -147,7 +155,26 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
   const collector = new Collector(collectorOptions);
   await collector.start();
-  if (forwarder || forwardError) collector.upstream = { stats: () => ({ forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } }) };
+  let remote: RemotePrometheus | undefined;
+  let remoteError: string | undefined;
+  if (opts.remotePrometheus) {
+    try {
+      remote = new RemotePrometheus({ ...opts.remotePrometheus, log: opts.log });
+      remote.start();
+    } catch (e) {
+      remoteError = (e as Error).message;
+      opts.log.warn(`[remote-prometheus] off: ${remoteError}`);
+    }
+  }
+  if (forwarder || forwardError || remote || remoteError) {
+    collector.upstream = {
+      stats: () => ({
+        ...(forwarder || forwardError ? { forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } } : {}),
+        ...(remote || remoteError ? { remotePrometheus: remote ? remote.state() : { state: 'off', error: remoteError } } : {}),
+      }),
+      ...(remote ? { routes: (local: Record<string, unknown>[]) => withRemoteFigures(local, remote) } : {}),
+    };
+  }
   let grpc: { port: number; stop(): Promise<void> } | undefined;
   let grpcError: string | undefined;
   if (opts.grpcPort) {
@@ -168,8 +195,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     prometheus,
     forwarder,
     forwardError,
+    remote,
+    remoteError,
     stop: async () => {
       prometheus.dispose();
+      remote?.dispose();
       await Promise.all([collector.stop(), grpc?.stop()]);
       await forwarder?.stop();
     },
