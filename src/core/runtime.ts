@@ -62,6 +62,13 @@ export interface Runtime {
   remote?: RemotePrometheus;
   /** Why the remote Prometheus is off although it was asked for. */
   remoteError?: string;
+  /** Starts, replaces (the old one gets a moment to send what it holds) or ends forwarding. */
+  setForward(forward: Omit<ForwardOptions, 'log' | 'counters'> | undefined): void;
+  /**
+   * Uses a remote Prometheus source made elsewhere (the editor keeps one for the lenses) for the
+   * query API; the runtime neither starts nor disposes it. undefined detaches it.
+   */
+  attachRemote(remote: RemotePrometheus | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -108,16 +115,36 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const live = new LiveHub(store, counters, opts.log);
   let forwarder: Forwarder | undefined;
   let forwardError: string | undefined;
-  if (opts.forward) {
+  const setForward = (forward: Omit<ForwardOptions, 'log' | 'counters'> | undefined) => {
+    const old = forwarder;
+    forwarder = undefined;
+    forwardError = undefined;
+    void old?.stop();
+    if (!forward) return;
     try {
-      forwarder = new Forwarder({ ...opts.forward, log: opts.log, counters });
+      forwarder = new Forwarder({ ...forward, log: opts.log, counters });
     } catch (e) {
       forwardError = (e as Error).message;
       opts.log.warn(`[forward] not forwarding: ${forwardError}`);
     }
-  }
+  };
+  setForward(opts.forward);
   const local = live.tee(metricsAwareSink(store));
-  const sink = forwarder ? forwarder.tee(local) : local;
+  // The store first, always; then the forwarder's queue, when there is one.
+  const sink: TelemetrySink = {
+    addSpans: (spans) => {
+      local.addSpans(spans);
+      forwarder?.add('traces', spans);
+    },
+    addLogs: (logs) => {
+      local.addLogs(logs);
+      forwarder?.add('logs', logs);
+    },
+    addMetrics: (points) => {
+      local.addMetrics(points);
+      forwarder?.add('metrics', points);
+    },
+  };
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
@@ -156,25 +183,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const collector = new Collector(collectorOptions);
   await collector.start();
   let remote: RemotePrometheus | undefined;
+  let ownRemote: RemotePrometheus | undefined;
   let remoteError: string | undefined;
   if (opts.remotePrometheus) {
     try {
-      remote = new RemotePrometheus({ ...opts.remotePrometheus, log: opts.log });
+      remote = ownRemote = new RemotePrometheus({ ...opts.remotePrometheus, log: opts.log });
       remote.start();
     } catch (e) {
       remoteError = (e as Error).message;
       opts.log.warn(`[remote-prometheus] off: ${remoteError}`);
     }
   }
-  if (forwarder || forwardError || remote || remoteError) {
-    collector.upstream = {
-      stats: () => ({
-        ...(forwarder || forwardError ? { forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } } : {}),
-        ...(remote || remoteError ? { remotePrometheus: remote ? remote.state() : { state: 'off', error: remoteError } } : {}),
-      }),
-      ...(remote ? { routes: (local: Record<string, unknown>[]) => withRemoteFigures(local, remote) } : {}),
-    };
-  }
+  collector.upstream = {
+    stats: () => ({
+      ...(forwarder || forwardError ? { forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } } : {}),
+      ...(remote || remoteError ? { remotePrometheus: remote ? remote.state() : { state: 'off', error: remoteError } } : {}),
+    }),
+    routes: (localRoutes: Record<string, unknown>[]) => (remote ? withRemoteFigures(localRoutes, remote) : localRoutes),
+  };
   let grpc: { port: number; stop(): Promise<void> } | undefined;
   let grpcError: string | undefined;
   if (opts.grpcPort) {
@@ -193,13 +219,28 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     grpcPort: grpc?.port ?? 0,
     grpcError,
     prometheus,
-    forwarder,
-    forwardError,
-    remote,
-    remoteError,
+    get forwarder() {
+      return forwarder;
+    },
+    get forwardError() {
+      return forwardError;
+    },
+    get remote() {
+      return remote;
+    },
+    get remoteError() {
+      return remoteError;
+    },
+    setForward,
+    attachRemote: (r) => {
+      if (ownRemote && ownRemote !== r) ownRemote.dispose();
+      ownRemote = undefined;
+      remote = r;
+      remoteError = undefined;
+    },
     stop: async () => {
       prometheus.dispose();
-      remote?.dispose();
+      ownRemote?.dispose();
       await Promise.all([collector.stop(), grpc?.stop()]);
       await forwarder?.stop();
     },

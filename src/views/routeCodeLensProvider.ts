@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
+import { hoverExtra, lensExtra } from '../core/routes/lensExtras';
 import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
 import type { TelemetryStore } from '../core/store/store';
 
@@ -225,7 +226,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
       const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
       const label = `${method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined);
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined) + lensExtra(method, s.handler.route);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -251,6 +252,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
       md.appendMarkdown(`\n\n`);
       md.appendText(hoverHeadline(s));
+      const extra = hoverExtra(s.handler.method === '*' ? 'ANY' : s.handler.method, s.handler.route);
+      if (extra) md.appendMarkdown('\n\n').appendText(extra);
       const note = hoverSourceNote(s);
       if (note) {
         md.appendMarkdown('\n\n');

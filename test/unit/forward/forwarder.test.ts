@@ -489,6 +489,41 @@ describe('forwarding to an upstream OTLP endpoint', function () {
     }
   });
 
+  it('starts, replaces and ends forwarding on a running collector (the editor changes its settings)', async () => {
+    const a = await scriptedUpstream(() => ({ status: 200 }));
+    const b = await scriptedUpstream(() => ({ status: 200 }));
+    const rt = await startRuntime({ port: 0, token: TOKEN, log: silentLogger });
+    try {
+      assert.equal(rt.forwarder, undefined);
+      assert.equal((await getJson(rt.collector.port, '/api/v1/stats')).forward, undefined);
+      const agent = await nativeAgent(rt.collector.port, 'orders');
+      agent.send({ v: 1, type: 'batch', spans: agentSpans(2, '/a', Date.now() - 1000), logs: [], metrics: [] });
+      await until(() => rt.store.routeSummaries(60).length === 1, 'the first spans');
+      rt.setForward({ url: a.url, flushMs: 30, signals: ['traces'] });
+      agent.send({ v: 1, type: 'batch', spans: agentSpans(3, '/a', Date.now() - 1000), logs: [], metrics: [] });
+      await until(() => a.received.length === 1, 'the first upstream');
+      assert.equal(spansIn(a.received[0]), 3, 'only what arrived after forwarding began');
+      rt.setForward({ url: b.url, flushMs: 30, signals: ['traces'] });
+      agent.send({ v: 1, type: 'batch', spans: agentSpans(4, '/a', Date.now() - 1000), logs: [], metrics: [] });
+      await until(() => b.received.length === 1, 'the second upstream');
+      assert.equal(spansIn(b.received[0]), 4);
+      assert.equal(((await getJson(rt.collector.port, '/api/v1/stats')).forward as { endpoint: string }).endpoint, b.url);
+      rt.setForward(undefined);
+      agent.send({ v: 1, type: 'batch', spans: agentSpans(5, '/a', Date.now() - 1000), logs: [], metrics: [] });
+      await until(() => rt.store.routeSummaries(60)[0].count === 14, 'all spans locally');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(a.received.length + b.received.length, 2);
+      rt.setForward({ url: 'not a url' });
+      assert.match(rt.forwardError!, /Invalid URL/);
+      assert.equal(((await getJson(rt.collector.port, '/api/v1/stats')).forward as { state: string }).state, 'off');
+      await agent.close();
+    } finally {
+      await rt.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('parses the serve flags, Retry-After and exact nanoseconds', () => {
     const p = parseArgs(['serve', '--forward', 'http://collector:4318', '--forward-protocol', 'grpc', '--forward-header', 'Authorization=Bearer%20abc', '--forward-signals', 'traces,logs']);
     assert.ok(!('error' in p) && !('help' in p));
