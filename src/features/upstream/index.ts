@@ -202,7 +202,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
     if (remote && r) {
       warn ||= r.state === 'error';
       parts.push(`$(graph) ${remoteLabel}${r.state === 'error' ? ' $(warning)' : ''}`);
-      tip.appendText(`${remoteLabel} figures from ${r.url}${r.selector ? ` ${r.selector}` : ''} (${r.preset ?? 'preset not found yet'}, last ${rangeText(r.rangeS)}): ${r.state === 'ok' ? `${r.routes} routes` : r.state}${r.error ? `: ${r.error}` : ''}`);
+      tip.appendText(`${remoteLabel} figures from ${r.url}${r.selector ? ` ${r.selector}` : ''} (${r.preset ?? 'preset not found yet'}, last ${rangeText(r.rangeS)}): ${r.state === 'ok' ? `${r.routes} route${r.routes === 1 ? '' : 's'}` : r.state}${r.error ? `: ${r.error}` : ''}`);
       if (r.state === 'error' && r.error) showOnce(`remote:${r.error}`, `production figures from ${r.url}: ${r.error}`, 'routelens.remotePrometheus.url');
       if (r.state === 'ok') for (const k of [...shown]) if (k.startsWith('remote:')) shown.delete(k);
     }
