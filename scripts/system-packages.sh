@@ -9,12 +9,15 @@
 # - python3-pytest: the test-traffic tests run real test clients under a real pytest
 # - the client libraries apps call (requests, httpx, aiohttp, SQLAlchemy, the PostgreSQL drivers,
 #   redis) and real PostgreSQL and Redis servers: the agent's client-span tests run against them
+# - prometheus and python3-django-prometheus: a real Prometheus server scraping real exporters for
+#   the remote-Prometheus tests
 SYSTEM_PACKAGES=(
   chromium libkrb5-dev g++ make
   python3 python3-fastapi python3-starlette python3-uvicorn python3-flask python3-django
   python3-structlog python3-prometheus-client python3-httpx python3-websockets python3-debugpy
   python3-gunicorn python3-requests python3-aiohttp python3-sqlalchemy python3-psycopg2
   python3-psycopg python3-asyncpg python3-redis python3-pytest postgresql redis-server
+  prometheus python3-django-prometheus
 )
 
 # Installs the missing SYSTEM_PACKAGES with apt-get as root or through password-less sudo; without

@@ -6,9 +6,15 @@ import { isLoopbackAddress } from './core/collector/hostCheck';
 import { defaultTokenFile, loadOrCreateToken } from './core/collector/token';
 import type { Logger } from './core/log';
 import type { ScrapeTargetConfig } from './core/prometheus/scraper';
+import { PRESET_NAMES, parseRange, selectorMatchers, type PresetName } from './core/remote/presets';
+import type { RemotePrometheusOptions } from './core/remote/remotePrometheus';
+import { FORWARD_SIGNALS, type ForwardOptions, type ForwardSignal } from './core/forward/forwarder';
 import { startRuntime } from './core/runtime';
 
-const USAGE = `Usage: routelens serve [--host ADDR] [--port N] [--grpc-port N] [--token T] [--require-token] [--scrape [SERVICE=]URL]... [--scrape-interval S] [--verbose]
+const USAGE = `Usage: routelens serve [--host ADDR] [--port N] [--grpc-port N] [--token T] [--require-token] [--scrape [SERVICE=]URL]... [--scrape-interval S]
+                      [--forward URL [--forward-protocol http/protobuf|grpc] [--forward-header K=V]... [--forward-signals LIST] [--forward-services LIST]]
+                      [--remote-prometheus URL [--remote-selector '{...}'] [--remote-preset NAME] [--remote-range 1h] [--remote-refresh S]]
+                      [--verbose]
        routelens mcp [--endpoint URL] [--token T]   (tools for coding agents over MCP; routelens mcp --help)
 
 Runs the Routelens collector on 127.0.0.1 without VS Code.
@@ -24,6 +30,31 @@ Runs the Routelens collector on 127.0.0.1 without VS Code.
                 (default: the URL's host:port)
   --scrape-interval S
                 seconds between scrapes of each target (default 5)
+  --forward URL send everything received on to an OpenTelemetry Collector; URL is the base endpoint
+                as in OTEL_EXPORTER_OTLP_ENDPOINT (http://collector:4318; /v1/traces... appended)
+  --forward-protocol http/protobuf|grpc
+                how to send (default http/protobuf; grpc takes http://host:4317)
+  --forward-header K=V
+                a header for every forwarded request (repeatable), e.g. Authorization=Bearer%20xyz
+                (values are URL-decoded as in OTEL_EXPORTER_OTLP_HEADERS)
+  --forward-signals LIST
+                traces,logs,metrics (default all)
+  --forward-services LIST
+                forward only these service names (comma-separated; default all)
+  --remote-prometheus URL
+                route figures (p50/p95/p99, rate, error rate) from a team's Prometheus server
+                (http://prometheus:9090), beside the local ones in /api/v1/routes ("remote");
+                credentials from ROUTELENS_REMOTE_PROMETHEUS_TOKEN (bearer) or
+                ROUTELENS_REMOTE_PROMETHEUS_BASIC (user:password)
+  --remote-selector '{env="prod", service="orders"}'
+                label matchers added to every query
+  --remote-preset NAME
+                otel, fastapi-instrumentator, flask-exporter, django-prometheus or prom-client
+                (default: found by asking the server which histogram it has)
+  --remote-range D
+                the range the figures cover, a Prometheus duration (default 1h)
+  --remote-refresh S
+                seconds between refreshes (default 60)
   --verbose     log every connection
 `;
 
@@ -36,6 +67,8 @@ interface ServeArgs {
   verbose: boolean;
   scrape: ScrapeTargetConfig[];
   scrapeIntervalSec: number;
+  forward?: Omit<ForwardOptions, 'log' | 'counters'> & { headers: Record<string, string> };
+  remote?: Omit<RemotePrometheusOptions, 'log'>;
 }
 
 export function parseArgs(argv: string[]): ServeArgs | { error: string } | { help: true } {
@@ -70,7 +103,57 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
         if (!/^[0-9a-zA-Z.:[\]-]+$/.test(h)) return { error: '--host must be an address such as 127.0.0.1, 0.0.0.0 or 172.17.0.1' };
         args.host = h.replace(/^\[(.*)\]$/, '$1');
       } else if (a === '--require-token') args.requireToken = true;
-      else if (a === '--token') args.token = value();
+      else if (a === '--forward') {
+        const url = value();
+        try {
+          const u = new URL(url);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: '--forward must be an http or https URL' };
+        } catch {
+          return { error: `--forward: ${JSON.stringify(url)} is not a URL (e.g. http://collector:4318)` };
+        }
+        args.forward = { ...args.forward, url, headers: args.forward?.headers ?? {} };
+      } else if (a === '--forward-protocol') {
+        const p = value();
+        if (p !== 'http/protobuf' && p !== 'grpc') return { error: '--forward-protocol must be http/protobuf or grpc' };
+        args.forward = { url: '', headers: {}, ...args.forward, protocol: p };
+      } else if (a === '--forward-header') {
+        const h = parseHeader(value());
+        if (typeof h === 'string') return { error: h };
+        args.forward = { url: '', ...args.forward, headers: { ...args.forward?.headers, [h[0]]: h[1] } };
+      } else if (a === '--forward-signals') {
+        const list = value().split(',').map((x) => x.trim()).filter(Boolean);
+        const bad = list.find((x) => !FORWARD_SIGNALS.includes(x as ForwardSignal));
+        if (bad || !list.length) return { error: '--forward-signals is a comma-separated list of traces, logs, metrics' };
+        args.forward = { url: '', headers: {}, ...args.forward, signals: list as ForwardSignal[] };
+      } else if (a === '--forward-services') {
+        args.forward = { url: '', headers: {}, ...args.forward, services: value().split(',').map((x) => x.trim()).filter(Boolean) };
+      } else if (a === '--remote-prometheus') {
+        const url = value();
+        try {
+          const u = new URL(url);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') return { error: '--remote-prometheus must be an http or https URL' };
+        } catch {
+          return { error: `--remote-prometheus: ${JSON.stringify(url)} is not a URL (e.g. http://prometheus:9090)` };
+        }
+        args.remote = { ...args.remote, url };
+      } else if (a === '--remote-selector') {
+        const sel = value();
+        const m = selectorMatchers(sel);
+        if (typeof m !== 'string') return { error: `--remote-selector: ${m.error}` };
+        args.remote = { url: '', ...args.remote, selector: sel };
+      } else if (a === '--remote-preset') {
+        const p = value();
+        if (p !== 'auto' && !PRESET_NAMES.includes(p as PresetName)) return { error: `--remote-preset must be one of ${PRESET_NAMES.join(', ')}` };
+        args.remote = { url: '', ...args.remote, preset: p as PresetName | 'auto' };
+      } else if (a === '--remote-range') {
+        const r = value();
+        if (!parseRange(r)) return { error: '--remote-range must be a Prometheus duration such as 1h, 30m or 1d' };
+        args.remote = { url: '', ...args.remote, range: r };
+      } else if (a === '--remote-refresh') {
+        const sec = Number(value());
+        if (!Number.isFinite(sec) || sec < 1 || sec > 86400) return { error: '--remote-refresh must be a number of seconds from 1 to 86400' };
+        args.remote = { url: '', ...args.remote, refreshMs: sec * 1000 };
+      } else if (a === '--token') args.token = value();
       else if (a === '--verbose') args.verbose = true;
       else if (a === '--help' || a === '-h') return { help: true };
       else return { error: `unknown option ${a}` };
@@ -78,7 +161,25 @@ export function parseArgs(argv: string[]): ServeArgs | { error: string } | { hel
       return { error: (e as Error).message };
     }
   }
+  if (args.remote && !args.remote.url) return { error: '--remote-selector, --remote-preset, --remote-range and --remote-refresh need --remote-prometheus URL' };
+  if (args.forward && !args.forward.url) return { error: '--forward-protocol, --forward-header, --forward-signals and --forward-services need --forward URL' };
   return args;
+}
+
+/** `K=V` as in OTEL_EXPORTER_OTLP_HEADERS (the value URL-decoded). */
+export function parseHeader(v: string): [string, string] | string {
+  const i = v.indexOf('=');
+  if (i <= 0) return `--forward-header: ${JSON.stringify(v)} is not K=V`;
+  const key = v.slice(0, i).trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) return `--forward-header: ${JSON.stringify(key)} is not a header name`;
+  let value = v.slice(i + 1).trim();
+  try {
+    value = decodeURIComponent(value);
+  } catch {
+    // not percent-encoded: used as it is
+  }
+  if (/[\r\n]/.test(value)) return '--forward-header: the value must not contain line breaks';
+  return [key, value];
 }
 
 /** `URL` or `SERVICE=URL`; only http and https can be scraped. */
@@ -94,6 +195,18 @@ export function parseScrapeTarget(v: string): ScrapeTargetConfig | string {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `--scrape: only http and https URLs can be scraped, not ${parsed.protocol}`;
   return service ? { url, service } : { url };
+}
+
+/** Remote Prometheus credentials from the environment (kept off the command line, which others can read). */
+function remoteAuthFromEnv(): RemotePrometheusOptions['auth'] {
+  const token = process.env.ROUTELENS_REMOTE_PROMETHEUS_TOKEN;
+  if (token) return { bearerToken: token };
+  const basic = process.env.ROUTELENS_REMOTE_PROMETHEUS_BASIC;
+  if (basic && basic.includes(':')) {
+    const i = basic.indexOf(':');
+    return { basic: { username: basic.slice(0, i), password: basic.slice(i + 1) } };
+  }
+  return undefined;
 }
 
 function stderrLogger(verbose: boolean): Logger {
@@ -133,6 +246,8 @@ export async function main(argv: string[]): Promise<number> {
     log,
     scrapeTargets: parsed.scrape,
     scrapeIntervalMs: parsed.scrapeIntervalSec * 1000,
+    forward: parsed.forward,
+    remotePrometheus: parsed.remote ? { ...parsed.remote, auth: remoteAuthFromEnv() } : undefined,
   });
   const base = runtime.collector.url;
   const exposed = !isLoopbackAddress(parsed.host);
@@ -144,6 +259,10 @@ export async function main(argv: string[]): Promise<number> {
       runtime.grpcPort ? `  OTLP/gRPC:        127.0.0.1:${runtime.grpcPort}` : `  OTLP/gRPC:        off${runtime.grpcError ? ` (${runtime.grpcError})` : ''}`,
       `  Python agent:     ${base.replace('http', 'ws')}/v1/ws (set ROUTELENS_ENDPOINT=${base})`,
       `  Query API:        ${base}/api/v1/routes (Authorization: Bearer <token>; token ${tokenWhere})`,
+      ...(runtime.forwarder ? [`  Forwarding to:    ${runtime.forwarder.state().endpoint} (${runtime.forwarder.state().protocol}; ${runtime.forwarder.state().signals.join(', ')})`] : []),
+      ...(runtime.remote ? [`  Remote figures:   ${runtime.remote.state().url} (${parsed.remote?.selector || 'no selector'}, over ${runtime.remote.rangeS} s)`] : []),
+      ...(runtime.remoteError ? [`  Remote figures:   off (${runtime.remoteError})`] : []),
+      ...(runtime.forwardError ? [`  Forwarding:       off (${runtime.forwardError})`] : []),
       ...parsed.scrape.map((t) => `  Prometheus:       scraping ${t.url} every ${parsed.scrapeIntervalSec} s${t.service ? ` as ${t.service}` : ''}`),
       'Press Ctrl+C to stop.',
       '',

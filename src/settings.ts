@@ -45,6 +45,10 @@ export interface RoutelensConfig {
   lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
   /** The language model tools (Copilot, `routelens mcp`). */
   agents: { tokenBudget: number; redactPatterns: string[] };
+  /** Forwarding to the team's OpenTelemetry Collector (headers are in secret storage). */
+  upstream: { endpoint: string; protocol: 'http/protobuf' | 'grpc'; signals: ('traces' | 'logs' | 'metrics')[]; services: string[] };
+  /** Production figures from the team's Prometheus (credentials are in secret storage). */
+  remotePrometheus: { url: string; selector: string; preset: string; range: string; refreshSeconds: number; label: string };
 }
 
 /**
@@ -82,6 +86,16 @@ export const SETTINGS = {
   'prometheus.scrapeIntervalSeconds': { default: 5, effect: 'live' },
   'agents.tokenBudget': { default: 1500, effect: 'live' },
   'agents.redactPatterns': { default: [] as string[], effect: 'live' },
+  'upstream.endpoint': { default: '', effect: 'live' },
+  'upstream.protocol': { default: 'http/protobuf', effect: 'live' },
+  'upstream.signals': { default: ['traces', 'logs', 'metrics'] as string[], effect: 'live' },
+  'upstream.services': { default: [] as string[], effect: 'live' },
+  'remotePrometheus.url': { default: '', effect: 'live' },
+  'remotePrometheus.selector': { default: '', effect: 'live' },
+  'remotePrometheus.preset': { default: 'auto', effect: 'live' },
+  'remotePrometheus.range': { default: '1h', effect: 'live' },
+  'remotePrometheus.refreshSeconds': { default: 60, effect: 'live' },
+  'remotePrometheus.label': { default: 'prod', effect: 'live' },
 } satisfies Record<string, { default: unknown; effect: SettingEffect }>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -143,6 +157,20 @@ export function readConfig(): RoutelensConfig {
     agents: {
       tokenBudget: get('agents.tokenBudget'),
       redactPatterns: get('agents.redactPatterns'),
+    },
+    upstream: {
+      endpoint: get('upstream.endpoint').trim(),
+      protocol: get('upstream.protocol') === 'grpc' ? 'grpc' : 'http/protobuf',
+      signals: get('upstream.signals').filter((x): x is 'traces' | 'logs' | 'metrics' => x === 'traces' || x === 'logs' || x === 'metrics'),
+      services: get('upstream.services').filter((x) => typeof x === 'string'),
+    },
+    remotePrometheus: {
+      url: get('remotePrometheus.url').trim(),
+      selector: get('remotePrometheus.selector').trim(),
+      preset: get('remotePrometheus.preset'),
+      range: get('remotePrometheus.range').trim() || '1h',
+      refreshSeconds: Math.max(5, get('remotePrometheus.refreshSeconds')),
+      label: get('remotePrometheus.label').trim() || 'prod',
     },
   };
 }

@@ -13,6 +13,9 @@ import { CumulativeToDelta, createOtlpHttpHandler, httpServerDuration, startOtlp
 import type { TelemetrySink } from './sink';
 import { observationsFromHistogram } from './stats/histogramObservations';
 import { TelemetryStore, type StoreLimits } from './store/store';
+import { Forwarder, type ForwardOptions } from './forward/forwarder';
+import { RemotePrometheus, type RemotePrometheusOptions } from './remote/remotePrometheus';
+import { withRemoteFigures } from './remote/routes';
 
 export interface RuntimeOptions {
   port: number;
@@ -35,6 +38,10 @@ export interface RuntimeOptions {
   scrapeTargets?: (string | ScrapeTargetConfig)[];
   /** Default scrape interval (5 s when not given). */
   scrapeIntervalMs?: number;
+  /** Send everything received on to an upstream OTLP endpoint (docs/forwarding.md). */
+  forward?: Omit<ForwardOptions, 'log' | 'counters'>;
+  /** Route figures from a remote Prometheus beside the local ones (docs/api.md). */
+  remotePrometheus?: Omit<RemotePrometheusOptions, 'log'>;
 }
 
 export interface Runtime {
@@ -53,6 +60,21 @@ export interface Runtime {
   grpcError?: string;
   /** The Prometheus scraper; it scrapes nothing until it is given targets. */
   prometheus: PrometheusScraper;
+  /** Present when `forward` was given and its URL is valid. */
+  forwarder?: Forwarder;
+  /** Why forwarding is off although it was asked for (a bad URL). */
+  forwardError?: string;
+  /** Present when `remotePrometheus` was given and valid. */
+  remote?: RemotePrometheus;
+  /** Why the remote Prometheus is off although it was asked for. */
+  remoteError?: string;
+  /** Starts, replaces (the old one gets a moment to send what it holds) or ends forwarding. */
+  setForward(forward: Omit<ForwardOptions, 'log' | 'counters'> | undefined): void;
+  /**
+   * Uses a remote Prometheus source made elsewhere (the editor keeps one for the lenses) for the
+   * query API; the runtime neither starts nor disposes it. undefined detaches it.
+   */
+  attachRemote(remote: RemotePrometheus | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -97,7 +119,38 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const counters = opts.store?.counters ?? new Counters();
   const store = opts.store ?? new TelemetryStore(opts.limits, { counters });
   const live = new LiveHub(store, counters, opts.log);
-  const sink = live.tee(metricsAwareSink(store));
+  let forwarder: Forwarder | undefined;
+  let forwardError: string | undefined;
+  const setForward = (forward: Omit<ForwardOptions, 'log' | 'counters'> | undefined) => {
+    const old = forwarder;
+    forwarder = undefined;
+    forwardError = undefined;
+    void old?.stop();
+    if (!forward) return;
+    try {
+      forwarder = new Forwarder({ ...forward, log: opts.log, counters });
+    } catch (e) {
+      forwardError = (e as Error).message;
+      opts.log.warn(`[forward] not forwarding: ${forwardError}`);
+    }
+  };
+  setForward(opts.forward);
+  const local = live.tee(metricsAwareSink(store));
+  // The store first, always; then the forwarder's queue, when there is one.
+  const sink: TelemetrySink = {
+    addSpans: (spans) => {
+      local.addSpans(spans);
+      forwarder?.add('traces', spans);
+    },
+    addLogs: (logs) => {
+      local.addLogs(logs);
+      forwarder?.add('logs', logs);
+    },
+    addMetrics: (points) => {
+      local.addMetrics(points);
+      forwarder?.add('metrics', points);
+    },
+  };
   const cumulative = new CumulativeToDelta();
   const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024 * 1024;
   // Route statistics come from the sink above, not from the scraper itself, so they are derived once.
@@ -135,6 +188,25 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
   const collector = new Collector(collectorOptions);
   await collector.start();
+  let remote: RemotePrometheus | undefined;
+  let ownRemote: RemotePrometheus | undefined;
+  let remoteError: string | undefined;
+  if (opts.remotePrometheus) {
+    try {
+      remote = ownRemote = new RemotePrometheus({ ...opts.remotePrometheus, log: opts.log });
+      remote.start();
+    } catch (e) {
+      remoteError = (e as Error).message;
+      opts.log.warn(`[remote-prometheus] off: ${remoteError}`);
+    }
+  }
+  collector.upstream = {
+    stats: () => ({
+      ...(forwarder || forwardError ? { forward: forwarder ? forwarder.state() : { state: 'off', error: forwardError } } : {}),
+      ...(remote || remoteError ? { remotePrometheus: remote ? remote.state() : { state: 'off', error: remoteError } } : {}),
+    }),
+    routes: (localRoutes: Record<string, unknown>[]) => (remote ? withRemoteFigures(localRoutes, remote) : localRoutes),
+  };
   let grpc: { port: number; stop(): Promise<void> } | undefined;
   let grpcError: string | undefined;
   if (opts.grpcPort) {
@@ -154,9 +226,30 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     grpcPort: grpc?.port ?? 0,
     grpcError,
     prometheus,
+    get forwarder() {
+      return forwarder;
+    },
+    get forwardError() {
+      return forwardError;
+    },
+    get remote() {
+      return remote;
+    },
+    get remoteError() {
+      return remoteError;
+    },
+    setForward,
+    attachRemote: (r) => {
+      if (ownRemote && ownRemote !== r) ownRemote.dispose();
+      ownRemote = undefined;
+      remote = r;
+      remoteError = undefined;
+    },
     stop: async () => {
       prometheus.dispose();
+      ownRemote?.dispose();
       await Promise.all([collector.stop(), grpc?.stop()]);
+      await forwarder?.stop();
     },
   };
 }

@@ -10,6 +10,7 @@ import * as problems from './problems';
 import * as pythonAgent from './pythonAgent';
 import * as statusBar from './statusBar';
 import * as traces from './traces';
+import * as upstream from './upstream';
 
 export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [
   statusBar.register,
@@ -19,4 +20,5 @@ export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] =
   codeLens.register,
   traces.register,
   agentTools.register,
+  upstream.register,
 ];

@@ -1,6 +1,7 @@
 """Routelens auto-instrumentation, loaded by Python at startup through PYTHONPATH.
 
-When ROUTELENS_ENDPOINT is set, the agent next to this folder is put on sys.path
+When ROUTELENS_ENDPOINT is set (or ROUTELENS_EXPORTER=otlp, which sends to the
+OTEL_EXPORTER_OTLP_* endpoint), the agent next to this folder is put on sys.path
 and started. Whatever happens, the sitecustomize this one shadows (the user's own,
 or the distribution's) still runs afterwards, exactly once.
 """
@@ -10,7 +11,7 @@ def _start_routelens():
     import os
     import sys
 
-    if not os.environ.get("ROUTELENS_ENDPOINT", "").strip():
+    if not os.environ.get("ROUTELENS_ENDPOINT", "").strip() and os.environ.get("ROUTELENS_EXPORTER", "").strip().lower() != "otlp":
         return
     if os.environ.get("ROUTELENS_DISABLED", "").strip().lower() in ("1", "true", "yes", "on"):
         return

@@ -21,7 +21,12 @@ class Agent:
     def __init__(self, config):
         self.config = config
         service_name = config.service_name
-        self.exporter = Exporter(config, lambda: default_resource(service_name), ProcessMetrics())
+        if config.exporter == "otlp":
+            from ._otlp import OtlpExporter
+
+            self.exporter = OtlpExporter(config, lambda: default_resource(service_name), ProcessMetrics())
+        else:
+            self.exporter = Exporter(config, lambda: default_resource(service_name), ProcessMetrics())
         self.handler = _logs.RoutelensHandler(self._log_sink, config.log_level)
         self.hook = None
 

@@ -175,11 +175,12 @@ class Config:
         "metrics_interval",
         "debug",
         "announce_metrics",
+        "exporter",
     )
 
     def __init__(self, endpoint=None, service_name=None, log_level=None, max_queue=None,
                  max_batch=None, flush_interval=None, metrics_interval=None, announce_metrics=None,
-                 environ=None):
+                 exporter=None, environ=None):
         environ = environ if environ is not None else os.environ
         self.disabled = env_flag("ROUTELENS_DISABLED", environ)
         self.endpoint = endpoint or environ.get("ROUTELENS_ENDPOINT", "").strip() or DEFAULT_ENDPOINT
@@ -204,3 +205,13 @@ class Config:
         if announce_metrics is None:
             announce_metrics = environ.get("ROUTELENS_ANNOUNCE_METRICS", "").strip().lower() not in _FALSE
         self.announce_metrics = bool(announce_metrics)
+        # "native" (the Routelens collector's WebSocket protocol) or "otlp" (OTLP/HTTP JSON to an
+        # OpenTelemetry Collector; see _otlp.py).
+        exporter = (exporter or environ.get("ROUTELENS_EXPORTER", "") or "native").strip().lower()
+        if exporter not in ("native", "otlp"):
+            logging.getLogger("routelens").warning("routelens: ROUTELENS_EXPORTER=%s is neither native nor otlp; using native", exporter)
+            exporter = "native"
+        self.exporter = exporter
+        if exporter == "otlp":
+            # No Routelens collector to tell about the app's /metrics.
+            self.announce_metrics = False

@@ -89,6 +89,17 @@ _new_span = _RequestSpan.__new__
 _perf = _trace._perf
 
 
+# Set by the OTLP exporter (_otlp.py): called with (trace id, sampled) for a request with a traceparent.
+remote_parent_hook = None
+
+
+def _sampled_flag(traceparent):
+    try:
+        return bool(int(traceparent.strip().split("-")[3][:2], 16) & 1)
+    except (ValueError, IndexError):
+        return True
+
+
 def begin(method, path, traceparent, client_address, host):
     """A started server span for one request (route and status come with finish())."""
     if method in _METHODS:
@@ -100,6 +111,9 @@ def begin(method, path, traceparent, client_address, host):
         parent = parse_traceparent(traceparent)
         if parent is not None:
             trace_id, parent_span_id = parent
+            if remote_parent_hook is not None:
+                # The OTLP exporter's parent-based samplers follow the caller's sampled flag.
+                remote_parent_hook(trace_id, _sampled_flag(traceparent))
     span = _new_span(_RequestSpan)
     if trace_id is not None:
         span._trace_id = trace_id

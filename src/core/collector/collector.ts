@@ -11,7 +11,7 @@ import type { LiveHub } from './live';
 import { exposedHostNames, isAllowedHost, isAllowedOrigin, isLoopbackAddress } from './hostCheck';
 import { DeliveryLedger } from './deliveryLedger';
 import { decodeBatch, parseMessage, ProtocolError, PROTOCOL_VERSION } from './nativeProtocol';
-import { handleQuery } from './queryApi';
+import { handleQuery, type QueryExtensions } from './queryApi';
 import { SocketGuard } from './socketGuard';
 import { ProcessStats } from './processStats';
 import { tokenMatches } from './token';
@@ -103,6 +103,8 @@ export class Collector {
   private readonly wss: WebSocketServer;
   readonly sockets: SocketGuard;
   process: ProcessStats | undefined;
+  /** Set by the runtime when forwarding or a remote Prometheus is configured. */
+  upstream: QueryExtensions | undefined;
   private readonly connections = new Map<WebSocket, Connection>();
   /** Batches already stored, by agent instance and sequence number (resends are not stored twice). */
   private readonly ledger = new DeliveryLedger();

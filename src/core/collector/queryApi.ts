@@ -17,6 +17,15 @@ interface CollectorInfo {
   readonly port: number;
   readonly process?: { snapshot(): ProcessSnapshot };
   readonly sockets?: { readonly size: number; readonly highWater: number };
+  /** The forwarder's state and the remote Prometheus figures, when configured (core/upstream.ts). */
+  readonly upstream?: QueryExtensions;
+}
+
+/** What the runtime adds to the query API beyond the store: /api/v1/stats fields, remote route figures. */
+export interface QueryExtensions {
+  stats(): Record<string, unknown>;
+  /** Adds `remote` to the local routes and appends routes known only remotely. */
+  routes?(local: Record<string, unknown>[]): Record<string, unknown>[];
 }
 
 function intParam(params: URLSearchParams, name: string, def: number, min: number, max: number): number | { error: string } {
@@ -35,7 +44,8 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
     case '/api/v1/routes': {
       const window = intParam(params, 'window', 60, 1, 900);
       if (typeof window !== 'number') return bad(window.error);
-      const routes = store.routeSummaries(window, service).map((r) => ({ ...r, breakdown: store.insights.breakdown(r) ?? null }));
+      const local = store.routeSummaries(window, service).map((r) => ({ ...r, breakdown: store.insights.breakdown(r) ?? null }));
+      const routes = collector.upstream?.routes ? collector.upstream.routes(local) : local;
       return { status: 200, body: { window, routes } };
     }
     case '/api/v1/insights': {
@@ -79,6 +89,7 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
           store: store.sizes(),
           counters: collector.counters.snapshot(),
           process: collector.process?.snapshot(),
+          ...collector.upstream?.stats(),
         },
       };
     default: {

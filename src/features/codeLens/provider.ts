@@ -5,6 +5,7 @@ import { formatMs } from '../../core/format';
 import { handlerStatsForFile, methodsSharingHandler, type HandlerStats } from '../../core/routes/handlerStats';
 import { breakdownLine, histogramText, hoverHeadline, hoverSourceNote, lensTitle } from './lensText';
 import type { TelemetryStore } from '../../core/store/store';
+import { hoverExtra, lensExtra } from '../../core/routes/lensExtras';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
   python: 'python',
@@ -224,7 +225,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
       const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
       const label = `${method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined);
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined) + lensExtra(method, s.handler.route);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -250,6 +251,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       md.appendText(`${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`);
       md.appendMarkdown(`\n\n`);
       md.appendText(hoverHeadline(s));
+      const extra = hoverExtra(s.handler.method === '*' ? 'ANY' : s.handler.method, s.handler.route);
+      if (extra) md.appendMarkdown('\n\n').appendText(extra);
       const note = hoverSourceNote(s);
       if (note) {
         md.appendMarkdown('\n\n');
