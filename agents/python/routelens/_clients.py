@@ -343,6 +343,14 @@ def traceparent(span):
 _getrandbits = _trace._getrandbits
 
 
+def tracestate(span):
+    """The W3C tracestate the request of span received (to carry on with traceparent), or None."""
+    root = span.entry[0]._root if span.__class__ is Fold else span._root
+    if root is None:
+        return None
+    return getattr(root, "_tracestate", None)
+
+
 # -- statements ----------------------------------------------------------------------
 
 # String literals (with '' inside), dollar-quoted strings and numbers that are not part of a

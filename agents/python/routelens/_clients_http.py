@@ -3,17 +3,19 @@
 Each request is one client span from the request line to the response's status and headers
 (reading the body is the caller's, and not in the span), named after the method, with the
 OpenTelemetry HTTP client attributes, and the W3C traceparent header sent with it so that the
-next service continues the trace. A header the caller set itself is left alone. Requests to
-the collector are never traced.
+next service continues the trace, with the tracestate the current request received (carried on
+unchanged). A header the caller set itself is left alone (a caller's own traceparent: neither
+is added). Requests to the collector are never traced.
 """
 
 import asyncio
 
-from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, otel_owns, traceparent
+from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, otel_owns, traceparent, tracestate
 from ._patch import patch
 
 _SPAN_KEY = "_routelens_client_span"
 _TRACEPARENT = b"traceparent:"
+_TRACESTATE = b"tracestate:"
 
 
 # -- http.client ----------------------------------------------------------------------
@@ -78,12 +80,19 @@ def _make_endheaders(original):
             return original(self, *args, **kwargs)
         try:
             buffer = self._buffer
+            state = tracestate(span)
+            has_state = False
             for line in buffer:
-                if line[:12].lower() == _TRACEPARENT:
+                head = line[:12].lower()
+                if head == _TRACEPARENT:
                     break
+                if state is not None and head[:11] == _TRACESTATE:
+                    has_state = True
             else:
-                # What putheader() would append, without its checks: the value is ours and valid.
+                # What putheader() would append, without its checks: the values are ours and valid.
                 buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
+                if state is not None and not has_state:
+                    buffer.append(b"tracestate: " + state.encode("ascii"))
         except Exception:
             pass
         try:
@@ -148,6 +157,9 @@ def _httpx_begin(request):
         span = begin(name, http_attributes(name, str(url), host, port))
         if span is not None and "traceparent" not in request.headers:
             request.headers["traceparent"] = traceparent(span)
+            state = tracestate(span)
+            if state is not None and "tracestate" not in request.headers:
+                request.headers["tracestate"] = state
         return span
     except Exception:
         return None
@@ -202,10 +214,14 @@ def instrument_httpx(module=None):
 
 # -- aiohttp ----------------------------------------------------------------------------
 
-def _with_traceparent(headers, value):
-    """The caller's headers plus traceparent, in a new object (the caller's is not changed)."""
+def _with_traceparent(headers, value, state=None):
+    """The caller's headers plus traceparent (and tracestate), in a new object (the caller's is
+    not changed)."""
     if headers is None:
-        return {"traceparent": value}
+        added = {"traceparent": value}
+        if state is not None:
+            added["tracestate"] = state
+        return added
     try:
         from multidict import CIMultiDict
 
@@ -214,6 +230,8 @@ def _with_traceparent(headers, value):
         return headers
     if "traceparent" not in merged:
         merged["traceparent"] = value
+        if state is not None and "tracestate" not in merged:
+            merged["tracestate"] = state
     return merged
 
 
@@ -233,7 +251,7 @@ def _make_aiohttp_request(original):
                 name = http_method(method)
                 span = begin(name, http_attributes(name, str(url), host, port))
                 if span is not None:
-                    kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span))
+                    kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span), tracestate(span))
         except Exception:
             span = None
         if span is None:

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import random
+import re
 import threading
 import time
 
@@ -100,6 +101,24 @@ def new_span_id():
 
 
 _HEX = frozenset("0123456789abcdef")
+
+
+_TRACESTATE_TEXT = re.compile(r"[\x20-\x7e]*\Z")
+MAX_TRACESTATE = 512
+
+
+def clean_tracestate(header):
+    """A received tracestate header as it may be sent on, or None.
+
+    W3C trace context: at most 512 characters (32 members) is what a service must carry on; the
+    value is printable ASCII, so it can never end a header line early. Anything else is dropped
+    (the trace goes on without it)."""
+    if not isinstance(header, str):
+        return None
+    value = header.strip(" \t,")
+    if not value or len(value) > MAX_TRACESTATE or not _TRACESTATE_TEXT.match(value):
+        return None
+    return value
 
 
 def parse_traceparent(header):
@@ -444,6 +463,8 @@ class RequestSpan(Span):
     _root = None
     _clients = 0
     _folds = None
+    # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls.
+    _tracestate = None
 
 
 class ClientSpan(Span):
