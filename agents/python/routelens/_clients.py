@@ -12,6 +12,7 @@ URL): its count, total and the time from the first to the last call, sent when t
 ends. A loop of 100,000 queries then costs a few summary spans, not 100,000.
 """
 
+import contextvars
 import os
 import re
 import sys
@@ -125,10 +126,24 @@ def begin(name, attributes):
     return _start(_current.get(), name, attributes)
 
 
+# True while a call that an OpenTelemetry instrumentation traces runs (a statement through an
+# SQLAlchemy engine that OpenTelemetry instruments): the driver hooks under it stand aside.
+_otel_quiet = contextvars.ContextVar("routelens_otel_quiet", default=False)
+
+
+def otel_stands_for(libraries):
+    """Whether OpenTelemetry traces this call of one of libraries (only asked once OpenTelemetry
+    is loaded): its instrumentation of the library is active, or an instrumented call above it
+    runs this one."""
+    return _otel_quiet.get() or otel_owns(libraries)
+
+
 def begin_db(target, statement):
     """begin() for a SQL statement on a connection described by target (a DbTarget)."""
     parent = _current.get()
     if parent is None and not Settings.outside_requests:
+        return None
+    if _otel.loaded and otel_stands_for(getattr(target, "otel", ())):
         return None
     try:
         name, template, encoded = target.statements[statement]
@@ -140,22 +155,27 @@ def begin_db(target, statement):
 class DbTarget(tuple):
     """(db.system.name, db.namespace, server.address, server.port) of a connection, with the
     parses of the statements run on it (so a statement is looked up by itself, not by a tuple
-    that would be hashed on every call)."""
+    that would be hashed on every call), and `otel`: the names (under
+    opentelemetry.instrumentation) of the instrumentations that trace the library it is used
+    through, which then make the span instead of the agent."""
 
-    def __new__(cls, values):
+    otel = ()
+
+    def __new__(cls, values, otel=()):
         target = tuple.__new__(cls, values)
         target.statements = {}
+        target.otel = otel
         return target
 
 
 _targets = {}
 
 
-def db_target(system, namespace=None, address=None, port=None):
-    key = (system, namespace, address, port)
+def db_target(system, namespace=None, address=None, port=None, otel=()):
+    key = (system, namespace, address, port, otel)
     target = _targets.get(key)
     if target is None:
-        target = DbTarget(key)
+        target = DbTarget(key[:4], otel)
         if len(_targets) < 1024:
             _targets[key] = target
     return target
