@@ -549,6 +549,36 @@ def http_attributes(method, url, address, port):
     return attributes
 
 
+_http_shared = {}
+
+
+def http_shared(method, address, port):
+    """What every call of one method to one server shares: (attributes, their encoded members),
+    kept, so a client span holds only its URL (and status) and the exporter writes the rest as
+    one fragment."""
+    key = (method, address, port)
+    try:
+        return _http_shared[key]
+    except KeyError:
+        pass
+    except TypeError:
+        key = None
+    attributes = {"http.request.method": method}
+    if address:
+        attributes["server.address"] = address
+    if port:
+        attributes["server.port"] = port
+    shared = (attributes, _json.attributes_body(attributes))
+    if key is not None and len(_http_shared) < 1024:
+        _http_shared[key] = shared
+    return shared
+
+
+def begin_http(method, url, address, port):
+    """begin() for an HTTP request: the span's own attributes are its redacted URL only."""
+    return _start(_current.get(), method, {"url.full": redact_url(url)}, http_shared(method, address, port))
+
+
 def http_status(span, status):
     """Records the response status; 4xx and 5xx make a client span failed."""
     try:

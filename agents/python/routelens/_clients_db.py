@@ -22,8 +22,9 @@ import asyncio
 import os
 import sys
 
-from . import _otel, _trace
-from ._clients import Settings, _otel_quiet, begin, begin_db, cancelled, db_target, end, fail, operation_span, otel_stands_for
+from . import _json, _otel, _trace
+from ._clients import (Settings, _otel_quiet, _start, begin, begin_db, cancelled, db_target, end, fail, operation_span,
+                       otel_stands_for)
 from ._patch import patch
 
 _current = _trace._current
@@ -563,9 +564,15 @@ def instrument_sqlalchemy_dialect(module):
 # -- redis -------------------------------------------------------------------------------------
 
 def _redis_static(client):
-    pool = client.connection_pool
+    return _redis_pool_state(client.connection_pool)[0]
+
+
+def _redis_pool_state(pool):
+    """(static, shapes) kept on a connection pool: the (db.system.name, db.namespace,
+    server.address, server.port) of its connections, and per command and argument count the
+    span's name and shared attributes (with their encoded members)."""
     try:
-        return pool.__dict__["_routelens_static"]
+        return pool.__dict__["_routelens_redis"]
     except (KeyError, AttributeError):
         pass
     try:
@@ -574,51 +581,51 @@ def _redis_static(client):
         static = ("redis", str(kwargs.get("db", 0)), host, kwargs.get("port") if kwargs.get("host") else None)
     except Exception:
         static = ("redis", None, None, None)
+    state = (static, {})
     try:
-        pool.__dict__["_routelens_static"] = static
+        pool.__dict__["_routelens_redis"] = state
     except AttributeError:
         pass
-    return static
+    return state
 
 
-_redis_texts = {}
-
-
-def _redis_attributes(static, args):
-    command = args[0] if args else "?"
-    if isinstance(command, bytes):
-        command = command.decode("latin-1")
-    command = str(command).upper()
-    key = (static, command, len(args))
-    try:
-        return command, _redis_texts[key].copy()
-    except KeyError:
-        pass
+def _redis_shape(static, shapes, command, count):
+    """(name, (attributes, encoded members)) of a command with count arguments (its own included)."""
+    name = command.decode("latin-1") if isinstance(command, bytes) else str(command)
+    name = name.upper()
     system, namespace, address, port = static
     # Arguments are values (keys and data alike): only their count is kept.
-    attributes = {"db.system.name": system, "db.operation.name": command,
-                  "db.query.text": " ".join([command] + ["?"] * (len(args) - 1))}
+    attributes = {"db.system.name": system, "db.operation.name": name,
+                  "db.query.text": " ".join([name] + ["?"] * (count - 1))}
     if namespace:
         attributes["db.namespace"] = namespace
     if address:
         attributes["server.address"] = address
         if port:
             attributes["server.port"] = port
-    if len(_redis_texts) < 1024:
-        _redis_texts[key] = attributes
-    return command, attributes.copy()
+    entry = (name, (attributes, _json.attributes_body(attributes)))
+    if len(shapes) < 256:
+        shapes[(command, count)] = entry
+    return entry
 
 
 def _redis_begin(client, args):
-    if _current.get() is None and not _outside():
+    parent = _current.get()
+    if parent is None and not Settings.outside_requests:
         return None
     if _otel.loaded and otel_stands_for(_OTEL_REDIS):
         return None
     try:
-        name, attributes = _redis_attributes(_redis_static(client), args)
+        static, shapes = _redis_pool_state(client.connection_pool)
+        command = args[0] if args else "?"
+        count = len(args)
+        try:
+            name, shared = shapes[(command, count)]
+        except KeyError:
+            name, shared = _redis_shape(static, shapes, command, count)
     except Exception:
         return None
-    return begin(name, attributes)
+    return _start(parent, name, {}, shared)
 
 
 def _make_redis_execute_command(original):
@@ -626,7 +633,13 @@ def _make_redis_execute_command(original):
         span = _redis_begin(self, args)
         if span is None:
             return original(self, *args, **options)
-        return _run(span, original, self, *args, **options)
+        try:
+            return original(self, *args, **options)
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
 
     return execute_command
 
