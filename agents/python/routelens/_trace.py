@@ -515,10 +515,19 @@ class ClientSpan(Span):
             return Span.to_json(self)
         start = self.start_ms
         end = self.end_ms if self.end_ms is not None else start
-        parts = ['{"traceId":"', self.trace_id, '","spanId":"', self.span_id, '","name":', _enc(self.name),
-                 ',"kind":"client","startMs":', "%.3f" % start, ',"endMs":', "%.3f" % end]
+        # Epoch milliseconds with 3 decimals from the integer microseconds: about half the time of
+        # "%.3f" twice, the larger part of this method.
+        s = "%d" % (start * 1000.0 + 0.5)
+        e = "%d" % (end * 1000.0 + 0.5)
+        if start >= 1000.0 and end >= 1000.0:
+            times = s[:-3] + "." + s[-3:] + ',"endMs":' + e[:-3] + "." + e[-3:]
+        else:
+            times = '%.3f,"endMs":%.3f' % (start, end)
+        # One format for the members every client span has (the ids are set by now, as a rule).
+        parts = ['{"traceId":"%s","spanId":"%s","name":%s,"kind":"client","startMs":%s' % (
+            self._trace_id or self.trace_id, self._span_id or self.span_id, _enc(self.name), times)]
         if self.parent_span_id:
-            parts.append(',"parentSpanId":"%s"' % self.parent_span_id)
+            parts.append(',"parentSpanId":"' + self.parent_span_id + '"')
         if self.status:
             parts.append(',"status":"%s"' % self.status)
         if self.status_message:
