@@ -17,8 +17,8 @@ and the medians of the rounds are reported: wall time per call, and CPU of the c
 call (time.thread_time: what the request thread pays; the exporter thread's serialising and sending
 is not in it), with the difference between the modes.
 
-    python3 bench/client_spans.py [--calls 5000] [--rounds 5] [--json out.json]
-    python3 bench/client_spans.py --instructions [--json out.json]
+    python3 bench/client_spans.py [--calls 5000] [--rounds 5] [--only http,redis] [--json out.json]
+    python3 bench/client_spans.py --instructions [--only sqlite] [--json out.json]
 
 On a shared machine the times move by more than the agent costs a network call, so
 --instructions counts instead, with valgrind's callgrind (deterministic: the servers run in
@@ -245,6 +245,7 @@ def main():
     parser.add_argument("--json")
     parser.add_argument("--instructions", action="store_true")
     parser.add_argument("--ir-child")
+    parser.add_argument("--only", help="run only the calls whose short name (sqlite, http, redis, postgres) is given, comma-separated")
     args = parser.parse_args()
     if args.ir_child:
         ir_child(args.ir_child)
@@ -282,6 +283,11 @@ def main():
             ir_cases.append(("postgres", pg.dsn.replace(" ", ",")))
         else:
             print("skipped PostgreSQL: %s" % Postgres.missing())
+        if args.only:
+            wanted = set(args.only.split(","))
+            short = {"sqlite3": "sqlite", "http.client": "http", "redis": "redis", "psycopg2": "postgres"}
+            cases = [c for c in cases if short.get(c[0].split()[0]) in wanted]
+            ir_cases = [c for c in ir_cases if c[0] in wanted]
         if args.instructions:
             rows = instructions_main(args, ir_cases)
             cases = []

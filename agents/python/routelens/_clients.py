@@ -12,6 +12,7 @@ URL): its count, total and the time from the first to the last call, sent when t
 ends. A loop of 100,000 queries then costs a few summary spans, not 100,000.
 """
 
+import contextvars
 import os
 import re
 import sys
@@ -125,10 +126,24 @@ def begin(name, attributes):
     return _start(_current.get(), name, attributes)
 
 
+# True while a call that an OpenTelemetry instrumentation traces runs (a statement through an
+# SQLAlchemy engine that OpenTelemetry instruments): the driver hooks under it stand aside.
+_otel_quiet = contextvars.ContextVar("routelens_otel_quiet", default=False)
+
+
+def otel_stands_for(libraries):
+    """Whether OpenTelemetry traces this call of one of libraries (only asked once OpenTelemetry
+    is loaded): its instrumentation of the library is active, or an instrumented call above it
+    runs this one."""
+    return _otel_quiet.get() or otel_owns(libraries)
+
+
 def begin_db(target, statement):
     """begin() for a SQL statement on a connection described by target (a DbTarget)."""
     parent = _current.get()
     if parent is None and not Settings.outside_requests:
+        return None
+    if _otel.loaded and otel_stands_for(getattr(target, "otel", ())):
         return None
     try:
         name, template, encoded = target.statements[statement]
@@ -140,22 +155,27 @@ def begin_db(target, statement):
 class DbTarget(tuple):
     """(db.system.name, db.namespace, server.address, server.port) of a connection, with the
     parses of the statements run on it (so a statement is looked up by itself, not by a tuple
-    that would be hashed on every call)."""
+    that would be hashed on every call), and `otel`: the names (under
+    opentelemetry.instrumentation) of the instrumentations that trace the library it is used
+    through, which then make the span instead of the agent."""
 
-    def __new__(cls, values):
+    otel = ()
+
+    def __new__(cls, values, otel=()):
         target = tuple.__new__(cls, values)
         target.statements = {}
+        target.otel = otel
         return target
 
 
 _targets = {}
 
 
-def db_target(system, namespace=None, address=None, port=None):
-    key = (system, namespace, address, port)
+def db_target(system, namespace=None, address=None, port=None, otel=()):
+    key = (system, namespace, address, port, otel)
     target = _targets.get(key)
     if target is None:
-        target = DbTarget(key)
+        target = DbTarget(key[:4], otel)
         if len(_targets) < 1024:
             _targets[key] = target
     return target
@@ -343,6 +363,14 @@ def traceparent(span):
 _getrandbits = _trace._getrandbits
 
 
+def tracestate(span):
+    """The W3C tracestate the request of span received (to carry on with traceparent), or None."""
+    root = span.entry[0]._root if span.__class__ is Fold else span._root
+    if root is None:
+        return None
+    return getattr(root, "_tracestate", None)
+
+
 # -- statements ----------------------------------------------------------------------
 
 # String literals (with '' inside), dollar-quoted strings and numbers that are not part of a
@@ -519,6 +547,36 @@ def http_attributes(method, url, address, port):
     if port:
         attributes["server.port"] = port
     return attributes
+
+
+_http_shared = {}
+
+
+def http_shared(method, address, port):
+    """What every call of one method to one server shares: (attributes, their encoded members),
+    kept, so a client span holds only its URL (and status) and the exporter writes the rest as
+    one fragment."""
+    key = (method, address, port)
+    try:
+        return _http_shared[key]
+    except KeyError:
+        pass
+    except TypeError:
+        key = None
+    attributes = {"http.request.method": method}
+    if address:
+        attributes["server.address"] = address
+    if port:
+        attributes["server.port"] = port
+    shared = (attributes, _json.attributes_body(attributes))
+    if key is not None and len(_http_shared) < 1024:
+        _http_shared[key] = shared
+    return shared
+
+
+def begin_http(method, url, address, port):
+    """begin() for an HTTP request: the span's own attributes are its redacted URL only."""
+    return _start(_current.get(), method, {"url.full": redact_url(url)}, http_shared(method, address, port))
 
 
 def http_status(span, status):

@@ -11,13 +11,20 @@ hand out subclasses of the driver's classes (or of the factory the caller asked 
 the driver's own factory arguments, so isinstance() holds. psycopg 3, asyncpg and redis are
 Python classes, patched in place. A statement SQLAlchemy runs is SQLAlchemy's span only: it
 makes its span current, and a driver hook inside another client span stands aside.
+
+Where the app uses OpenTelemetry's instrumentation of a library (opentelemetry.instrumentation.
+sqlite3, psycopg2, psycopg, asyncpg, sqlalchemy, redis), OpenTelemetry makes that library's
+spans and the agent makes none for it; a statement through an SQLAlchemy engine that
+OpenTelemetry traces is not traced again by the agent's hook of the driver under it.
 """
 
 import asyncio
 import os
+import sys
 
-from . import _trace
-from ._clients import Settings, begin, begin_db, cancelled, db_target, end, fail, operation_span
+from . import _json, _otel, _trace
+from ._clients import (Settings, _otel_quiet, _start, begin, begin_db, cancelled, db_target, end, fail, operation_span,
+                       otel_stands_for)
 from ._patch import patch
 
 _current = _trace._current
@@ -58,6 +65,8 @@ async def _run_async(span, call, *args, **kwargs):
 
 def _operation(static, operation):
     if _current.get() is None and not _outside():
+        return None
+    if _otel.loaded and otel_stands_for(getattr(static, "otel", ())):
         return None
     name, attributes = operation_span(static, operation)
     return begin(name, attributes)
@@ -114,7 +123,7 @@ class _SqliteConnectionMixin:
             path = os.fsdecode(database)
         except Exception:
             path = str(database)
-        self._routelens_static = db_target("sqlite", path)
+        self._routelens_static = db_target("sqlite", path, otel=_OTEL_SQLITE)
 
     def cursor(self, factory=None):
         import sqlite3
@@ -212,13 +221,21 @@ def instrument_sqlite3(module=None):
 
 # -- psycopg2 ----------------------------------------------------------------------------
 
-def _pg_static(info, system="postgresql"):
+_OTEL_SQLITE = ("sqlite3",)
+_OTEL_PSYCOPG2 = ("psycopg2",)
+_OTEL_PSYCOPG = ("psycopg",)
+_OTEL_ASYNCPG = ("asyncpg",)
+_OTEL_SQLALCHEMY = ("sqlalchemy",)
+_OTEL_REDIS = ("redis",)
+
+
+def _pg_static(info, system="postgresql", otel=_OTEL_PSYCOPG2):
     try:
         host = info.host
         port = int(info.port) if info.port else None
-        return db_target(system, info.dbname, host, port)
+        return db_target(system, info.dbname, host, port, otel)
     except Exception:
-        return db_target(system)
+        return db_target(system, otel=otel)
 
 
 class _Psycopg2CursorMixin:
@@ -308,7 +325,7 @@ def _psycopg_static(conn):
         return conn.__dict__["_routelens_static"]
     except (KeyError, AttributeError):
         pass
-    static = _pg_static(conn.info)
+    static = _pg_static(conn.info, otel=_OTEL_PSYCOPG)
     try:
         conn.__dict__["_routelens_static"] = static
     except AttributeError:
@@ -406,10 +423,10 @@ def _asyncpg_static(conn):
         addr = conn._addr
         params = conn._params
         if isinstance(addr, tuple):
-            return db_target("postgresql", params.database, addr[0], addr[1])
-        return db_target("postgresql", params.database, str(addr), None)
+            return db_target("postgresql", params.database, addr[0], addr[1], _OTEL_ASYNCPG)
+        return db_target("postgresql", params.database, str(addr), None, _OTEL_ASYNCPG)
     except Exception:
-        return db_target("postgresql")
+        return db_target("postgresql", otel=_OTEL_ASYNCPG)
 
 
 def _make_asyncpg_call(rows):
@@ -458,17 +475,29 @@ _SA_SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql",
                "mssql": "microsoft.sql_server", "oracle": "oracle.db"}
 
 
+# The OpenTelemetry instrumentations of the driver under a dialect (dialect.driver): where one is
+# active, it traces each statement an engine runs on that driver.
+_SA_DRIVER_OTEL = {"pysqlite": "sqlite3", "psycopg2": "psycopg2", "psycopg": "psycopg", "psycopg_async": "psycopg",
+                   "asyncpg": "asyncpg"}
+
+
+def _sa_otel(dialect):
+    driver = _SA_DRIVER_OTEL.get(getattr(dialect, "driver", None))
+    return _OTEL_SQLALCHEMY if driver is None else ("sqlalchemy", driver)
+
+
 def _sa_static(dialect, context):
     try:
         engine = context.root_connection.engine
         static = engine.__dict__.get("_routelens_static")
         if static is None:
             url = engine.url
-            static = db_target(_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port)
+            static = db_target(_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port,
+                               _sa_otel(dialect))
             engine.__dict__["_routelens_static"] = static
         return static
     except Exception:
-        return db_target(_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"))
+        return db_target(_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"), otel=_sa_otel(dialect))
 
 
 def _make_sa_execute(original):
@@ -476,7 +505,16 @@ def _make_sa_execute(original):
         if _current.get() is None and not _outside():
             return original(self, cursor, statement, *args, **kwargs)
         context = kwargs.get("context") or (args[-1] if args else None)
-        span = begin_db(_sa_static(self, context), statement)
+        static = _sa_static(self, context)
+        if _otel.loaded and otel_stands_for(static.otel):
+            # OpenTelemetry's instrumentation of SQLAlchemy (or of the driver under it) makes
+            # this statement's span: the agent's driver hook under it stands aside too.
+            token = _otel_quiet.set(True)
+            try:
+                return original(self, cursor, statement, *args, **kwargs)
+            finally:
+                _otel_quiet.reset(token)
+        span = begin_db(static, statement)
         if span is None:
             return original(self, cursor, statement, *args, **kwargs)
         # Current while the driver runs, so that a hooked driver does not make a second span.
@@ -499,19 +537,42 @@ def _make_sa_execute(original):
     return do_execute
 
 
+_SA_EXECUTES = ("do_execute", "do_executemany", "do_execute_no_params")
+
+
 def instrument_sqlalchemy(module=None):
     if module is None:
         import sqlalchemy.engine.default as module
-    for name in ("do_execute", "do_executemany", "do_execute_no_params"):
+    for name in _SA_EXECUTES:
         patch(module.DefaultDialect, name, _make_sa_execute)
+
+
+def instrument_sqlalchemy_dialect(module):
+    """Dialects that run statements through an execute method of their own (psycopg2's
+    executemany with execute_values, mysqlclient's, pyodbc's, cx_Oracle's): the same hook on it,
+    so such a statement is one span, SQLAlchemy's, not the driver's pages."""
+    default = sys.modules.get("sqlalchemy.engine.default")
+    if default is None:
+        return
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and issubclass(value, default.DefaultDialect) and value.__module__ == module.__name__:
+            for name in _SA_EXECUTES:
+                if name in value.__dict__:
+                    patch(value, name, _make_sa_execute)
 
 
 # -- redis -------------------------------------------------------------------------------------
 
 def _redis_static(client):
-    pool = client.connection_pool
+    return _redis_pool_state(client.connection_pool)[0]
+
+
+def _redis_pool_state(pool):
+    """(static, shapes) kept on a connection pool: the (db.system.name, db.namespace,
+    server.address, server.port) of its connections, and per command and argument count the
+    span's name and shared attributes (with their encoded members)."""
     try:
-        return pool.__dict__["_routelens_static"]
+        return pool.__dict__["_routelens_redis"]
     except (KeyError, AttributeError):
         pass
     try:
@@ -520,49 +581,51 @@ def _redis_static(client):
         static = ("redis", str(kwargs.get("db", 0)), host, kwargs.get("port") if kwargs.get("host") else None)
     except Exception:
         static = ("redis", None, None, None)
+    state = (static, {})
     try:
-        pool.__dict__["_routelens_static"] = static
+        pool.__dict__["_routelens_redis"] = state
     except AttributeError:
         pass
-    return static
+    return state
 
 
-_redis_texts = {}
-
-
-def _redis_attributes(static, args):
-    command = args[0] if args else "?"
-    if isinstance(command, bytes):
-        command = command.decode("latin-1")
-    command = str(command).upper()
-    key = (static, command, len(args))
-    try:
-        return command, _redis_texts[key].copy()
-    except KeyError:
-        pass
+def _redis_shape(static, shapes, command, count):
+    """(name, (attributes, encoded members)) of a command with count arguments (its own included)."""
+    name = command.decode("latin-1") if isinstance(command, bytes) else str(command)
+    name = name.upper()
     system, namespace, address, port = static
     # Arguments are values (keys and data alike): only their count is kept.
-    attributes = {"db.system.name": system, "db.operation.name": command,
-                  "db.query.text": " ".join([command] + ["?"] * (len(args) - 1))}
+    attributes = {"db.system.name": system, "db.operation.name": name,
+                  "db.query.text": " ".join([name] + ["?"] * (count - 1))}
     if namespace:
         attributes["db.namespace"] = namespace
     if address:
         attributes["server.address"] = address
         if port:
             attributes["server.port"] = port
-    if len(_redis_texts) < 1024:
-        _redis_texts[key] = attributes
-    return command, attributes.copy()
+    entry = (name, (attributes, _json.attributes_body(attributes)))
+    if len(shapes) < 256:
+        shapes[(command, count)] = entry
+    return entry
 
 
 def _redis_begin(client, args):
-    if _current.get() is None and not _outside():
+    parent = _current.get()
+    if parent is None and not Settings.outside_requests:
+        return None
+    if _otel.loaded and otel_stands_for(_OTEL_REDIS):
         return None
     try:
-        name, attributes = _redis_attributes(_redis_static(client), args)
+        static, shapes = _redis_pool_state(client.connection_pool)
+        command = args[0] if args else "?"
+        count = len(args)
+        try:
+            name, shared = shapes[(command, count)]
+        except KeyError:
+            name, shared = _redis_shape(static, shapes, command, count)
     except Exception:
         return None
-    return begin(name, attributes)
+    return _start(parent, name, {}, shared)
 
 
 def _make_redis_execute_command(original):
@@ -570,7 +633,13 @@ def _make_redis_execute_command(original):
         span = _redis_begin(self, args)
         if span is None:
             return original(self, *args, **options)
-        return _run(span, original, self, *args, **options)
+        try:
+            return original(self, *args, **options)
+        except BaseException as exc:
+            fail(span, exc)
+            raise
+        finally:
+            end(span)
 
     return execute_command
 
@@ -587,6 +656,8 @@ def _make_redis_execute_command_async(original):
 
 def _pipeline_begin(pipe):
     if _current.get() is None and not _outside():
+        return None
+    if _otel.loaded and otel_stands_for(_OTEL_REDIS):
         return None
     try:
         static = _redis_static(pipe)
@@ -647,6 +718,10 @@ HOOKS = {
     "psycopg": instrument_psycopg,
     "asyncpg.connection": instrument_asyncpg,
     "sqlalchemy.engine.default": instrument_sqlalchemy,
+    "sqlalchemy.dialects.postgresql.psycopg2": instrument_sqlalchemy_dialect,
+    "sqlalchemy.dialects.mysql.mysqldb": instrument_sqlalchemy_dialect,
+    "sqlalchemy.dialects.mssql.pyodbc": instrument_sqlalchemy_dialect,
+    "sqlalchemy.dialects.oracle.cx_oracle": instrument_sqlalchemy_dialect,
     "redis.client": instrument_redis,
     "redis.asyncio.client": instrument_redis_asyncio,
 }

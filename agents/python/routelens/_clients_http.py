@@ -3,23 +3,28 @@
 Each request is one client span from the request line to the response's status and headers
 (reading the body is the caller's, and not in the span), named after the method, with the
 OpenTelemetry HTTP client attributes, and the W3C traceparent header sent with it so that the
-next service continues the trace. A header the caller set itself is left alone. Requests to
-the collector are never traced.
+next service continues the trace, with the tracestate the current request received (carried on
+unchanged). A header the caller set itself is left alone (a caller's own traceparent: neither
+is added). Requests to the collector are never traced.
 """
 
 import asyncio
 
-from ._clients import begin, cancelled, end, fail, http_attributes, http_method, http_status, is_collector, otel_owns, traceparent
+from ._clients import (_start, begin_http, cancelled, end, fail, http_method, http_shared, http_status, is_collector, otel_owns,
+                       redact_url, traceparent, tracestate)
+from ._trace import _current
 from ._patch import patch
 
 _SPAN_KEY = "_routelens_client_span"
 _TRACEPARENT = b"traceparent:"
+_TRACESTATE = b"tracestate:"
 
 
 # -- http.client ----------------------------------------------------------------------
 
 def _origin(conn):
-    """(scheme://host[:port], host, port) of a connection, kept on it while host and port stay."""
+    """(scheme://host[:port], host, port, {method: shared attributes}) of a connection, kept on it
+    while host and port stay."""
     kept = conn.__dict__.get("_routelens_origin")
     if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
         return kept
@@ -34,7 +39,7 @@ def _make_origin(conn):
     shown = "[%s]" % host if ":" in host else host
     if port and port != conn.default_port:
         shown = "%s:%d" % (shown, port)
-    return scheme + "://" + shown, host, port
+    return scheme + "://" + shown, host, port, {}
 
 
 # OpenTelemetry instruments these on top of http.client: where one is active it owns the span.
@@ -51,10 +56,14 @@ def _make_putrequest(original):
                 # A request line without a response read for the one before: that one is over.
                 end(previous)
             if not is_collector(self.host, self.port) and not otel_owns(_HTTP_CLIENT_OTEL):
-                origin, host, port = _origin(self)
+                origin, host, port, shared = _origin(self)
                 full = url if "://" in url[:16] else origin + (url if url.startswith("/") else "/" + url)
                 name = http_method(method)
-                span = begin(name, http_attributes(name, full, host, port))
+                try:
+                    static = shared[name]
+                except KeyError:
+                    static = shared[name] = http_shared(name, host, port)
+                span = _start(_current.get(), name, {"url.full": redact_url(full)}, static)
         except Exception:
             span = None
         if span is None:
@@ -78,12 +87,26 @@ def _make_endheaders(original):
             return original(self, *args, **kwargs)
         try:
             buffer = self._buffer
-            for line in buffer:
-                if line[:12].lower() == _TRACEPARENT:
-                    break
+            state = tracestate(span)
+            if state is None:
+                for line in buffer:
+                    if line[:12].lower() == _TRACEPARENT:
+                        break
+                else:
+                    # What putheader() would append, without its checks: the value is ours and valid.
+                    buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
             else:
-                # What putheader() would append, without its checks: the value is ours and valid.
-                buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
+                has_state = False
+                for line in buffer:
+                    head = line[:12].lower()
+                    if head == _TRACEPARENT:
+                        break
+                    if head[:11] == _TRACESTATE:
+                        has_state = True
+                else:
+                    buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
+                    if not has_state:
+                        buffer.append(b"tracestate: " + state.encode("ascii"))
         except Exception:
             pass
         try:
@@ -144,10 +167,12 @@ def _httpx_begin(request):
         port = url.port or (443 if url.scheme == "https" else 80)
         if is_collector(host, port) or otel_owns(("httpx",)):
             return None
-        name = http_method(request.method)
-        span = begin(name, http_attributes(name, str(url), host, port))
+        span = begin_http(http_method(request.method), str(url), host, port)
         if span is not None and "traceparent" not in request.headers:
             request.headers["traceparent"] = traceparent(span)
+            state = tracestate(span)
+            if state is not None and "tracestate" not in request.headers:
+                request.headers["tracestate"] = state
         return span
     except Exception:
         return None
@@ -202,10 +227,14 @@ def instrument_httpx(module=None):
 
 # -- aiohttp ----------------------------------------------------------------------------
 
-def _with_traceparent(headers, value):
-    """The caller's headers plus traceparent, in a new object (the caller's is not changed)."""
+def _with_traceparent(headers, value, state=None):
+    """The caller's headers plus traceparent (and tracestate), in a new object (the caller's is
+    not changed)."""
     if headers is None:
-        return {"traceparent": value}
+        added = {"traceparent": value}
+        if state is not None:
+            added["tracestate"] = state
+        return added
     try:
         from multidict import CIMultiDict
 
@@ -214,6 +243,8 @@ def _with_traceparent(headers, value):
         return headers
     if "traceparent" not in merged:
         merged["traceparent"] = value
+        if state is not None and "tracestate" not in merged:
+            merged["tracestate"] = state
     return merged
 
 
@@ -230,10 +261,9 @@ def _make_aiohttp_request(original):
             host = url.host
             port = url.port
             if host and not is_collector(host, port) and not otel_owns(("aiohttp_client",)):
-                name = http_method(method)
-                span = begin(name, http_attributes(name, str(url), host, port))
+                span = begin_http(http_method(method), str(url), host, port)
                 if span is not None:
-                    kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span))
+                    kwargs["headers"] = _with_traceparent(kwargs.get("headers"), traceparent(span), tracestate(span))
         except Exception:
             span = None
         if span is None:

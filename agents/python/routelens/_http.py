@@ -100,8 +100,11 @@ def _sampled_flag(traceparent):
         return True
 
 
-def begin(method, path, traceparent, client_address, host):
-    """A started server span for one request (route and status come with finish())."""
+def begin(method, path, traceparent, client_address, host, tracestate=None):
+    """A started server span for one request (route and status come with finish()).
+
+    tracestate (the W3C header, with a valid traceparent only) is kept on the span so that the
+    request's outgoing HTTP calls carry it on unchanged."""
     if method in _METHODS:
         request = (method, path, client_address, host, None)
     else:
@@ -118,6 +121,10 @@ def begin(method, path, traceparent, client_address, host):
     if trace_id is not None:
         span._trace_id = trace_id
         span.parent_span_id = parent_span_id
+        if tracestate:
+            tracestate = _trace.clean_tracestate(tracestate)
+            if tracestate is not None:
+                span._tracestate = tracestate
     span.name = request[0]
     span._request = request
     span._seq = _trace.next_seq()

@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import random
+import re
 import threading
 import time
 
@@ -100,6 +101,24 @@ def new_span_id():
 
 
 _HEX = frozenset("0123456789abcdef")
+
+
+_TRACESTATE_TEXT = re.compile(r"[\x20-\x7e]*\Z")
+MAX_TRACESTATE = 512
+
+
+def clean_tracestate(header):
+    """A received tracestate header as it may be sent on, or None.
+
+    W3C trace context: at most 512 characters (32 members) is what a service must carry on; the
+    value is printable ASCII, so it can never end a header line early. Anything else is dropped
+    (the trace goes on without it)."""
+    if not isinstance(header, str):
+        return None
+    value = header.strip(" \t,")
+    if not value or len(value) > MAX_TRACESTATE or not _TRACESTATE_TEXT.match(value):
+        return None
+    return value
 
 
 def parse_traceparent(header):
@@ -444,6 +463,8 @@ class RequestSpan(Span):
     _root = None
     _clients = 0
     _folds = None
+    # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls.
+    _tracestate = None
 
 
 class ClientSpan(Span):
@@ -494,10 +515,19 @@ class ClientSpan(Span):
             return Span.to_json(self)
         start = self.start_ms
         end = self.end_ms if self.end_ms is not None else start
-        parts = ['{"traceId":"', self.trace_id, '","spanId":"', self.span_id, '","name":', _enc(self.name),
-                 ',"kind":"client","startMs":', "%.3f" % start, ',"endMs":', "%.3f" % end]
+        # Epoch milliseconds with 3 decimals from the integer microseconds: about half the time of
+        # "%.3f" twice, the larger part of this method.
+        s = "%d" % (start * 1000.0 + 0.5)
+        e = "%d" % (end * 1000.0 + 0.5)
+        if start >= 1000.0 and end >= 1000.0:
+            times = s[:-3] + "." + s[-3:] + ',"endMs":' + e[:-3] + "." + e[-3:]
+        else:
+            times = '%.3f,"endMs":%.3f' % (start, end)
+        # One format for the members every client span has (the ids are set by now, as a rule).
+        parts = ['{"traceId":"%s","spanId":"%s","name":%s,"kind":"client","startMs":%s' % (
+            self._trace_id or self.trace_id, self._span_id or self.span_id, _enc(self.name), times)]
         if self.parent_span_id:
-            parts.append(',"parentSpanId":"%s"' % self.parent_span_id)
+            parts.append(',"parentSpanId":"' + self.parent_span_id + '"')
         if self.status:
             parts.append(',"status":"%s"' % self.status)
         if self.status_message:

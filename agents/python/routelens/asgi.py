@@ -26,13 +26,17 @@ class _Status:
 
 
 def _begin(scope, path, root_path):
-    traceparent = None
+    traceparent = tracestate = None
     host = None
     for name, value in scope.get("headers") or ():
         if name == b"host":
             host = value.decode("latin-1")
         elif name == b"traceparent":
             traceparent = value.decode("latin-1")
+        elif name == b"tracestate":
+            # Several tracestate headers are one list, in order.
+            value = value.decode("latin-1")
+            tracestate = value if tracestate is None else tracestate + "," + value
     client = scope.get("client")
     if not host:
         server = scope.get("server")
@@ -41,7 +45,8 @@ def _begin(scope, path, root_path):
             host = address if len(server) < 2 or server[1] is None else "%s:%s" % (address, server[1])
     if root_path and not path.startswith(root_path):
         path = root_path + path
-    return _http.begin(scope.get("method", "GET"), path, traceparent, client[0] if client else None, host)
+    return _http.begin(scope.get("method", "GET"), path, traceparent, client[0] if client else None, host,
+                       tracestate)
 
 
 async def handle(owner, call, scope, receive, send):

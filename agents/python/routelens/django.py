@@ -34,6 +34,7 @@ def _begin(request):
         meta.get("HTTP_TRACEPARENT"),
         meta.get("REMOTE_ADDR"),
         meta.get("HTTP_HOST") or meta.get("SERVER_NAME"),
+        meta.get("HTTP_TRACESTATE"),
     )
     setattr(request, _REQUEST_ATTR, span)
     return span

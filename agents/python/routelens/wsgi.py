@@ -34,6 +34,7 @@ def _begin(environ):
         environ.get("HTTP_TRACEPARENT"),
         environ.get("REMOTE_ADDR"),
         environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+        environ.get("HTTP_TRACESTATE"),
     )
 
 

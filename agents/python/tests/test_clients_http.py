@@ -34,7 +34,8 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         status = 200
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2].split("?")[0])
-        body = json.dumps({"traceparent": self.headers.get("traceparent"), "path": self.path}).encode()
+        body = json.dumps({"traceparent": self.headers.get("traceparent"), "tracestate": self.headers.get("tracestate"),
+                           "path": self.path}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -155,6 +156,93 @@ class HttpClientSpans(AgentTestCase):
             got = requests.get(self.base + "/own", headers={"traceparent": mine}).json()
         self.assertEqual(got["traceparent"], mine)
         self.client_spans(root, 1)
+
+    def test_tracestate_received_by_a_server_goes_on_with_each_call(self):
+        """A request with traceparent and tracestate, to a real WSGI server with the agent: every
+        call out of it carries the tracestate unchanged next to its own traceparent; without a
+        valid traceparent, or when the value is not one a header may carry, none is sent."""
+        import wsgiref.simple_server
+
+        from routelens.wsgi import RoutelensMiddleware
+
+        base = self.base
+
+        def app(environ, start_response):
+            out = {}
+            conn = http.client.HTTPConnection("127.0.0.1", self.port)
+            conn.request("GET", "/ts-hc")
+            out["hc"] = json.loads(conn.getresponse().read())
+            conn.close()
+            out["requests"] = requests.get(base + "/ts-requests").json()
+            with httpx.Client() as client:
+                out["httpx"] = client.get(base + "/ts-httpx").json()
+
+            async def aio():
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(base + "/ts-aio") as r:
+                        return await r.json()
+
+            out["aiohttp"] = asyncio.run(aio())
+            own = requests.get(base + "/ts-own", headers={"tracestate": "mine=1"}).json()
+            out["own"] = own
+            body = json.dumps(out).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+
+        class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        server = wsgiref.simple_server.make_server("127.0.0.1", 0, RoutelensMiddleware(app), handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = "http://127.0.0.1:%d/in" % server.server_address[1]
+        incoming = "00-" + "12" * 16 + "-" + "34" * 8 + "-01"
+        state = "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE"
+        try:
+            got = requests.get(url, headers={"traceparent": incoming, "tracestate": state}).json()
+            no_parent = requests.get(url, headers={"tracestate": state}).json()
+            too_long = requests.get(url, headers={"traceparent": incoming, "tracestate": "k=" + "v" * 600}).json()
+            not_ascii = requests.get(url, headers={"traceparent": incoming,
+                                                   "tracestate": "k=v\u00e9".encode("utf-8")}).json()
+        finally:
+            server.shutdown()
+            server.server_close()
+        for name in ("hc", "requests", "httpx", "aiohttp"):
+            self.assertEqual(got[name]["tracestate"], state, name)
+            self.assertTrue(got[name]["traceparent"].startswith("00-" + "12" * 16 + "-"), got[name])
+            self.assertNotEqual(got[name]["traceparent"], incoming)
+            for other in (no_parent, too_long, not_ascii):
+                self.assertIsNone(other[name]["tracestate"], (name, other))
+                self.assertIsNotNone(other[name]["traceparent"])
+        # A tracestate the app set itself is the one that goes.
+        self.assertEqual(got["own"]["tracestate"], "mine=1")
+
+    def test_asgi_server_accepts_tracestate_in_several_headers(self):
+        from routelens import asgi
+        from routelens._trace import _current
+
+        seen = {}
+
+        async def app(scope, receive, send):
+            seen["request"] = _current.get()
+            with routelens.span("inner") as inner:
+                seen["tracestate"] = _clients.tracestate(inner)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            pass
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "root_path": "", "query_string": b"",
+                 "headers": [(b"traceparent", ("00-" + "ab" * 16 + "-" + "cd" * 8 + "-01").encode()),
+                             (b"tracestate", b"a=1"), (b"tracestate", b"b=2")]}
+        asyncio.run(asgi.RoutelensMiddleware(app)(scope, receive, send))
+        self.assertIsNotNone(seen["request"])
+        self.assertEqual(seen["tracestate"], "a=1,b=2")
 
     def test_refused_connection_is_a_failed_span_and_the_same_exception(self):
         port = free_port()

@@ -113,6 +113,24 @@ class CompactEncodingTest(unittest.TestCase):
         self.assertEqual(json.loads(text)["attributes"], {"i": 1})
         self.assertRegex(json.loads(text)["traceId"], "^[0-9a-f]{32}$")
 
+    def test_client_span_times_are_the_milliseconds_to_three_decimals(self):
+        parent = _trace.Span("request")
+        for start, end in ((1796607311715.5664, 1796607311716.0004), (1796607311715.0, 1796607311715.9996),
+                           (0.25, 3.5), (999.9994, 1000.0)):
+            span = _trace.ClientSpan.__new__(_trace.ClientSpan)
+            span._trace_id = parent.trace_id
+            span.parent_span_id = parent.span_id
+            span._root = parent
+            span.name = "SELECT"
+            span.attributes = {"db.system.name": "sqlite"}
+            span._code = ("/app/x.py", "f", 3)
+            span.start_ms = start
+            span.end_ms = end
+            got = json.loads(_http.encode_spans([span])[0])
+            self.assertAlmostEqual(got["startMs"], start, delta=0.0005, msg=(start, got))
+            self.assertAlmostEqual(got["endMs"], end, delta=0.0005, msg=(end, got))
+            self.assertEqual(span_problem(got), None, got)
+
 
 if __name__ == "__main__":
     unittest.main()

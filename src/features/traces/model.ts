@@ -26,9 +26,46 @@ export function traceListRows(store: TelemetryStore, route: RouteRef, filter: Tr
     const row: TraceListRow = { traceId: r.traceId, startMs: r.startMs, receivedMs: r.receivedMs, durationMs: r.durationMs, error: r.error };
     if (r.statusCode !== undefined) row.statusCode = r.statusCode;
     if (r.pausedMs) row.pausedMs = r.pausedMs;
+    const made = callsOfRequest(store.trace(r.traceId), r.spanId);
+    if (made.queries > 0) row.queries = made.queries;
+    if (made.calls > 0) row.calls = made.calls;
     rows.push(row);
   }
   return { rows, total: all.length };
+}
+
+/**
+ * The calls one request made itself: client spans of the trace whose nearest server span above
+ * them is the request's span (so a downstream service's queries are that service's, not this
+ * request's). A summary span of calls folded past the agent's per-request limit counts as its
+ * `routelens.folded.count`. Spans whose chain breaks (a parent not received yet) are not counted.
+ */
+export function callsOfRequest(spans: Span[], requestSpanId: string): { queries: number; calls: number } {
+  const byId = new Map<string, Span>();
+  for (const s of spans) byId.set(s.spanId, s);
+  let queries = 0;
+  let calls = 0;
+  for (const s of spans) {
+    if (s.kind !== 'client') continue;
+    let parentId = s.parentSpanId;
+    let owner: Span | undefined;
+    // Bounded by the trace's size, so a cycle in the data cannot loop.
+    for (let steps = 0; parentId !== undefined && steps <= spans.length; steps++) {
+      const parent = byId.get(parentId);
+      if (!parent) break;
+      if (parent.kind === 'server') {
+        owner = parent;
+        break;
+      }
+      parentId = parent.parentSpanId;
+    }
+    if (owner?.spanId !== requestSpanId) continue;
+    const folded = s.attributes['routelens.folded.count'];
+    const n = typeof folded === 'number' && Number.isFinite(folded) && folded >= 1 ? Math.floor(folded) : 1;
+    if (s.attributes['db.system.name'] !== undefined || s.attributes['db.system'] !== undefined) queries += n;
+    else calls += n;
+  }
+  return { queries, calls };
 }
 
 /** The route a trace belongs to: its outermost server span with a route template. */

@@ -31,6 +31,18 @@ export interface TraceListRow {
   error: boolean;
   /** Milliseconds the process spent stopped in a debugger during the request. */
   pausedMs?: number;
+  /** Database and cache calls the request made itself (its client spans with a db.system), absent when none. */
+  queries?: number;
+  /** Other calls out of it (HTTP and any other client span), absent when none. */
+  calls?: number;
+}
+
+/** "3 queries · 1 call": what a listed request made, or '' when it made no call out. */
+export function callsLabel(r: Pick<TraceListRow, 'queries' | 'calls'>): string {
+  const parts: string[] = [];
+  if (r.queries) parts.push(`${r.queries} ${r.queries === 1 ? 'query' : 'queries'}`);
+  if (r.calls) parts.push(`${r.calls} ${r.calls === 1 ? 'call' : 'calls'}`);
+  return parts.join(' · ');
 }
 
 export interface StackFrameView {
@@ -273,7 +285,7 @@ function isAnalysis(a: unknown): a is TraceAnalysisPart {
 }
 
 function isListRow(r: unknown): r is TraceListRow {
-  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error) && (r.pausedMs === undefined || isNum(r.pausedMs));
+  return isObj(r) && isTraceIdString(r.traceId) && isNum(r.startMs) && isNum(r.receivedMs) && isNum(r.durationMs) && (r.statusCode === undefined || isNum(r.statusCode)) && isBool(r.error) && (r.pausedMs === undefined || isNum(r.pausedMs)) && (r.queries === undefined || isNum(r.queries)) && (r.calls === undefined || isNum(r.calls));
 }
 
 export function isHostToTrace(m: unknown): m is HostToTrace {

@@ -11,6 +11,7 @@ import {
   type SpanView,
   type TraceFilter,
   type TraceListRow,
+  callsLabel,
   type TraceMessage,
   type TracePanelState,
   type TracesMessage,
@@ -67,7 +68,8 @@ clearFilters.addEventListener('click', () => {
 });
 const aside = el('aside', { class: 'side' }, list, listEmpty, clearFilters);
 const items = new Map<string, HTMLLIElement>();
-const itemParts = new WeakMap<Element, { time: HTMLElement; dur: HTMLElement; status: HTMLElement; bar: HTMLElement; row: TraceListRow }>();
+const itemParts = new WeakMap<Element, { time: HTMLElement; calls: HTMLElement; dur: HTMLElement; status: HTMLElement; bar: HTMLElement; row: TraceListRow }>();
+
 let rows: TraceListRow[] = [];
 
 function chooseTrace(traceId: string): void {
@@ -124,8 +126,8 @@ function onTraces(m: TracesMessage): void {
     key: (r) => r.traceId,
     create: (r) => {
       const li = el('li', { role: 'option', id: `t-${r.traceId}`, 'data-trace-id': r.traceId });
-      const parts = { time: el('span', { class: 'time' }), dur: el('span', { class: 'dur' }), status: el('span', { class: 'status' }), bar: el('span', { class: 'dur-bar' }), row: r };
-      li.append(el('div', { class: 'item-line' }, parts.time, parts.status, parts.dur), el('div', { class: 'dur-track', 'aria-hidden': 'true' }, parts.bar));
+      const parts = { time: el('span', { class: 'time' }), calls: el('span', { class: 'calls', 'data-testid': 'trace-calls' }), dur: el('span', { class: 'dur' }), status: el('span', { class: 'status' }), bar: el('span', { class: 'dur-bar' }), row: r };
+      li.append(el('div', { class: 'item-line' }, parts.time, parts.calls, parts.status, parts.dur), el('div', { class: 'dur-track', 'aria-hidden': 'true' }, parts.bar));
       li.addEventListener('click', () => {
         chooseTrace(parts.row.traceId);
         list.focus({ preventScroll: true });
@@ -137,12 +139,14 @@ function onTraces(m: TracesMessage): void {
       const p = itemParts.get(li)!;
       p.row = r;
       setText(p.time, clock(r.startMs));
+      const made = callsLabel(r);
+      setText(p.calls, made);
       setText(p.dur, r.pausedMs ? `${fmtMs(r.durationMs)} · paused ${fmtMs(r.pausedMs)}` : fmtMs(r.durationMs));
       toggleClass(li, 'paused', !!r.pausedMs);
       setText(p.status, r.statusCode !== undefined ? String(r.statusCode) : r.error ? 'error' : '');
       toggleClass(li, 'error', r.error);
       p.bar.style.width = `${Math.max(1, (r.durationMs / max) * 100)}%`;
-      setAttr(li, 'aria-label', `${clock(r.startMs)}, ${fmtMs(r.durationMs)}${r.pausedMs ? `, of which ${fmtMs(r.pausedMs)} paused in the debugger` : ''}${r.statusCode !== undefined ? `, status ${r.statusCode}` : ''}${r.error ? ', failed' : ''}`);
+      setAttr(li, 'aria-label', `${clock(r.startMs)}, ${fmtMs(r.durationMs)}${made ? `, ${made.replace(' · ', ', ')}` : ''}${r.pausedMs ? `, of which ${fmtMs(r.pausedMs)} paused in the debugger` : ''}${r.statusCode !== undefined ? `, status ${r.statusCode}` : ''}${r.error ? ', failed' : ''}`);
     },
   });
   markSelected();

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { LogRecord, Span } from '../../../src/core/model';
 import { TelemetryStore } from '../../../src/core/store/store';
-import { DEFAULT_FILTER, isHostToTrace, isTracePanelState, isTraceToHost } from '../../../src/features/traces/protocol';
-import { buildTraceView, MAX_VALUE_CHARS, routeOfTrace, selfTimeMs, traceListRows } from '../../../src/features/traces/model';
+import { callsLabel, DEFAULT_FILTER, isHostToTrace, isTracePanelState, isTraceToHost } from '../../../src/features/traces/protocol';
+import { buildTraceView, callsOfRequest, MAX_VALUE_CHARS, routeOfTrace, selfTimeMs, traceListRows } from '../../../src/features/traces/model';
 import { hex, resource, serverSpan } from '../helpers/telemetry';
 
 const TRACE = 'ab'.repeat(16);
@@ -164,6 +164,54 @@ describe('trace view model', () => {
       traceListRows(store, route, { ...DEFAULT_FILTER, rangeSec: 60 }, 40, clock.now).rows.map((r) => r.durationMs),
       [7, 50],
     );
+  });
+
+  it('lists how many queries and calls each request made itself, whatever order its spans arrive in', () => {
+    const clock = { now: 1_700_000_000_000 };
+    const store = new TelemetryStore({}, { now: () => clock.now });
+    const route = { service: 'orders-api', method: 'GET', route: '/items/{item_id}' };
+    const req = serverSpan({ durationMs: 40, startMs: clock.now - 100 });
+    const quiet = serverSpan({ durationMs: 5, startMs: clock.now - 50 });
+    const child = (name: string, parent: Span, kind: Span['kind'], attributes: Span['attributes'], service?: string): Span => ({
+      traceId: parent.traceId,
+      spanId: hex(8),
+      parentSpanId: parent.spanId,
+      name,
+      kind,
+      startMs: parent.startMs + 1,
+      endMs: parent.startMs + 2,
+      status: 'unset',
+      attributes,
+      events: [],
+      links: [],
+      resource: resource(service),
+    });
+    const inner = child('load', req, 'internal', {});
+    const q1 = child('SELECT items', req, 'client', { 'db.system.name': 'postgresql', 'db.query.text': 'select * from items where id = ?' });
+    const q2 = child('SELECT items', inner, 'client', { 'db.system.name': 'postgresql' });
+    const cache = child('GET', inner, 'client', { 'db.system': 'redis' }); // an older SDK's name
+    const folded = child('SELECT stock', req, 'client', { 'db.system.name': 'postgresql', 'routelens.folded.count': 40 });
+    const http = child('GET', req, 'client', { 'http.request.method': 'GET', 'url.full': 'http://inventory/stock' });
+    // The next service's request under that HTTP call, with its own query: that service's, not this request's.
+    const downstream = { ...child('GET /stock', http, 'server', {}, 'inventory'), http: { method: 'GET', route: '/stock', statusCode: 200 } };
+    const theirs = child('SELECT stock', downstream, 'client', { 'db.system.name': 'sqlite' }, 'inventory');
+    // Client spans first, the request's own span last, as they often arrive.
+    store.addSpans([q2, cache, theirs, downstream, folded, http, q1, inner]);
+    store.addSpans([req, quiet]);
+    const { rows } = traceListRows(store, route, DEFAULT_FILTER, null, clock.now);
+    const byTrace = new Map(rows.map((r) => [r.traceId, r]));
+    assert.equal(byTrace.get(req.traceId)!.queries, 43, 'two queries, a Redis command and 40 folded');
+    assert.equal(byTrace.get(req.traceId)!.calls, 1);
+    assert.equal(byTrace.get(quiet.traceId)!.queries, undefined, 'absent when none');
+    assert.equal(byTrace.get(quiet.traceId)!.calls, undefined);
+    assert.deepEqual(callsOfRequest(store.trace(req.traceId), downstream.spanId), { queries: 1, calls: 0 });
+    assert.deepEqual(callsOfRequest([q1, { ...inner, parentSpanId: q1.spanId }, { ...q1, parentSpanId: inner.spanId }], req.spanId), { queries: 0, calls: 0 }, 'a cycle ends');
+    assert.equal(callsLabel(byTrace.get(req.traceId)!), '43 queries · 1 call');
+    assert.equal(callsLabel({ queries: 1 }), '1 query');
+    assert.equal(callsLabel({ calls: 2 }), '2 calls');
+    assert.equal(callsLabel({}), '');
+    assert.ok(isHostToTrace(JSON.parse(JSON.stringify({ type: 'traces', route, filter: DEFAULT_FILTER, p95Ms: null, windowSec: 60, rows, total: rows.length }))));
+    assert.ok(!isHostToTrace({ type: 'traces', route, filter: DEFAULT_FILTER, p95Ms: null, windowSec: 60, rows: [{ ...rows[0], queries: '3' }], total: 1 }));
   });
 
   it('passes the webview guard after the JSON round trip, and the guards refuse malformed input', () => {

@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Throughput of an endpoint that makes 10 queries, behind a real server, in one run:
+
+  bare        the app alone
+  prometheus  the app wrapped in a prometheus_client middleware (a Histogram and a Counter per
+              request, the usual peer), no agent
+  routelens   the agent through the bundled sitecustomize only (PYTHONPATH, as F5 does), connected
+              to a collector stand-in (bench/agent_overhead.py's, another process that reads and
+              acknowledges every batch), so each request is a server span and 10 client spans with
+              their statements and calling lines, serialised and sent
+
+Apps: Flask on gunicorn (one sync worker) and FastAPI on uvicorn (a sync `def` endpoint, so in
+Starlette's thread pool). The endpoint runs 10 `SELECT ... WHERE id = ?` on an sqlite3 in-memory
+database (one per thread, 1,000 rows) and answers with the rows as JSON.
+
+A fresh server process per round; the modes alternate within each round (the order rotates
+from round to round), and the load is C keep-alive client connections (threads of this process)
+for a fixed time after a warm-up. Reported per app and mode, medians of the rounds: requests per
+second, the server process's CPU per request (from /proc), and both against bare (and the
+agent against prometheus_client).
+
+    python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--json out.json]
+
+The machine is shared (2 cores, other work running): compare modes within one run, not across
+runs.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+QUERIES = 10
+ROWS = 1000
+
+# -- the app (imported by the server processes) ---------------------------------------------
+
+_local = threading.local()
+
+
+def _db():
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        import sqlite3
+
+        conn = _local.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price REAL)")
+        conn.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, "item %d" % i, i * 1.5) for i in range(ROWS)])
+        conn.commit()
+    return conn
+
+
+def order_rows(first):
+    conn = _db()
+    rows = []
+    for i in range(QUERIES):
+        rows.append(conn.execute("SELECT id, name, price FROM items WHERE id = ?", ((first + i * 37) % ROWS,)).fetchone())
+    return rows
+
+
+def _prometheus():
+    import prometheus_client
+
+    registry = prometheus_client.CollectorRegistry()
+    histogram = prometheus_client.Histogram("http_request_duration_seconds", "latency", ["method", "route"],
+                                            registry=registry)
+    counter = prometheus_client.Counter("http_requests", "requests", ["method", "route", "status"], registry=registry)
+    return histogram, counter
+
+
+def _make_flask():
+    from flask import Flask, jsonify
+
+    app = Flask("throughput")
+
+    @app.get("/orders/<int:first>")
+    def orders(first):
+        return jsonify(order_rows(first))
+
+    if os.environ.get("BENCH_MODE") == "prometheus":
+        histogram, counter = _prometheus()
+        inner = app.wsgi_app
+
+        def wsgi_app(environ, start_response):
+            start = time.perf_counter()
+            status = []
+
+            def sr(s, h, e=None):
+                status.append(s)
+                return start_response(s, h) if e is None else start_response(s, h, e)
+
+            result = inner(environ, sr)
+            histogram.labels(environ["REQUEST_METHOD"], "/orders/<int:first>").observe(time.perf_counter() - start)
+            counter.labels(environ["REQUEST_METHOD"], "/orders/<int:first>", status[0][:3] if status else "500").inc()
+            return result
+
+        app.wsgi_app = wsgi_app
+    return app
+
+
+def _make_fastapi():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/orders/{first}")
+    def orders(first: int):
+        return order_rows(first)
+
+    if os.environ.get("BENCH_MODE") == "prometheus":
+        histogram, counter = _prometheus()
+        inner = app
+
+        async def prometheus_app(scope, receive, send):
+            if scope["type"] != "http":
+                return await inner(scope, receive, send)
+            start = time.perf_counter()
+            status = []
+
+            async def s(message):
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+                await send(message)
+
+            await inner(scope, receive, s)
+            histogram.labels(scope["method"], "/orders/{first}").observe(time.perf_counter() - start)
+            counter.labels(scope["method"], "/orders/{first}", str(status[0]) if status else "500").inc()
+
+        return prometheus_app
+    return app
+
+
+def __getattr__(name):
+    # gunicorn and uvicorn import `client_spans_throughput:flask_app` / `:fastapi_app`.
+    if name == "flask_app":
+        return _make_flask()
+    if name == "fastapi_app":
+        return _make_fastapi()
+    raise AttributeError(name)
+
+
+# -- the bench ----------------------------------------------------------------------------
+
+SERVERS = {
+    "flask on gunicorn (sync worker)": lambda port: [
+        sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync", "--bind", "127.0.0.1:%d" % port,
+        "--chdir", HERE, "--log-level", "warning", "client_spans_throughput:flask_app"],
+    "fastapi on uvicorn": lambda port: [
+        sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--app-dir", HERE,
+        "--log-level", "warning", "--no-access-log", "client_spans_throughput:fastapi_app"],
+}
+MODES = ("bare", "prometheus", "routelens")
+
+
+def _cpu_of_tree(pid):
+    """CPU seconds of pid and its children that are alive (gunicorn's worker is a child)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == pid:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def _load(port, seconds, clients):
+    """Requests answered by the server in `seconds` from `clients` keep-alive connections."""
+    stop = time.perf_counter() + seconds
+    counts = [0] * clients
+    errors = [0]
+
+    def worker(index):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        n = 0
+        while time.perf_counter() < stop:
+            try:
+                conn.request("GET", "/orders/%d" % (n % ROWS))
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200 or not body.startswith(b"[["):
+                    errors[0] += 1
+                else:
+                    counts[index] += 1
+                if response.will_close:
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            except (http.client.HTTPException, OSError):
+                errors[0] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            n += 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts), time.perf_counter() - t0, errors[0]
+
+
+def server_round(command, mode, endpoint, seconds, clients):
+    from servers import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_"))}
+    env.pop("PYTHONPATH", None)
+    env["BENCH_MODE"] = mode
+    if mode == "routelens":
+        env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
+        env["ROUTELENS_ENDPOINT"] = endpoint
+    proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                probe.request("GET", "/orders/1")
+                response = probe.getresponse()
+                body = response.read()
+                probe.close()
+                if response.status != 200:
+                    raise RuntimeError("%s answered %d: %r" % (mode, response.status, body[:300]))
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("server did not start: %s" % proc.stderr.read().decode()[-2000:])
+                time.sleep(0.1)
+        _load(port, 1.0, clients)  # warm-up: imports, caches, the agent's connection
+        cpu0 = _cpu_of_tree(proc.pid)
+        done, wall, errors = _load(port, seconds, clients)
+        cpu = _cpu_of_tree(proc.pid) - cpu0
+        if errors:
+            raise RuntimeError("%d failed requests in mode %s" % (errors, mode))
+        return {"rps": done / wall, "cpu_us": cpu / max(done, 1) * 1e6, "requests": done}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--only", help="substring of the app names to run")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
+    from agent_overhead import start_sink
+
+    sink, endpoint = start_sink()
+    results = {}
+    try:
+        for label, command in SERVERS.items():
+            if args.only and args.only not in label:
+                continue
+            samples = {mode: [] for mode in MODES}
+            for r in range(args.rounds):
+                order = MODES[r % 3:] + MODES[:r % 3]
+                for mode in order:
+                    samples[mode].append(server_round(command, mode, endpoint, args.seconds, args.clients))
+            results[label] = {mode: {"rps": statistics.median(x["rps"] for x in v),
+                                     "cpu_us": statistics.median(x["cpu_us"] for x in v),
+                                     "rounds_rps": [round(x["rps"], 1) for x in v]}
+                              for mode, v in samples.items()}
+            print_table({label: results[label]})
+    finally:
+        sink.kill()
+        sink.wait()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"seconds": args.seconds, "rounds": args.rounds, "clients": args.clients, "queries": QUERIES,
+                       "results": results}, f, indent=2)
+
+
+def print_table(results):
+    print("%-34s %-11s %9s %11s %10s %10s %12s" % ("app (10 sqlite3 queries/request)", "mode", "req/s", "CPU µs/req",
+                                                 "vs bare", "CPU vs bare", "vs prometheus"))
+    for label, by_mode in results.items():
+        base = by_mode["bare"]
+        prom = by_mode["prometheus"]
+        for mode, r in by_mode.items():
+            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx" % (
+                label, mode, r["rps"], r["cpu_us"], r["rps"] / base["rps"], r["cpu_us"] / base["cpu_us"],
+                r["rps"] / prom["rps"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
