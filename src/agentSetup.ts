@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from './core/log';
-import { DebugOutputParser } from './core/debugOutput';
+import { DebugOutputParser, DebugRecordMerger } from './core/debugOutput';
 import { DebugSessionPauses } from './core/debugPauses';
 import type { TelemetryStore } from './core/store/store';
 
@@ -160,7 +160,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
    */
   private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
-    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.store.addLogs([log]));
+    const merger = new DebugRecordMerger(this.store);
+    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => merger.add(log));
     const pauses = new DebugSessionPauses(this.store);
     let loggedStop = false;
     return {
@@ -182,11 +183,11 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
       onWillReceiveMessage: (m: unknown) => pauses.toAdapter(m),
       onExit: () => {
         pauses.end();
-        parser.flush();
+        parser.flush(); // the merger decides what is left after its grace time (the agent's last batch may still come)
       },
       onWillStopSession: () => {
         pauses.end();
-        parser.flush();
+        parser.flush(); // the merger decides what is left after its grace time (the agent's last batch may still come)
       },
     };
   }

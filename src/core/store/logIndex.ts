@@ -109,6 +109,8 @@ export class LogIndex implements Iterable<IndexedLog> {
     this.post(`s\0${log.resource.serviceName}`, seq);
     this.post(`l\0${log.severity}`, seq);
     if (log.traceId) this.post(`t\0${log.traceId}`, seq);
+    const twin = twinKey(log);
+    if (twin) this.post(twin, seq);
     let n = 0;
     for (const key in log.attributes) {
       if (n++ >= MAX_INDEXED_ATTRS) break;
@@ -180,6 +182,21 @@ export class LogIndex implements Iterable<IndexedLog> {
     return out.reverse();
   }
 
+  /**
+   * The newest held record that says the same as `log` (same severity and body, or the same
+   * exception) and passes `accept`, looking at no more than `maxChecks` candidates.
+   */
+  findTwin(log: LogRecord, accept: (e: IndexedLog) => boolean, maxChecks = 64): IndexedLog | undefined {
+    const key = twinKey(log);
+    const p = key ? this.live(key) : null;
+    if (!p) return undefined;
+    for (let i = p.seqs.length - 1, n = 0; i >= p.head && n < maxChecks; i--, n++) {
+      const e = this.get(p.seqs[i]);
+      if (e && accept(e)) return e;
+    }
+    return undefined;
+  }
+
   /** How many records a posting list holds (the live ones), for choosing the smallest. */
   private live(key: string): Posting | null {
     const p = this.postings.get(key);
@@ -241,6 +258,19 @@ export class LogIndex implements Iterable<IndexedLog> {
 }
 
 const EMPTY: Posting = { seqs: [], head: 0 };
+const MAX_TWIN_TEXT = 512;
+
+/**
+ * What two records saying the same thing share: the exception (type and message) when there is
+ * one, else the severity and body. Long texts are not indexed for this.
+ */
+function twinKey(log: LogRecord): string | undefined {
+  if (log.exception) {
+    const { type, message } = log.exception;
+    return type.length + message.length <= MAX_TWIN_TEXT ? `x\0${type}\0${message}` : undefined;
+  }
+  return log.body.length <= MAX_TWIN_TEXT ? `b\0${log.severity}\0${log.body}` : undefined;
+}
 
 function searchText(log: LogRecord): string {
   let text = log.body.length > MAX_SEARCH_TEXT ? log.body.slice(0, MAX_SEARCH_TEXT) : log.body;

@@ -402,6 +402,14 @@ export class TelemetryStore implements TelemetrySink {
     return { first: this.logRing.first, next: this.logRing.next };
   }
 
+  /**
+   * Whether another source (an agent, an SDK) already delivered what this debug-console record
+   * says: the same severity and body (or the same exception) within `windowMs` of it.
+   */
+  hasTwinOf(log: LogRecord, windowMs: number): boolean {
+    return !!this.logRing.findTwin(log, (e) => e.log.attributes['log.source'] !== 'debug-console' && Math.abs(e.log.timeMs - log.timeMs) <= windowMs);
+  }
+
   /** The route (method and template) a record belongs to, when its trace's request is known. */
   logRoute(log: LogRecord): { method: string; route: string } | undefined {
     return routeOf(log, this.factsOf);
