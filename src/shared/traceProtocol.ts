@@ -151,7 +151,9 @@ export type TraceToHost =
   /** Opens a span's or a log record's source: frame -1 is its code location, else a stack frame. */
   | { type: 'openSource'; owner: 'span' | 'log'; id: string; frame: number }
   /** Opens the chat with a question about the shown trace and the Routelens tools to answer it. */
-  | { type: 'askCopilot'; traceId: string };
+  | { type: 'askCopilot'; traceId: string }
+  /** Opens the log view filtered by the trace. */
+  | { type: 'openLogs'; traceId: string };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -193,6 +195,7 @@ export function isTraceToHost(m: unknown): m is TraceToHost {
     case 'openSource':
       return (m.owner === 'span' || m.owner === 'log') && isStr(m.id) && m.id.length <= 64 && Number.isInteger(m.frame) && (m.frame as number) >= -1;
     case 'askCopilot':
+    case 'openLogs':
       return isTraceIdString(m.traceId);
     default:
       return false;

@@ -72,10 +72,9 @@ export class LogView implements vscode.WebviewPanelSerializer, vscode.Disposable
 
   open(arg?: unknown): void {
     const filter = filterFromArg(arg);
-    if (filter) {
-      this.state = { ...this.state, filter };
-      this.pendingFilter = filter;
-    }
+    if (filter) this.state = { ...this.state, filter };
+    // A new panel starts from the filter the view last had (or the one asked for).
+    this.pendingFilter = filter ?? (this.panel ? undefined : this.state.filter);
     if (this.panel) {
       this.panel.reveal(this.panel.viewColumn ?? vscode.ViewColumn.Active);
       if (filter && this.ready) this.applyFilter(filter, true);
@@ -157,7 +156,7 @@ export class LogView implements vscode.WebviewPanelSerializer, vscode.Disposable
         const filter = this.pendingFilter ?? m.state.filter;
         this.pendingFilter = undefined;
         this.state = { filter, paused: m.state.paused };
-        this.applyFilter(filter, filter !== m.state.filter);
+        this.applyFilter(filter, JSON.stringify(filter) !== JSON.stringify(m.state.filter));
         return;
       }
       case 'setState': {

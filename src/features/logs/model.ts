@@ -18,7 +18,7 @@ export const MAX_DETAIL_VALUE = 4096;
 export const HISTOGRAM_BUCKETS = 60;
 
 /** Attributes the columns or the callsite already show: not repeated as chips. */
-const NOT_CHIPS = new Set(['code.file.path', 'code.line.number', 'code.function.name', 'code.filepath', 'code.lineno', 'code.function', 'thread.name', 'log.source']);
+const NOT_CHIPS = new Set(['code.file.path', 'code.line.number', 'code.function.name', 'code.filepath', 'code.lineno', 'code.function', 'thread.name', 'log.source', 'otel.scope.name', 'otel.scope.version']);
 const BUCKET_SIZES_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].map((s) => s * 1000);
 
 /** The view's filter as a store query ('' when the search text is fine, else what is wrong). */

@@ -147,7 +147,8 @@ function renderHistogram(): void {
     return;
   }
   const max = Math.max(1, ...histogram.counts.map((c) => c[0] + c[1] + c[2] + c[3]));
-  const bw = w / n;
+  // At least 30 slots wide, so a result in one or two buckets is not one wall-wide bar.
+  const bw = w / Math.max(n, 30);
   histogram.counts.forEach((c, b) => {
     const g = svg('g', { class: 'bucket', 'data-bucket': String(b) });
     const from = histogram.startMs + b * histogram.bucketMs;
@@ -254,16 +255,13 @@ function render(): void {
     pool.push(r);
     spacer.append(r);
   }
+  // Rows out of sight leave the DOM (a hidden row would still be found by text).
+  for (const extra of pool.splice(need)) extra.remove();
   let missingFrom = -1;
   let missingTo = -1;
   for (let k = 0; k < pool.length; k++) {
     const row = pool[k];
     const i = first + k;
-    if (i >= last) {
-      row.hidden = true;
-      continue;
-    }
-    row.hidden = false;
     const r = cache.get(i);
     fillRow(row, i, r);
     if (r === undefined) {
@@ -401,6 +399,8 @@ window.addEventListener('message', (e: MessageEvent) => {
 function onHost(m: HostToLogs): void {
   switch (m.type) {
     case 'result': {
+      // Paused: nothing moves (an update already on its way when the pause was clicked is dropped).
+      if (state.paused && m.version === version) return;
       const follow = !state.paused && (atEnd() || m.tail);
       if (m.version !== version) {
         version = m.version;
