@@ -50,6 +50,12 @@ export function agentEnvironment(bootstrapDir: string, endpoint: string, existin
 
 const PYTHON_DEBUG_TYPES = ['debugpy', 'python'];
 
+/** `routelens.agent.logLevel` for the Python agent, when it is not the agent's own default (INFO). */
+function agentLogLevel(): string | undefined {
+  const v = vscode.workspace.getConfiguration('routelens').get<string>('agent.logLevel', 'INFO');
+  return typeof v === 'string' && /^(DEBUG|INFO|WARNING|ERROR|OFF)$/.test(v) && v !== 'INFO' ? v : undefined;
+}
+
 export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationProvider {
   private readonly disposables: vscode.Disposable[] = [];
   readonly bootstrapDir: string;
@@ -87,6 +93,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     Object.assign(env, agentEnvironment(this.bootstrapDir, env.ROUTELENS_ENDPOINT ?? endpoint, env.PYTHONPATH ?? process.env.PYTHONPATH));
     // Apps already on OpenTelemetry send to the same collector.
     env.OTEL_EXPORTER_OTLP_ENDPOINT ??= endpoint;
+    const level = agentLogLevel();
+    if (level) env.ROUTELENS_LOG_LEVEL ??= level;
     const access = this.access();
     if (access.ingestNeedsToken && access.token) {
       env.ROUTELENS_TOKEN ??= access.token;
@@ -136,6 +144,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     collection.description = 'Routelens: Python apps started here report to Routelens';
     collection.prepend('PYTHONPATH', this.bootstrapDir + path.delimiter);
     collection.replace('ROUTELENS_ENDPOINT', endpoint);
+    const level = agentLogLevel();
+    if (level) collection.replace('ROUTELENS_LOG_LEVEL', level);
     const access = this.access();
     if (access.ingestNeedsToken && access.token) collection.replace('ROUTELENS_TOKEN', access.token);
   }

@@ -39,6 +39,20 @@ describe('log view', function () {
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
+  it('gives debug sessions the agent log level of routelens.agent.logLevel', async () => {
+    const a = await api();
+    const config = () => vscode.workspace.getConfiguration('routelens');
+    const launch = (env?: Record<string, string>) => a.agent.resolveDebugConfiguration({ type: 'debugpy', request: 'launch', name: 'API', module: 'uvicorn', ...(env ? { env } : {}) }).env as Record<string, string>;
+    assert.equal(launch().ROUTELENS_LOG_LEVEL, undefined, 'INFO is the agent default: nothing to add');
+    await config().update('agent.logLevel', 'DEBUG', vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(launch().ROUTELENS_LOG_LEVEL, 'DEBUG');
+      assert.equal(launch({ ROUTELENS_LOG_LEVEL: 'ERROR' }).ROUTELENS_LOG_LEVEL, 'ERROR', 'the launch configuration wins');
+    } finally {
+      await config().update('agent.logLevel', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('keeps one record when the debug console prints what the agent sent', async () => {
     const a = await api();
     a.store.clear();
