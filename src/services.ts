@@ -221,9 +221,9 @@ export class Services implements vscode.Disposable {
       if (h.mode === 'portInUse' && !warnedPort) {
         warnedPort = true;
         this.log.error(h.message ?? `port ${port} is in use`);
-        void vscode.window.showWarningMessage(`Routelens: ${h.message}`, 'Change Port', 'Show Logs').then((pick) => {
+        void vscode.window.showWarningMessage(`Routelens: ${h.message}`, 'Change Port', 'Show Extension Output').then((pick) => {
           if (pick === 'Change Port') void vscode.commands.executeCommand('workbench.action.openSettings', 'routelens.collector.port');
-          if (pick === 'Show Logs') this.channel.show();
+          if (pick === 'Show Extension Output') this.channel.show();
         });
       }
       if (h.mode === 'error') this.log.error(h.message ?? 'the collector failed');
@@ -397,7 +397,7 @@ export class Services implements vscode.Disposable {
     }
     for (const p of problems) this.log.warn(`import: ${p}`);
     const msg = `Routelens: imported ${spans} spans and ${logs} log records.`;
-    if (problems.length) void vscode.window.showWarningMessage(`${msg} Some input was skipped (see Routelens: Show Logs).`);
+    if (problems.length) void vscode.window.showWarningMessage(`${msg} Some input was skipped (see Routelens: Show Extension Output).`);
     else void vscode.window.showInformationMessage(msg);
   }
 
