@@ -45,6 +45,8 @@ export interface RoutelensConfig {
   lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
   /** The language model tools (Copilot, `routelens mcp`). */
   agents: { tokenBudget: number; redactPatterns: string[] };
+  /** The lowest level of the log records the Python agent sends (ROUTELENS_LOG_LEVEL). */
+  agentLogLevel: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'OFF';
   /** Forwarding to the team's OpenTelemetry Collector (headers are in secret storage). */
   upstream: { endpoint: string; protocol: 'http/protobuf' | 'grpc'; signals: ('traces' | 'logs' | 'metrics')[]; services: string[] };
   /** Production figures from the team's Prometheus (credentials are in secret storage). */
@@ -86,6 +88,7 @@ export const SETTINGS = {
   'prometheus.scrapeIntervalSeconds': { default: 5, effect: 'live' },
   'agents.tokenBudget': { default: 1500, effect: 'live' },
   'agents.redactPatterns': { default: [] as string[], effect: 'live' },
+  'agent.logLevel': { default: 'INFO', effect: 'live' },
   'upstream.endpoint': { default: '', effect: 'live' },
   'upstream.protocol': { default: 'http/protobuf', effect: 'live' },
   'upstream.signals': { default: ['traces', 'logs', 'metrics'] as string[], effect: 'live' },
@@ -158,6 +161,7 @@ export function readConfig(): RoutelensConfig {
       tokenBudget: get('agents.tokenBudget'),
       redactPatterns: get('agents.redactPatterns'),
     },
+    agentLogLevel: (['DEBUG', 'INFO', 'WARNING', 'ERROR', 'OFF'] as const).find((l) => l === get('agent.logLevel')) ?? 'INFO',
     upstream: {
       endpoint: get('upstream.endpoint').trim(),
       protocol: get('upstream.protocol') === 'grpc' ? 'grpc' : 'http/protobuf',

@@ -137,9 +137,9 @@ export class App {
       if (h.mode === 'portInUse' && !warnedPort) {
         warnedPort = true;
         this.log.error(h.message ?? `port ${port} is in use`);
-        void vscode.window.showWarningMessage(`Routelens: ${h.message}`, 'Change Port', 'Show Logs').then((pick) => {
+        void vscode.window.showWarningMessage(`Routelens: ${h.message}`, 'Change Port', 'Show Extension Output').then((pick) => {
           if (pick === 'Change Port') void vscode.commands.executeCommand('workbench.action.openSettings', 'routelens.collector.port');
-          if (pick === 'Show Logs') this.channel.show();
+          if (pick === 'Show Extension Output') this.channel.show();
         });
       }
       if (h.mode === 'error') this.log.error(h.message ?? 'the collector failed');

@@ -33,6 +33,6 @@ export async function importData(store: TelemetryStore, log: Logger, uri?: vscod
   }
   for (const p of problems) log.warn(`import: ${p}`);
   const msg = `Routelens: imported ${spans} spans and ${logs} log records.`;
-  if (problems.length) void vscode.window.showWarningMessage(`${msg} Some input was skipped (see Routelens: Show Logs).`);
+  if (problems.length) void vscode.window.showWarningMessage(`${msg} Some input was skipped (see Routelens: Show Extension Output).`);
   else void vscode.window.showInformationMessage(msg);
 }

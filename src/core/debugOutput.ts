@@ -140,3 +140,72 @@ export class DebugOutputParser {
     this.emit(record);
   }
 }
+
+/** Where debug-console records go: the store, or anything that can tell twins and take records. */
+export interface DebugRecordSink {
+  hasTwinOf(log: LogRecord, windowMs: number): boolean;
+  addLogs(logs: LogRecord[]): void;
+  readonly counters: { inc(name: string, by?: number): void };
+}
+
+/**
+ * One record once: a line the debuggee printed (structlog's JSON, a traceback) is often a record
+ * its agent also sent, with the trace id and fields the console text lacks. Each debug-console
+ * record waits `graceMs` (the agent sends every fraction of a second), then goes into the store
+ * unless a record from another source says the same within `windowMs`; the twins are counted
+ * (`debugConsole.duplicates`). The wait is bounded: at most `maxPending` records wait, beyond
+ * that the oldest are decided at once.
+ */
+export class DebugRecordMerger {
+  private pending: { log: LogRecord; due: number }[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly sink: DebugRecordSink,
+    private readonly opts: { graceMs?: number; windowMs?: number; maxPending?: number; now?: () => number } = {},
+  ) {}
+
+  add(log: LogRecord): void {
+    const now = (this.opts.now ?? Date.now)();
+    this.pending.push({ log, due: now + (this.opts.graceMs ?? 1500) });
+    if (this.pending.length > (this.opts.maxPending ?? 2000)) this.decide(this.pending.splice(0, this.pending.length - (this.opts.maxPending ?? 2000)));
+    this.schedule();
+  }
+
+  /** Decides every record now (the session ended; the agent's last batch had its chance). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.decide(this.pending.splice(0));
+  }
+
+  dispose(): void {
+    this.flush();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.pending.length === 0) return;
+    const wait = Math.max(0, this.pending[0].due - (this.opts.now ?? Date.now)());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = (this.opts.now ?? Date.now)();
+      let n = 0;
+      while (n < this.pending.length && this.pending[n].due <= now) n++;
+      this.decide(this.pending.splice(0, n));
+      this.schedule();
+    }, wait);
+    this.timer.unref?.();
+  }
+
+  private decide(batch: { log: LogRecord }[]): void {
+    const keep: LogRecord[] = [];
+    let twins = 0;
+    const windowMs = this.opts.windowMs ?? 5000;
+    for (const { log } of batch) {
+      if (this.sink.hasTwinOf(log, windowMs)) twins++;
+      else keep.push(log);
+    }
+    if (twins) this.sink.counters.inc('debugConsole.duplicates', twins);
+    if (keep.length) this.sink.addLogs(keep);
+  }
+}

@@ -6,6 +6,7 @@ import type { FeatureContext } from './context';
 import * as agentTools from './agentTools';
 import * as codeLens from './codeLens';
 import * as dashboard from './dashboard';
+import * as logs from './logs';
 import * as problems from './problems';
 import * as pythonAgent from './pythonAgent';
 import * as statusBar from './statusBar';
@@ -21,4 +22,5 @@ export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] =
   traces.register,
   agentTools.register,
   upstream.register,
+  logs.register,
 ];

@@ -27,7 +27,8 @@ class Agent:
             self.exporter = OtlpExporter(config, lambda: default_resource(service_name), ProcessMetrics())
         else:
             self.exporter = Exporter(config, lambda: default_resource(service_name), ProcessMetrics())
-        self.handler = _logs.RoutelensHandler(self._log_sink, config.log_level)
+        self.log_gate = _logs.RateGate(config.log_rate, self.exporter.count_dropped_log)
+        self.handler = _logs.RoutelensHandler(self._log_sink, config.log_level, self.log_gate)
         self.hook = None
 
     def _log_sink(self, item):
@@ -144,7 +145,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
         if capture_logs:
             logging.getLogger().addHandler(agent.handler)
             _patch.patch(logging, "basicConfig", _make_basic_config)
-            _logs.configure_structlog(agent._log_sink, config.log_level)
+            _logs.configure_structlog(agent._log_sink, config.log_level, agent.log_gate)
         hooks = _framework_hooks() if instrument_frameworks else {}
         if instrument_frameworks:
             hooks.update(_supervisor.HOOKS)
@@ -153,6 +154,7 @@ def start(endpoint=None, service_name=None, log_level=None, lazy=False, capture_
             hooks.update(_client_hooks(config))
         if capture_logs:
             hooks["logging.config"] = _patch_logging_config
+            hooks["structlog"] = _logs.instrument_structlog
         pending = {}
         for name, callback in hooks.items():
             module = sys.modules.get(name)
@@ -188,7 +190,8 @@ def shutdown(timeout=EXIT_FLUSH_SECONDS):
         _supervisor._mute = None
         _trace.set_exporter(None)
         _announce.disarm()
-        _logs.configure_structlog(None, logging.WARNING)
+        _logs.configure_structlog(None, logging.INFO)
+        _logs.uninstrument_structlog()
         try:
             logging.getLogger().removeHandler(agent.handler)
         except Exception:

@@ -22,6 +22,7 @@ _LEVELS = {
     "CRITICAL": logging.CRITICAL,
     "FATAL": logging.CRITICAL,
 }
+DEFAULT_LOG_RATE = 1000
 # A level above every real one: the handler then only takes records with exc_info.
 LOG_LEVEL_OFF = 1000
 
@@ -41,7 +42,7 @@ def env_int(name, default, minimum=1, environ=None):
         return default
 
 
-def parse_log_level(value, default=logging.WARNING):
+def parse_log_level(value, default=logging.INFO):
     if value is None:
         return default
     text = str(value).strip().upper()
@@ -168,6 +169,7 @@ class Config:
         "ws_url",
         "service_name",
         "log_level",
+        "log_rate",
         "disabled",
         "max_queue",
         "max_batch",
@@ -180,7 +182,7 @@ class Config:
 
     def __init__(self, endpoint=None, service_name=None, log_level=None, max_queue=None,
                  max_batch=None, flush_interval=None, metrics_interval=None, announce_metrics=None,
-                 exporter=None, environ=None):
+                 exporter=None, log_rate=None, environ=None):
         environ = environ if environ is not None else os.environ
         self.disabled = env_flag("ROUTELENS_DISABLED", environ)
         self.endpoint = endpoint or environ.get("ROUTELENS_ENDPOINT", "").strip() or DEFAULT_ENDPOINT
@@ -195,6 +197,8 @@ class Config:
         if log_level is None:
             log_level = environ.get("ROUTELENS_LOG_LEVEL")
         self.log_level = parse_log_level(log_level)
+        # Log records sent per second at most (0: no bound); the rest are dropped and counted.
+        self.log_rate = log_rate if log_rate is not None else env_int("ROUTELENS_LOG_RATE", DEFAULT_LOG_RATE, minimum=0, environ=environ)
         self.max_queue = max_queue or env_int("ROUTELENS_MAX_QUEUE", 10000, environ=environ)
         self.max_batch = max_batch or env_int("ROUTELENS_MAX_BATCH", 1000, environ=environ)
         self.flush_interval = 0.2 if flush_interval is None else flush_interval

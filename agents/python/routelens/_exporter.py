@@ -242,6 +242,11 @@ class Exporter:
                     return
                 self._dropped[kind] += 1
 
+    def count_dropped_log(self):
+        """A log record the rate bound turned away: reported in `dropped` like the queue's drops."""
+        with self._lock:
+            self._dropped[LOGS] += 1
+
     def dropped_pending(self):
         with self._lock:
             return dict(self._dropped)

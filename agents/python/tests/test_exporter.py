@@ -93,10 +93,11 @@ class ConfigTest(unittest.TestCase):
                 os.environ["ROUTELENS_DISABLED"] = old
 
     def test_log_level_parsing(self):
-        self.assertEqual(_config.parse_log_level(None), 30)
-        self.assertEqual(_config.parse_log_level("info"), 20)
+        self.assertEqual(_config.parse_log_level(None), 20)
+        self.assertEqual(_config.parse_log_level("debug"), 10)
+        self.assertEqual(_config.parse_log_level("warning"), 30)
         self.assertEqual(_config.parse_log_level("15"), 15)
-        self.assertEqual(_config.parse_log_level("nonsense"), 30)
+        self.assertEqual(_config.parse_log_level("nonsense"), 20)
         self.assertEqual(_config.parse_log_level("off"), _config.LOG_LEVEL_OFF)
 
 

@@ -3,6 +3,7 @@
  * The caller has already checked the token and the method.
  */
 import { analyseTraceView, type FindingKind } from '../findings/insights';
+import { severityFromText, type AttrFilter, type LogQuery } from '../store/logIndex';
 import type { TelemetryStore } from '../store/store';
 import type { ProcessSnapshot } from './processStats';
 
@@ -77,7 +78,13 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
     case '/api/v1/logs': {
       const limit = intParam(params, 'limit', 200, 1, 5000);
       if (typeof limit !== 'number') return bad(limit.error);
-      return { status: 200, body: { logs: store.logs({ limit, traceId: params.get('traceId') || undefined, service }) } };
+      const q = logQueryFromParams(params);
+      if ('error' in q) return bad(q.error);
+      const logs = store.queryLogs(q, limit).map((l) => {
+        const r = store.logRoute(l);
+        return r ? { ...l, route: r.route, method: r.method || undefined } : l;
+      });
+      return { status: 200, body: { logs } };
     }
     case '/api/v1/stats':
       return {
@@ -102,4 +109,68 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
       return { status: 404, body: { error: 'not_found', message: `no query endpoint at ${path.slice(0, 200)}` } };
     }
   }
+}
+
+/** Splits a `q` text into terms: words, and "quoted phrases" kept whole; lowercased. */
+export function searchTerms(q: string): string[] {
+  const terms: string[] = [];
+  const re = /"([^"]*)"?|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(q)) !== null) {
+    const t = (m[1] ?? m[2]).toLowerCase();
+    if (t) terms.push(t);
+  }
+  return terms;
+}
+
+/** The /api/v1/logs filters (docs/api.md) as a store query, or what is wrong with them. */
+export function logQueryFromParams(params: URLSearchParams): LogQuery | { error: string } {
+  const q: LogQuery = {};
+  const level = params.get('level');
+  if (level) {
+    const names = level.split(',').map((s) => s.trim()).filter(Boolean);
+    const sevs = names.map(severityFromText);
+    const wrong = names.find((_, i) => !sevs[i]);
+    if (wrong !== undefined) return { error: `level must be trace, debug, info, warn, error or fatal (or a comma-separated list), not ${JSON.stringify(wrong.slice(0, 40))}` };
+    if (sevs.length === 1) q.minSeverity = sevs[0];
+    else q.severities = sevs as NonNullable<LogQuery['severities']>;
+  }
+  const service = params.get('service');
+  if (service) q.service = service;
+  const route = params.get('route');
+  if (route) q.route = route;
+  const text = params.get('q');
+  if (text) {
+    if (text.length > 1000) return { error: 'q is limited to 1000 characters' };
+    q.terms = searchTerms(text);
+  }
+  const traceId = params.get('traceId');
+  if (traceId) {
+    if (!/^[0-9a-fA-F]{32}$/.test(traceId)) return { error: 'traceId must be 32 hex digits' };
+    q.traceId = traceId.toLowerCase();
+  }
+  for (const name of ['sinceMs', 'untilMs'] as const) {
+    const raw = params.get(name);
+    if (raw === null || raw === '') continue;
+    const n = Number(raw);
+    if (!Number.isFinite(n)) return { error: `${name} must be a number (Unix epoch milliseconds)` };
+    q[name] = n;
+  }
+  const failed = params.get('failed');
+  if (failed !== null && failed !== '') {
+    if (failed !== 'true' && failed !== 'false') return { error: 'failed must be true or false' };
+    q.failedOnly = failed === 'true';
+  }
+  const attrs: AttrFilter[] = [];
+  for (const [key, value] of params) {
+    if (!key.startsWith('attr.')) continue;
+    // `attr.status!=200` arrives as the parameter `attr.status!` with the value `200`.
+    const negate = key.endsWith('!');
+    const name = key.slice(5, negate ? -1 : undefined);
+    if (!name) return { error: 'attr. needs an attribute name: attr.KEY=VALUE or attr.KEY!=VALUE' };
+    if (attrs.length >= 20) return { error: 'at most 20 attr. filters' };
+    attrs.push({ key: name, value, negate });
+  }
+  if (attrs.length) q.attrs = attrs;
+  return q;
 }

@@ -38,6 +38,11 @@ export class RingBuffer<T> {
     return item;
   }
 
+  /** The item at position i, oldest first (0 is the oldest). */
+  at(i: number): T | undefined {
+    return i >= 0 && i < this.length ? this.items[(this.head + i) % this.capacity] : undefined;
+  }
+
   /** Oldest first. */
   *[Symbol.iterator](): IterableIterator<T> {
     for (let i = 0; i < this.length; i++) yield this.items[(this.head + i) % this.capacity]!;

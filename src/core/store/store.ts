@@ -8,6 +8,7 @@ import type { TelemetrySink } from '../sink';
 import { BucketIncreaseSlots, type BucketIncrease } from '../stats/bucketSlots';
 import { ErrorGroups, spanError, type ErrorGroup } from '../stats/errorGroups';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
+import { LogIndex, routeOf, type IndexedLog, type LogQuery, type TraceFacts } from './logIndex';
 import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
 import { TestTraffic, testIdOf } from './testTraffic';
@@ -80,10 +81,6 @@ interface StoredSpan {
   span: Span;
   bytes: number;
 }
-interface StoredLog {
-  log: LogRecord;
-  bytes: number;
-}
 
 /**
  * The bounded store: raw recent spans and logs for drill-down (ring buffers, oldest dropped first,
@@ -95,7 +92,9 @@ export class TelemetryStore implements TelemetrySink {
   readonly counters: Counters;
   private readonly change = new Emitter<StoreChange>();
   private spanRing: RingBuffer<StoredSpan>;
-  private logRing: RingBuffer<StoredLog>;
+  private logRing: LogIndex;
+  /** Route and outcome of recent requests by trace id, for the log filters (bounded, oldest out). */
+  private readonly traceFacts = new Map<string, TraceFacts>();
   private bytes = 0;
   private readonly traces = new Map<string, Span[]>();
   private readonly routes = new Map<string, RouteEntry>();
@@ -130,11 +129,9 @@ export class TelemetryStore implements TelemetrySink {
   setLimits(limits: Partial<StoreLimits>): void {
     Object.assign(this.limits, limits);
     const spans = this.spanRing;
-    const logs = this.logRing;
     this.spanRing = this.newSpanRing();
-    this.logRing = this.newLogRing();
     for (const s of spans) this.spanRing.push(s);
-    for (const l of logs) this.logRing.push(l);
+    this.logRing.resize(this.limits.maxLogs);
     this.enforceBytes();
     this.change.fire({ spans: 0, logs: 0, metrics: 0, errorsChanged: false, cleared: false });
   }
@@ -184,7 +181,7 @@ export class TelemetryStore implements TelemetrySink {
       const received = historical ? Math.min(now, log.timeMs) : now;
       const bytes = estimateLogBytes(log);
       this.bytes += bytes;
-      this.logRing.push({ log, bytes });
+      this.logRing.push(log, bytes);
       this.touchService(log.resource, received, 'logs');
       const isErrorLevel = log.severity === 'error' || log.severity === 'fatal';
       if (log.exception || isErrorLevel || log.severity === 'warn') {
@@ -270,7 +267,8 @@ export class TelemetryStore implements TelemetrySink {
   clear(): void {
     this.insights.clear();
     this.spanRing = this.newSpanRing();
-    this.logRing = this.newLogRing();
+    this.logRing.clear();
+    this.traceFacts.clear();
     this.bytes = 0;
     this.traces.clear();
     this.routes.clear();
@@ -344,11 +342,53 @@ export class TelemetryStore implements TelemetrySink {
   }
 
   logs(opts: { limit?: number; traceId?: string; minSeverity?: LogRecord['severity']; service?: string } = {}): LogRecord[] {
-    const min = opts.minSeverity ? SEVERITY_RANK[opts.minSeverity] : 0;
-    return this.logRing
-      .newest(opts.limit ?? 200, ({ log }) => (!opts.traceId || log.traceId === opts.traceId) && SEVERITY_RANK[log.severity] >= min && (!opts.service || log.resource.serviceName === opts.service))
-      .map((s) => s.log);
+    return this.queryLogs({ traceId: opts.traceId, minSeverity: opts.minSeverity, service: opts.service }, opts.limit ?? 200);
   }
+
+  /** The newest `limit` records matching the query, newest first. */
+  queryLogs(q: LogQuery, limit = 200): LogRecord[] {
+    const seqs = this.logRing.match(q, this.factsOf, { limit });
+    const out: LogRecord[] = [];
+    for (let i = seqs.length - 1; i >= 0; i--) out.push(this.logRing.get(seqs[i])!.log);
+    return out;
+  }
+
+  /**
+   * Sequence numbers of the records matching the query, oldest first (the newest `limit`; from
+   * `afterSeq` on when given). With logAt() and logSeqRange(), what a log view pages through.
+   */
+  matchLogs(q: LogQuery, opts: { limit?: number; afterSeq?: number } = {}): number[] {
+    return this.logRing.match(q, this.factsOf, opts);
+  }
+
+  logAt(seq: number): IndexedLog | undefined {
+    return this.logRing.get(seq);
+  }
+
+  /** The first sequence number still held and the one the next record gets. */
+  logSeqRange(): { first: number; next: number } {
+    return { first: this.logRing.first, next: this.logRing.next };
+  }
+
+  /**
+   * Whether another source (an agent, an SDK) already delivered what this debug-console record
+   * says: the same severity and body (or the same exception) within `windowMs` of it.
+   */
+  hasTwinOf(log: LogRecord, windowMs: number): boolean {
+    return !!this.logRing.findTwin(log, (e) => e.log.attributes['log.source'] !== 'debug-console' && Math.abs(e.log.timeMs - log.timeMs) <= windowMs);
+  }
+
+  /** The route (method and template) a record belongs to, when its trace's request is known. */
+  logRoute(log: LogRecord): { method: string; route: string } | undefined {
+    return routeOf(log, this.factsOf);
+  }
+
+  /** What the request of a trace says: its route and whether it failed. */
+  traceFactsOf(traceId: string): TraceFacts | undefined {
+    return this.traceFacts.get(traceId);
+  }
+
+  private readonly factsOf = (traceId: string): TraceFacts | undefined => this.traceFacts.get(traceId);
 
   serviceList(): ServiceInfo[] {
     return [...this.services.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -396,8 +436,8 @@ export class TelemetryStore implements TelemetrySink {
   private newSpanRing(): RingBuffer<StoredSpan> {
     return new RingBuffer<StoredSpan>(this.limits.maxSpans, (s) => this.evictSpan(s));
   }
-  private newLogRing(): RingBuffer<StoredLog> {
-    return new RingBuffer<StoredLog>(this.limits.maxLogs, (l) => {
+  private newLogRing(): LogIndex {
+    return new LogIndex(this.limits.maxLogs, (l) => {
       this.bytes -= l.bytes;
       this.counters.inc('store.dropped.logs');
     });
@@ -460,6 +500,21 @@ export class TelemetryStore implements TelemetrySink {
     return entry;
   }
 
+  private noteTraceFacts(traceId: string, facts: TraceFacts): void {
+    const had = this.traceFacts.get(traceId);
+    // The outermost request of a trace names its route; a failure anywhere in it marks it failed.
+    if (had) {
+      if (facts.failed && !had.failed) had.failed = true;
+      return;
+    }
+    this.traceFacts.set(traceId, facts);
+    const cap = Math.max(this.limits.maxLogs, this.limits.maxSpans);
+    if (this.traceFacts.size > cap) {
+      const oldest = this.traceFacts.keys().next().value;
+      if (oldest !== undefined) this.traceFacts.delete(oldest);
+    }
+  }
+
   private recordRequest(span: Span, received: number): void {
     const testId = testIdOf(span);
     if (testId !== undefined) {
@@ -479,6 +534,7 @@ export class TelemetryStore implements TelemetrySink {
     if (!entry) return;
     const d = durationMs(span);
     const error = span.status === 'error' || isServerError(http.statusCode);
+    this.noteTraceFacts(span.traceId, { service: key.service, method: key.method, route: key.route, failed: error });
     const paused = (span.pausedMs ?? 0) > 0;
     entry.series.record(received / 1000, statDuration(d), error, 1, paused);
     entry.lastSeenMs = Math.max(entry.lastSeenMs, received);
@@ -522,7 +578,6 @@ function statDuration(ms: number): number {
   return ms > MAX_STAT_DURATION_MS ? MAX_STAT_DURATION_MS : ms;
 }
 
-const SEVERITY_RANK: Record<LogRecord['severity'], number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
 
 function metricKey(p: MetricPoint): string {
   const attrs = Object.keys(p.attributes)
@@ -560,7 +615,8 @@ export function estimateSpanBytes(s: Span): number {
 }
 
 export function estimateLogBytes(l: LogRecord): number {
-  return 200 + l.body.length * 2 + attrsBytes(l.attributes) + exceptionBytes(l.exception);
+  // The body twice: as given and lowercased for search (see logIndex), plus index entries.
+  return 260 + Math.min(l.body.length, 64 * 1024) * 2 + l.body.length * 2 + attrsBytes(l.attributes) * 2 + exceptionBytes(l.exception);
 }
 
 /** A paused request is never "slow": its duration is mostly the time someone spent in the debugger. */

@@ -6,9 +6,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../../core/log';
-import { DebugOutputParser } from '../../core/debugOutput';
+import { DebugOutputParser, DebugRecordMerger } from '../../core/debugOutput';
 import { DebugSessionPauses, type PauseSink } from '../../core/debugPauses';
 import type { TelemetrySink } from '../../core/sink';
+import type { TelemetryStore } from '../../core/store/store';
 import type { AutoInstrument } from '../../settings';
 
 
@@ -57,7 +58,11 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly mode: () => AutoInstrument,
+    /** `routelens.agent.logLevel`, when it is not the agent's own default (INFO). */
+    private readonly logLevel: () => string | undefined,
     private readonly endpoint: () => string | undefined,
+    /** Where the debug console's records are checked for twins the agent already sent. */
+    private readonly store: TelemetryStore,
     /** Where the debug console's tracebacks and log lines, and the debugger's stops, go (the collector's sink: the live stream sees them too). */
     private readonly sink: TelemetrySink & PauseSink,
     private readonly log: Logger,
@@ -88,6 +93,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     Object.assign(env, agentEnvironment(this.bootstrapDir, env.ROUTELENS_ENDPOINT ?? endpoint, env.PYTHONPATH ?? process.env.PYTHONPATH));
     // Apps already on OpenTelemetry send to the same collector.
     env.OTEL_EXPORTER_OTLP_ENDPOINT ??= endpoint;
+    const level = this.logLevel();
+    if (level) env.ROUTELENS_LOG_LEVEL ??= level;
     const access = this.access();
     if (access.ingestNeedsToken && access.token) {
       env.ROUTELENS_TOKEN ??= access.token;
@@ -137,6 +144,8 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
     collection.description = 'Routelens: Python apps started here report to Routelens';
     collection.prepend('PYTHONPATH', this.bootstrapDir + path.delimiter);
     collection.replace('ROUTELENS_ENDPOINT', endpoint);
+    const level = this.logLevel();
+    if (level) collection.replace('ROUTELENS_LOG_LEVEL', level);
     const access = this.access();
     if (access.ingestNeedsToken && access.token) collection.replace('ROUTELENS_TOKEN', access.token);
   }
@@ -161,7 +170,10 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
    */
   private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     const name = typeof session.configuration.env?.ROUTELENS_SERVICE_NAME === 'string' ? session.configuration.env.ROUTELENS_SERVICE_NAME : session.name;
-    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => this.sink.addLogs([log]));
+    // One record once: a console line the agent also sent is dropped; what is kept goes through
+    // the sink (the live stream, or the owning window), like every other source.
+    const merger = new DebugRecordMerger({ hasTwinOf: (log, ms) => this.store.hasTwinOf(log, ms), addLogs: (logs) => this.sink.addLogs(logs), counters: this.store.counters });
+    const parser = new DebugOutputParser({ serviceName: name, attributes: { 'service.name': name } }, (log) => merger.add(log));
     const pauses = new DebugSessionPauses(this.sink);
     let loggedStop = false;
     return {
@@ -183,11 +195,11 @@ export class AgentSetup implements vscode.Disposable, vscode.DebugConfigurationP
       onWillReceiveMessage: (m: unknown) => pauses.toAdapter(m),
       onExit: () => {
         pauses.end();
-        parser.flush();
+        parser.flush(); // the merger decides what is left after its grace time (the agent's last batch may still come)
       },
       onWillStopSession: () => {
         pauses.end();
-        parser.flush();
+        parser.flush(); // the merger decides what is left after its grace time (the agent's last batch may still come)
       },
     };
   }

@@ -9,7 +9,7 @@ import type { FeatureContext } from '../context';
 import { AgentSetup } from './agentSetup';
 
 export function register(ctx: FeatureContext): vscode.Disposable {
-  const agent = new AgentSetup(ctx.extension, () => ctx.settings().autoInstrument, () => ctx.endpoint(), ctx.sink, ctx.log, () => {
+  const agent = new AgentSetup(ctx.extension, () => ctx.settings().autoInstrument, () => (ctx.settings().agentLogLevel === 'INFO' ? undefined : ctx.settings().agentLogLevel), () => ctx.endpoint(), ctx.store, ctx.sink, ctx.log, () => {
     const c = ctx.settings().collector;
     const loopback = isLoopbackAddress(c.listenAddress);
     return {

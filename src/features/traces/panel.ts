@@ -147,6 +147,9 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
       case 'openSource':
         void this.openSource(m.owner, m.id, m.frame);
         return;
+      case 'openLogs':
+        void vscode.commands.executeCommand('routelens.openLogView', { traceId: m.traceId });
+        return;
       case 'askCopilot':
         void vscode.commands.executeCommand('routelens.askCopilot', 'trace', m.traceId);
         return;

@@ -164,7 +164,9 @@ export type TraceToHost =
   /** Opens a span's or a log record's source: frame -1 is its code location, else a stack frame. */
   | { type: 'openSource'; owner: 'span' | 'log'; id: string; frame: number }
   /** Opens the chat with a question about the shown trace and the Routelens tools to answer it. */
-  | { type: 'askCopilot'; traceId: string };
+  | { type: 'askCopilot'; traceId: string }
+  /** Opens the log view filtered by the trace. */
+  | { type: 'openLogs'; traceId: string };
 
 export const isTraceIdString = isTraceId;
 export const isSpanIdString = isSpanId;
@@ -199,6 +201,7 @@ export function isTraceToHost(m: unknown): m is TraceToHost {
     case 'openSource':
       return (m.owner === 'span' || m.owner === 'log') && isStr(m.id) && m.id.length <= 64 && Number.isInteger(m.frame) && (m.frame as number) >= -1;
     case 'askCopilot':
+    case 'openLogs':
       return isTraceIdString(m.traceId);
     default:
       return false;

@@ -82,9 +82,9 @@ export function register(ctx: FeatureContext): vscode.Disposable {
   const showOnce = (key: string, message: string, settingId: string) => {
     if (shown.has(key)) return;
     shown.add(key);
-    void vscode.window.showWarningMessage(`Routelens: ${message}`, 'Open Settings', 'Show Logs').then((pick) => {
+    void vscode.window.showWarningMessage(`Routelens: ${message}`, 'Open Settings', 'Show Extension Output').then((pick) => {
       if (pick === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', settingId);
-      if (pick === 'Show Logs') void vscode.commands.executeCommand('routelens.showLogs');
+      if (pick === 'Show Extension Output') void vscode.commands.executeCommand('routelens.showLogs');
     });
   };
 

@@ -11,6 +11,7 @@ export interface DetailsActions {
   openSpanSource(span: SpanView, frame: number): void;
   openLogSource(logIndex: number, frame: number): void;
   selectSpan(spanId: string): void;
+  openLogs(traceId: string): void;
 }
 
 function attrTable(pairs: AttrPair[], label: string): HTMLElement {
@@ -115,7 +116,9 @@ function fact(label: string, value: string): HTMLElement {
 }
 
 export function logsList(trace: TraceView, selectedSpanId: string | null, actions: DetailsActions): HTMLElement {
-  const box = el('section', { class: 'logs', 'aria-label': 'Log records of the trace', 'data-testid': 'trace-logs' }, el('h3', {}, `Logs of this trace (${trace.logs.length})`));
+  const open = el('button', { type: 'button', class: 'link', 'data-testid': 'trace-open-logs', title: 'The records of this trace in the log view' }, 'Open in the log view');
+  open.addEventListener('click', () => actions.openLogs(trace.traceId));
+  const box = el('section', { class: 'logs', 'aria-label': 'Log records of the trace', 'data-testid': 'trace-logs' }, el('h3', {}, `Logs of this trace (${trace.logs.length}) `, open));
   if (trace.logs.length === 0) {
     box.append(el('p', { class: 'muted' }, 'No log records carry this trace’s id.'));
     return box;

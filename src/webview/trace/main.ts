@@ -165,6 +165,7 @@ const placeholder = el('p', { class: 'muted placeholder', 'data-testid': 'trace-
 const actions: DetailsActions = {
   openSpanSource: (span, frame) => post({ type: 'openSource', owner: 'span', id: span.spanId, frame }),
   openLogSource: (i, frame) => post({ type: 'openSource', owner: 'log', id: String(i), frame }),
+  openLogs: (traceId) => post({ type: 'openLogs', traceId }),
   selectSpan: (spanId) => {
     const t = trace;
     if (!t) return;
