@@ -7,6 +7,7 @@ import { isServerError } from '../semconv';
 import type { TelemetrySink } from '../sink';
 import { BucketIncreaseSlots, type BucketIncrease } from '../stats/bucketSlots';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
+import { RunTracker } from '../runs/tracker';
 import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
 import { TestTraffic, testIdOf } from './testTraffic';
@@ -128,12 +129,15 @@ export class TelemetryStore implements TelemetrySink {
   readonly insights: InsightsEngine;
   /** When debugged processes were stopped at breakpoints, as the editor reported it. */
   readonly pauses = new PauseLedger();
+  /** Runs (process lifetimes) of each service, their per-route figures and the comparison with a baseline. */
+  readonly runs: RunTracker;
 
   constructor(limits: Partial<StoreLimits> = {}, opts: { counters?: Counters; now?: () => number } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.counters = opts.counters ?? new Counters();
     this.now = opts.now ?? Date.now;
     this.insights = new InsightsEngine((traceId) => this.trace(traceId), { now: this.now });
+    this.runs = new RunTracker({ now: this.now });
     this.spanRing = this.newSpanRing();
     this.logRing = this.newLogRing();
   }
@@ -187,6 +191,7 @@ export class TelemetryStore implements TelemetrySink {
     }
     this.enforceBytes();
     this.insights.observe(spans);
+    this.runs.observeSpans(spans);
     this.insights.process(now);
     this.counters.inc('store.spans', spans.length);
     this.change.fire({ spans: spans.length, logs: 0, metrics: 0, errorsChanged, cleared: false });
@@ -216,6 +221,7 @@ export class TelemetryStore implements TelemetrySink {
       }
     }
     this.enforceBytes();
+    this.runs.observeLogs(logs);
     this.counters.inc('store.logs', logs.length);
     this.change.fire({ spans: 0, logs: logs.length, metrics: 0, errorsChanged, cleared: false });
   }
