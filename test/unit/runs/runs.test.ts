@@ -3,6 +3,7 @@ import type { Resource, Span } from '../../../src/core/model';
 import { isFlagged, lensSuffix, hoverComparison, quantileInterval, runFromStored, runToStored } from '../../../src/core/runs';
 import { LatencySketch } from '../../../src/core/stats/sketch';
 import { TelemetryStore } from '../../../src/core/store/store';
+import { handleQuery } from '../../../src/core/collector/queryApi';
 import { Rng } from '../../fuzz/random';
 import { hex } from '../helpers/telemetry';
 
@@ -229,5 +230,42 @@ describe('runs: comparison', () => {
     assert.ok(hover.split('\n').some((l) => /█.*\s{2}█/.test(l)) || hover.split('\n').filter((l) => l.includes('█')).length >= 2, hover);
     store.runs.unpin('svc');
     assert.equal(store.runs.comparison('svc')!.baselineKind, 'previous');
+  });
+});
+
+describe('runs: query API', () => {
+  it('/api/v1/runs and /api/v1/routes?window=run&compare=baseline', () => {
+    let now = T0;
+    const store = new TelemetryStore({}, { now: () => now });
+    const info = { counters: store.counters, connectionCount: 0, port: 0 };
+    const q = (path: string, params: Record<string, string>) => handleQuery(path, new URLSearchParams(params), store, info);
+    assert.equal(q('/api/v1/routes', { window: 'run', service: 'svc' }).status, 404);
+    assert.equal(q('/api/v1/routes', { window: 'run' }).status, 400);
+    assert.equal(q('/api/v1/routes', { window: '60', compare: 'baseline' }).status, 400);
+    for (const [inst, ms] of [['a', 10], ['b', 25]] as const) {
+      const res = agentResource('svc', inst, now);
+      for (let i = 0; i < 250; i++) {
+        store.addSpans([request(res, '/x', now, ms + (i % 10) * 0.1), request(res, '/y', now, 5 + (i % 10) * 0.1)]);
+        now += 10;
+      }
+      now += 60_000;
+    }
+    const runs = q('/api/v1/runs', { service: 'svc' }).body as { runs: { id: string; endMs: number | null; requests: number }[]; pinned: Record<string, string | null> };
+    assert.equal(runs.runs.length, 2);
+    assert.equal(runs.runs[0].endMs, null);
+    assert.ok(runs.runs[1].endMs! > 0);
+    assert.equal(runs.runs[0].requests, 500);
+    assert.deepEqual(runs.pinned, { svc: null });
+    const plain = q('/api/v1/routes', { window: 'run', service: 'svc' }).body as { routes: Record<string, unknown>[] };
+    assert.equal(plain.routes.length, 2);
+    assert.ok(!('baseline' in plain.routes[0]));
+    const cmp = q('/api/v1/routes', { window: 'run', service: 'svc', compare: 'baseline' }).body as { baselineKind: string; routes: { route: string; baseline: { p95Ms: number }; change: Record<string, unknown> }[] };
+    assert.equal(cmp.baselineKind, 'previous');
+    const x = cmp.routes.find((r) => r.route === '/x')!;
+    const y = cmp.routes.find((r) => r.route === '/y')!;
+    assert.ok(x.baseline.p95Ms < 11);
+    assert.deepEqual(Object.keys(x.change).sort(), ['p50Ms', 'p95Ms', 'p99Ms'].filter((k) => k in x.change).sort());
+    assert.ok('p95Ms' in x.change);
+    assert.deepEqual(y.change, {});
   });
 });
