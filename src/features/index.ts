@@ -3,5 +3,6 @@
  */
 import type * as vscode from 'vscode';
 import type { FeatureContext } from './context';
+import { register as runs } from './runs';
 
-export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [];
+export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] = [runs];

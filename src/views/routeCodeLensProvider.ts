@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import { djangoModulePaths, djangoRoutesForViews, JsRouteGraph, PythonRouteGraph, resolveDjangoUrlconfs, RouteIndex, type DetectedRoute, type DjangoUrlEntry, type RouteLanguage, type UrlconfFile } from '../core/routes';
 import { breakdownLine, formatMs, handlerStatsForFile, histogramText, hoverHeadline, hoverSourceNote, lensTitle, methodsSharingHandler, type HandlerStats } from '../core/routes/handlerStats';
+import { hoverComparison, lensSuffix } from '../core/runs/annotate';
 import type { TelemetryStore } from '../core/store/store';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
@@ -225,7 +226,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
       const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
       const label = `${method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined);
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined) + lensSuffix(this.store.runs, s.keys);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -263,6 +264,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
         md.appendMarkdown('\n\n');
       }
       md.appendCodeblock(histogramText(s), 'text');
+      const sinceRun = hoverComparison(this.store.runs, s.keys);
+      if (sinceRun) md.appendCodeblock(sinceRun, 'text');
       if (s.errors.length) {
         md.appendMarkdown('\n**Last errors**\n\n');
         for (const e of s.errors.slice(0, 3)) {

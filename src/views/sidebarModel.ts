@@ -7,6 +7,7 @@ import type { MetricSeries, RequestRef, TelemetryStore } from '../core/store/sto
 import { BUCKET_SLOT_SECONDS, observationsOf, quantileOf, sumByLe, type BucketIncreaseSlots } from '../core/stats/bucketSlots';
 import { LatencySketch } from '../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../core/stats/routeStats';
+import { routeChangeCell } from '../core/runs/annotate';
 import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, SidebarState, TargetRow, TestRow, Totals, TraceRow } from '../shared/sidebarProtocol';
 
 export interface SidebarInput {
@@ -121,6 +122,8 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
     };
     const bar = breakdownBar(store, r);
     if (bar) routes[i].breakdown = bar;
+    const change = routeChangeCell(store.runs, r);
+    if (change) routes[i].change = change;
   }
   return routes;
 }

@@ -46,6 +46,19 @@ export function lensSuffix(tracker: RunTracker, keys: readonly RouteKey[]): stri
   return t ? ` · ${t}` : '';
 }
 
+/**
+ * The route table's change cell: the latency change in ms (p95, else p99, else p50) when the
+ * route is flagged, for sorting, and the change as text; undefined when nothing changed significantly.
+ */
+export function routeChangeCell(tracker: RunTracker, key: RouteKey): { deltaMs: number; text: string } | undefined {
+  const hit = comparedRoute(tracker, [key]);
+  if (!hit) return undefined;
+  const text = changeText(hit.route, hit.comparison);
+  if (!text) return undefined;
+  const c = hit.route.change;
+  return { deltaMs: (c.p95Ms ?? c.p99Ms ?? c.p50Ms)?.delta ?? 0, text };
+}
+
 /** The hover's text block: both runs' figures and latency distributions side by side ('' when there is no baseline). */
 export function hoverComparison(tracker: RunTracker, keys: readonly RouteKey[]): string {
   const hit = comparedRoute(tracker, keys);

@@ -9,7 +9,7 @@
  * unreadable file is moved aside with a clear message and a fresh database starts: runs are
  * history, and losing them must never stop the extension.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Database, SqlJsStatic } from 'sql.js';
@@ -80,7 +80,9 @@ let sqlPromise: Promise<SqlJsStatic> | undefined;
 export function defaultWasmPath(): string {
   const beside = join(__dirname, 'sql-wasm.wasm');
   if (existsSync(beside)) return beside;
-  return require.resolve('sql.js/dist/sql-wasm.wasm');
+  // Unbundled (tests, `out/`): from the package. A variable, so the bundler leaves it alone.
+  const fromPackage = 'sql.js/dist/sql-wasm.wasm';
+  return require.resolve(fromPackage);
 }
 
 /** The sql.js module, loaded once per process. */
@@ -232,6 +234,39 @@ export class RunDatabase {
 
   private async saveNow(runs: Run[], pins: Record<string, string>): Promise<SaveResult> {
     if (this.closed) return { written: 0, deleted: 0, bytes: 0, syncMs: 0 };
+    const { image, result } = this.apply(runs, pins);
+    await mkdir(dirname(this.opts.file), { recursive: true });
+    const tmp = `${this.opts.file}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, image);
+      await rename(tmp, this.opts.file);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    return result;
+  }
+
+  /**
+   * The same as save, at once and on this thread (for the window closing, when nothing waits for
+   * a promise); then the database is closed.
+   */
+  saveAndCloseSync(runs: Run[], pins: Record<string, string>): SaveResult | undefined {
+    if (this.closed) return undefined;
+    try {
+      const { image, result } = this.apply(runs, pins);
+      mkdirSync(dirname(this.opts.file), { recursive: true });
+      const tmp = `${this.opts.file}.tmp-${process.pid}`;
+      writeFileSync(tmp, image);
+      renameSync(tmp, this.opts.file);
+      return result;
+    } finally {
+      this.closed = true;
+      this.db.close();
+    }
+  }
+
+  private apply(runs: Run[], pins: Record<string, string>): { image: Uint8Array; result: SaveResult } {
     const t0 = performance.now();
     const changed = runs.filter((r) => this.saved.get(r.id) !== r.revision);
     const db = this.db;
@@ -273,17 +308,7 @@ export class RunDatabase {
       db.exec('VACUUM');
       image = db.export();
     }
-    const syncMs = performance.now() - t0;
-    await mkdir(dirname(this.opts.file), { recursive: true });
-    const tmp = `${this.opts.file}.tmp-${process.pid}`;
-    try {
-      await writeFile(tmp, image);
-      await rename(tmp, this.opts.file);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-    return { written: changed.length, deleted, bytes: image.length, syncMs };
+    return { image, result: { written: changed.length, deleted, bytes: image.length, syncMs: performance.now() - t0 } };
   }
 
   /** Ids of the runs a save deleted are forgotten by the caller when it reloads; this counts rows. */
@@ -328,8 +353,14 @@ export class RunDatabase {
   /** Waits for pending saves, then frees the database. */
   async close(): Promise<void> {
     await this.writing;
+    if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+
+  /** Runs whose last change is not in the file yet. */
+  unsaved(runs: Run[]): number {
+    return runs.filter((r) => this.saved.get(r.id) !== r.revision).length;
   }
 }
 
