@@ -733,6 +733,7 @@ def default_resource(service_name=None):
         "service.name": service_name or _config.derive_service_name(),
         "service.instance.id": "%s-%d" % (host, pid),
         "process.pid": pid,
+        "process.parent_pid": os.getppid(),
         "process.creation.time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(_started)) + ".%03dZ" % int((_started % 1) * 1000),
         "process.runtime.name": impl.name,
         "process.runtime.version": version,

@@ -114,6 +114,8 @@ export class Run {
   readonly routes = new Map<string, RunRoute>();
   readonly errorGroups = new Map<string, RunErrorGroup>();
   label: RunLabel | undefined;
+  /** The parent process of the run's first instance, when it said (workers share it). */
+  parentPid: number | undefined;
   /** Routes and error groups refused because a bound was reached. */
   dropped = 0;
 

@@ -4,8 +4,8 @@
  * A run is one lifetime of the process that serves a service:
  * - the Python agent and OTLP senders with `service.instance.id` name their process: a new
  *   instance is a new run (a reload after a code change starts a new process, so a new run);
- * - instances of one service that started within WORKER_START_WINDOW_MS of the run's start are
- *   the workers of one server and share the run;
+ * - instances of one service that started within WORKER_START_WINDOW_MS of the run's start (and
+ *   have the same parent process, when both say) are the workers of one server and share the run;
  * - a sender without an instance id starts a new run after a pause of traffic longer than
  *   `pauseMs`;
  * - a reloader's watcher or a worker server's master sends nothing (the agent mutes it), so it is
@@ -23,7 +23,7 @@ import { compareRuns, type RunComparison } from './compare';
 import { MAX_ERROR_GROUPS_PER_RUN, MAX_INSTANCES_PER_RUN, Run, type RunLabel, type RunSource } from './run';
 
 /** Instances of a service starting this close to the run's start are workers of the same server. */
-export const WORKER_START_WINDOW_MS = 10_000;
+export const WORKER_START_WINDOW_MS = 3_000;
 export const DEFAULT_PAUSE_MS = 5 * 60_000;
 export const DEFAULT_RUNS_PER_SERVICE = 20;
 /** Traces whose client spans are summed by kind, waiting for their server span. */
@@ -169,10 +169,13 @@ export class RunTracker {
       const started = processStart(resource) ?? startMs;
       const source: RunSource = resource.sdk?.startsWith('routelens') ? 'agent' : 'otlp';
       let run: Run;
-      if (current && !current.ended && current.source !== 'traffic' && Math.abs(started - current.startMs) <= WORKER_START_WINDOW_MS && current.instances.length < MAX_INSTANCES_PER_RUN) {
+      const parent = parentPid(resource);
+      const sameParent = parent === undefined || current?.parentPid === undefined || parent === current.parentPid;
+      if (current && !current.ended && current.source !== 'traffic' && sameParent && Math.abs(started - current.startMs) <= WORKER_START_WINDOW_MS && current.instances.length < MAX_INSTANCES_PER_RUN) {
         run = current; // another worker of the same server
       } else {
         run = this.startRun(service, started, source);
+        run.parentPid = parent;
       }
       run.instances.push(instance);
       this.byInstance.set(key, run);
@@ -360,6 +363,11 @@ function processStart(resource: Resource): number | undefined {
   const v = resource.attributes['process.creation.time'];
   const t = typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : NaN;
   return Number.isFinite(t) && t > 0 ? t : undefined;
+}
+
+function parentPid(resource: Resource): number | undefined {
+  const v = resource.attributes['process.parent_pid'];
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 function eventTime(endMs: number, now: number): number {

@@ -64,6 +64,23 @@ describe('runs: detection', () => {
     assert.equal(store.runs.runs('api').length, 2);
   });
 
+  it('a process restarted a few seconds later is a new run; one with another parent is no worker of this run', () => {
+    const now = T0;
+    const store = new TelemetryStore({}, { now: () => now });
+    const withParent = (inst: string, started: number, ppid: number) => {
+      const r = agentResource('api', inst, started);
+      r.attributes['process.parent_pid'] = ppid;
+      return r;
+    };
+    store.addSpans([request(withParent('p1', T0 - 10_000, 50), '/a', now, 5)]);
+    store.addSpans([request(withParent('p2', T0 - 9_000, 50), '/a', now, 5)]);
+    assert.equal(store.runs.runs('api').length, 1, 'workers: started 1 s apart, same parent');
+    store.addSpans([request(withParent('p3', T0 - 8_500, 77), '/a', now, 5)]);
+    assert.equal(store.runs.runs('api').length, 2, 'another parent: another server');
+    store.addSpans([request(withParent('p4', T0 - 3_000, 77), '/a', now, 5)]);
+    assert.equal(store.runs.runs('api').length, 3, 'a reload 5.5 s later: a new run');
+  });
+
   it('a sender without an instance id starts a new run after a pause longer than the setting', () => {
     let now = T0;
     const store = new TelemetryStore({}, { now: () => now });
