@@ -257,7 +257,12 @@ export class RunTracker {
       list.push(r);
     }
     for (const [service, list] of grouped) {
-      const live = this.byService.get(service) ?? [];
+      // A run seen since the start whose processes are all in a restored run is that run, seen
+      // again through spans restored from the store's snapshot: the restored one holds it whole.
+      const restoredInstances = new Set(list.flatMap((r) => r.instances));
+      const seen = this.byService.get(service) ?? [];
+      const live = seen.filter((r) => !(r.instances.length > 0 && r.instances.every((i) => restoredInstances.has(i))));
+      for (const r of seen) if (!live.includes(r)) for (const [k, v] of this.byInstance) if (v === r) this.byInstance.delete(k);
       const merged = [...list, ...live].sort((a, b) => a.startMs - b.startMs);
       // Every restored run but the newest overall ended when the next one started.
       for (let i = 0; i < merged.length - 1; i++) if (merged[i].endMs === undefined) merged[i].endMs = Math.max(merged[i].startMs, merged[i].lastSeenMs);

@@ -286,3 +286,24 @@ describe('runs: query API', () => {
     assert.deepEqual(y.change, {});
   });
 });
+
+describe('runs: restore', () => {
+  it('a run seen again through restored spans is the restored run, not a second one', () => {
+    const now = T0;
+    const a = new TelemetryStore({}, { now: () => now });
+    const res = agentResource('svc', 'inst-9', T0 - 5000);
+    const spans = Array.from({ length: 30 }, (_, i) => request(res, '/z', T0 - 1000 + i, 5));
+    a.addSpans(spans);
+    const saved = a.runs.allRuns().map((r) => runFromStored(runToStored(r)));
+    // The next window: its snapshot's spans arrive before the database is read.
+    const b = new TelemetryStore({}, { now: () => now });
+    b.addSpans(spans);
+    b.runs.restore(saved);
+    assert.equal(b.runs.runs('svc').length, 1);
+    assert.equal(b.runs.runs('svc')[0].id, saved[0].id);
+    assert.equal(b.runs.runs('svc')[0].requests, 30);
+    // The process goes on sending: into the restored run.
+    b.addSpans([request(res, '/z', T0 + 10, 5)]);
+    assert.equal(b.runs.runs('svc')[0].requests, 31);
+  });
+});
