@@ -263,9 +263,9 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
         md.appendText(where);
         md.appendMarkdown('\n\n');
       }
-      md.appendCodeblock(histogramText(s), 'text');
       const sinceRun = hoverComparison(this.store.runs, s.keys);
       if (sinceRun) md.appendCodeblock(sinceRun, 'text');
+      md.appendCodeblock(histogramText(s), 'text');
       if (s.errors.length) {
         md.appendMarkdown('\n**Last errors**\n\n');
         for (const e of s.errors.slice(0, 3)) {

@@ -72,6 +72,7 @@ export function hoverComparison(tracker: RunTracker, keys: readonly RouteKey[]):
   const q = (v: number | null) => (v === null ? '–' : formatMs(v));
   const left = hit.comparison.baselineKind === 'pinned' ? 'baseline' : 'last run';
   const lines = [
+    `Since the ${left === 'baseline' ? 'pinned baseline run' : 'last run'}, over each whole run:`,
     `${pad('', 8)}${pad(left, 14)}this run`,
     `${pad('requests', 8)}${pad(String(base.count), 14)}${r.count}`,
     ...(['p50Ms', 'p95Ms', 'p99Ms'] as const).map((k) => `${pad(k.slice(0, 3), 8)}${pad(q(base[k]), 14)}${q(r[k])}${r.change[k] ? `  ${r.change[k]!.delta >= 0 ? '▲' : '▼'} ${signedMs(r.change[k]!.delta)}` : ''}`),

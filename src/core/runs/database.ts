@@ -124,6 +124,7 @@ export class RunDatabase {
     if (bytes && bytes.length > 0) {
       let db: Database | undefined;
       try {
+        checkLength(bytes);
         db = new SQL.Database(bytes);
         const check = db.exec('PRAGMA quick_check');
         const verdict = String(check[0]?.values[0]?.[0] ?? '');
@@ -484,4 +485,18 @@ function hexBytes(h: string, n: number): Uint8Array {
   const out = new Uint8Array(n);
   if (/^[0-9a-f]*$/.test(h) && h.length === n * 2) out.set(Buffer.from(h, 'hex'));
   return out;
+}
+
+/**
+ * A file shorter than its header says is truncated, even where the missing part held only free
+ * pages that an integrity check would not read: SQLite keeps the page size at offset 16 and the
+ * page count at offset 28.
+ */
+function checkLength(bytes: Uint8Array): void {
+  if (bytes.length < 100) throw new Error(`${bytes.length} bytes is shorter than a database header`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const raw = dv.getUint16(16, false);
+  const pageSize = raw === 1 ? 65536 : raw;
+  const pages = dv.getUint32(28, false);
+  if (pages > 0 && pageSize >= 512 && bytes.length < pageSize * pages) throw new Error(`truncated: ${bytes.length} of ${pageSize * pages} bytes`);
 }
