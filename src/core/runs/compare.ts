@@ -5,7 +5,7 @@
  * - p50/p95/p99: both runs' distribution-free confidence intervals for the quantile (order
  *   statistics: ranks n·q ∓ z·√(n·q·(1−q)), z = 2.576, read from the sketch and widened by its
  *   relative accuracy) exist (both ranks within the sample: about 20 requests for p50, 200 for
- *   p95, 850 for p99) and do not overlap, the difference is at least 10% of the baseline and 1 ms,
+ *   p95, 850 for p99) and do not overlap, the difference is at least 15% of the baseline and 2 ms,
  *   and each side has at least MIN_REQUESTS requests with a latency.
  * - error rate: a two-proportion z-test, |z| ≥ 3.29 (two-sided p < 0.001), a difference of at
  *   least one percentage point, MIN_REQUESTS on each side.
@@ -18,8 +18,8 @@ import type { Run, RunErrorGroup, RunRoute } from './run';
 export const MIN_REQUESTS = 20;
 const Z_QUANTILE = 2.576;
 const Z_RATE = 3.29;
-const MIN_RELATIVE_LATENCY_CHANGE = 0.1;
-const MIN_ABSOLUTE_LATENCY_CHANGE_MS = 1;
+const MIN_RELATIVE_LATENCY_CHANGE = 0.15;
+const MIN_ABSOLUTE_LATENCY_CHANGE_MS = 2;
 const MIN_ERROR_RATE_CHANGE = 0.01;
 const MIN_RELATIVE_RATE_CHANGE = 0.5;
 
