@@ -15,10 +15,18 @@ export function comparedRoute(tracker: RunTracker, keys: readonly RouteKey[]): {
   for (const key of keys) {
     const c = tracker.comparison(key.service);
     if (!c || !c.baseline) continue;
-    const r = c.routes.find((x) => x.method === key.method && x.route === key.route);
+    const r = routeIndex(c).get(`${key.method} ${key.route}`);
     if (r && (!best || r.count > best.route.count)) best = { route: r, comparison: c, key };
   }
   return best;
+}
+
+/** A comparison's routes by "METHOD route", built once per comparison (the table asks per row). */
+const indexes = new WeakMap<RunComparison, Map<string, RouteComparison>>();
+function routeIndex(c: RunComparison): Map<string, RouteComparison> {
+  let m = indexes.get(c);
+  if (!m) indexes.set(c, (m = new Map(c.routes.map((r) => [`${r.method} ${r.route}`, r]))));
+  return m;
 }
 
 function against(c: RunComparison): string {
