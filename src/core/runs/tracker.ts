@@ -56,7 +56,7 @@ export class RunTracker {
   /** Labels the editor gives a run as it starts (git commit and dirty state). */
   labeler: ((service: string) => RunLabel | undefined) | undefined;
   private seq = 0;
-  private readonly cache = new Map<string, { key: string; value: RunComparison }>();
+  private readonly cache = new Map<string, { key: string; value: RunComparison; at: number; pinnedId: string | undefined }>();
 
   constructor(opts: RunTrackerOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -345,10 +345,15 @@ export class RunTracker {
     const pinnedId = this.pins.get(service);
     const key = `${run.id}:${run.revision}|${base?.run.id ?? ''}:${base?.run.revision ?? 0}|${pinnedId ?? ''}`;
     const hit = this.cache.get(run.id);
+    const now = this.now();
     if (hit && hit.key === key) return hit.value;
+    // While requests stream in, every batch changes the run: the comparison (a few ms for hundreds
+    // of routes) is recomputed at most once a second for the same run and baseline.
+    const sameRuns = hit && hit.value.baseline?.id === base?.run.id && hit.pinnedId === pinnedId;
+    if (sameRuns && now - hit.at < 1000) return hit.value;
     const value = compareRuns(run, base?.run, base?.pinned ?? false, pinnedId);
     if (this.cache.size > 50) this.cache.clear();
-    this.cache.set(run.id, { key, value });
+    this.cache.set(run.id, { key, value, at: now, pinnedId });
     return value;
   }
 
