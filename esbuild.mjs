@@ -1,7 +1,7 @@
 // Builds everything: the extension and CLI bundles (node/cjs, `vscode` external), the webview
 // bundles (browser/iife), and a file-per-file transpile of src/ and test/ into out/ for mocha.
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -69,6 +69,10 @@ if (!production) {
     logLevel: 'warning',
   });
 }
+
+// SQLite's WebAssembly binary (the runs database) ships next to the bundle that loads it.
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
 
 if (watch) {
   for (const c of configs) await (await esbuild.context(c)).watch();

@@ -45,6 +45,8 @@ export interface RoutelensConfig {
   lens: { enabled: boolean; decorations: boolean; latencyBudgetMs: number };
   /** The language model tools (Copilot, `routelens mcp`). */
   agents: { tokenBudget: number; redactPatterns: string[] };
+  /** Runs kept per workspace and compared with the last one. */
+  runs: { enabled: boolean; keepPerService: number; maxMegabytes: number; pauseSeconds: number };
   /** The lowest level of the log records the Python agent sends (ROUTELENS_LOG_LEVEL). */
   agentLogLevel: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'OFF';
   /** Forwarding to the team's OpenTelemetry Collector (headers are in secret storage). */
@@ -89,6 +91,10 @@ export const SETTINGS = {
   'agents.tokenBudget': { default: 1500, effect: 'live' },
   'agents.redactPatterns': { default: [] as string[], effect: 'live' },
   'agent.logLevel': { default: 'INFO', effect: 'live' },
+  'runs.enabled': { default: true, effect: 'live' },
+  'runs.keepPerService': { default: 20, effect: 'live' },
+  'runs.maxMegabytes': { default: 20, effect: 'live' },
+  'runs.pauseSeconds': { default: 300, effect: 'live' },
   'upstream.endpoint': { default: '', effect: 'live' },
   'upstream.protocol': { default: 'http/protobuf', effect: 'live' },
   'upstream.signals': { default: ['traces', 'logs', 'metrics'] as string[], effect: 'live' },
@@ -160,6 +166,12 @@ export function readConfig(): RoutelensConfig {
     agents: {
       tokenBudget: get('agents.tokenBudget'),
       redactPatterns: get('agents.redactPatterns'),
+    },
+    runs: {
+      enabled: get('runs.enabled'),
+      keepPerService: Math.max(2, Math.floor(get('runs.keepPerService'))),
+      maxMegabytes: Math.max(1, get('runs.maxMegabytes')),
+      pauseSeconds: Math.max(10, get('runs.pauseSeconds')),
     },
     agentLogLevel: (['DEBUG', 'INFO', 'WARNING', 'ERROR', 'OFF'] as const).find((l) => l === get('agent.logLevel')) ?? 'INFO',
     upstream: {

@@ -185,6 +185,10 @@ function tail(lines, n = 80) {
  *   extension host (returned as `home`), so tests never write into the real home folder
  * @param {string[]} [opts.args] extra code-server arguments
  * @param {number} [opts.startTimeoutMs] default 60000
+ * @param {string} [opts.baseDir] reuse this data folder (an earlier server's, stopped with
+ *   `stop({ keepData: true })`): a restart of the same VS Code, user data and storage included
+ * @param {number} [opts.port] listen on this port (with baseDir: the same address, so the same
+ *   remote authority and so the same workspace storage folder)
  */
 export async function startCodeServer(opts = {}) {
   if (!existsSync(NODE24) || !existsSync(CODE_SERVER_ENTRY)) {
@@ -201,6 +205,8 @@ export async function startCodeServer(opts = {}) {
     isolateHome = true,
     args = [],
     startTimeoutMs = 60_000,
+    baseDir: reuseBaseDir,
+    port: fixedPort,
   } = opts;
 
   let lastError;
@@ -216,8 +222,8 @@ export async function startCodeServer(opts = {}) {
   throw lastError;
 
   async function startOnce() {
-    const port = await freePort();
-    const baseDir = mkdtempSync(join(tmpdir(), 'routelens-code-server-'));
+    const port = fixedPort ?? (await freePort());
+    const baseDir = reuseBaseDir ?? mkdtempSync(join(tmpdir(), 'routelens-code-server-'));
     tempDirs.add(baseDir);
     const userDataDir = join(baseDir, 'user-data');
     const extDir = extensionsDir ? resolve(extensionsDir) : join(baseDir, 'extensions');
@@ -282,12 +288,14 @@ export async function startCodeServer(opts = {}) {
     });
 
     let stopped = false;
-    const stop = async () => {
+    const stop = async ({ keepData = false } = {}) => {
       if (stopped) return;
       stopped = true;
       await killGroup(child.pid);
       liveGroups.delete(child.pid);
-      if (process.env.ROUTELENS_KEEP_VSCODE_DATA === '1') {
+      if (keepData) {
+        // The caller starts another server on it (opts.baseDir) and removes it then.
+      } else if (process.env.ROUTELENS_KEEP_VSCODE_DATA === '1') {
         console.log(`[vscode-test] kept code-server data in ${baseDir}`);
       } else {
         rmSync(baseDir, { recursive: true, force: true, maxRetries: 3 });

@@ -9,6 +9,7 @@ import * as dashboard from './dashboard';
 import * as logs from './logs';
 import * as problems from './problems';
 import * as pythonAgent from './pythonAgent';
+import * as runs from './runs';
 import * as statusBar from './statusBar';
 import * as traces from './traces';
 import * as upstream from './upstream';
@@ -23,4 +24,5 @@ export const FEATURES: readonly ((ctx: FeatureContext) => vscode.Disposable)[] =
   agentTools.register,
   upstream.register,
   logs.register,
+  runs.register,
 ];

@@ -72,6 +72,8 @@ describe('e2e: the packaged VSIX', function () {
     const files = listFiles(join(extensionsDir, installed));
     assert.ok(files.includes('dist/extension.js'));
     assert.ok(files.includes('dist/webview/sidebar.js'));
+    // The runs database's SQLite build, loaded by the bundle from its own folder.
+    assert.ok(files.includes('dist/sql-wasm.wasm'));
     assert.ok(files.includes('agents/python/bootstrap/sitecustomize.py'));
     const leaked = files.filter((f) => /^(src|test|out|scripts|bench|node_modules|\.vscode-test)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map'));
     assert.deepEqual(leaked, [], 'no sources, tests, maps or build tooling in the VSIX');

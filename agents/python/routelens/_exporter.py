@@ -68,7 +68,14 @@ def _kind(entry):
 _live = weakref.WeakSet()
 
 
+# When this process started (a forked child: when it was forked), as the resource's
+# process.creation.time: the collector groups workers started together into one run.
+_started = time.time()
+
+
 def _reset_after_fork():
+    global _started
+    _started = time.time()
     for exporter in list(_live):
         exporter._after_fork()
 
@@ -731,6 +738,8 @@ def default_resource(service_name=None):
         "service.name": service_name or _config.derive_service_name(),
         "service.instance.id": "%s-%d" % (host, pid),
         "process.pid": pid,
+        "process.parent_pid": os.getppid(),
+        "process.creation.time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(_started)) + ".%03dZ" % int((_started % 1) * 1000),
         "process.runtime.name": impl.name,
         "process.runtime.version": version,
         "host.name": host,

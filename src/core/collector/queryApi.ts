@@ -4,6 +4,7 @@
  */
 import { analyseTraceView, type FindingKind } from '../findings/insights';
 import { severityFromText, type AttrFilter, type LogQuery } from '../store/logIndex';
+import { summarizeRun } from '../runs/compare';
 import type { TelemetryStore } from '../store/store';
 import type { ProcessSnapshot } from './processStats';
 
@@ -43,11 +44,22 @@ export function handleQuery(path: string, params: URLSearchParams, store: Teleme
   const service = params.get('service') || undefined;
   switch (path) {
     case '/api/v1/routes': {
+      if (params.get('window') === 'run') return runRoutes(params, store);
+      if (params.get('compare')) return bad('compare needs window=run');
       const window = intParam(params, 'window', 60, 1, 900);
       if (typeof window !== 'number') return bad(window.error);
       const local = store.routeSummaries(window, service).map((r) => ({ ...r, breakdown: store.insights.breakdown(r) ?? null }));
       const routes = collector.upstream?.routes ? collector.upstream.routes(local) : local;
       return { status: 200, body: { window, routes } };
+    }
+    case '/api/v1/runs': {
+      const services = service ? [service] : store.runs.services();
+      const runs = services.flatMap((name) => {
+        const pinned = store.runs.pinned(name);
+        return store.runs.runs(name).map((r) => summarizeRun(r, r.id === pinned));
+      });
+      runs.sort((a, b) => b.startMs - a.startMs);
+      return { status: 200, body: { runs, pinned: Object.fromEntries(services.map((name) => [name, store.runs.pinned(name) ?? null])) } };
     }
     case '/api/v1/insights': {
       const kind = params.get('kind') || undefined;
@@ -173,4 +185,26 @@ export function logQueryFromParams(params: URLSearchParams): LogQuery | { error:
   }
   if (attrs.length) q.attrs = attrs;
   return q;
+}
+
+/**
+ * `/api/v1/routes?window=run&service=S`: the figures of the service's latest run (running or
+ * ended), or of `run=ID`; with `compare=baseline` each route gains `baseline` (the same figures
+ * in the baseline run, or null for a new route) and `change` (only the significant differences).
+ */
+function runRoutes(params: URLSearchParams, store: TelemetryStore): QueryResult {
+  const service = params.get('service');
+  if (!service) return bad('window=run needs service');
+  const compare = params.get('compare');
+  if (compare && compare !== 'baseline') return bad('compare must be baseline');
+  const runId = params.get('run') || undefined;
+  const c = store.runs.comparison(service, runId);
+  if (!c) return { status: 404, body: { error: 'not_found', message: runId ? 'no such run of that service' : 'no run of that service yet' } };
+  const routes = c.routes.map((r) => {
+    const { baseline, change, ...figures } = r;
+    return compare ? { service, ...figures, baseline, change } : { service, ...figures };
+  });
+  const body: Record<string, unknown> = { window: 'run', run: c.run, routes };
+  if (compare) Object.assign(body, { baseline: c.baseline, baselineKind: c.baselineKind, newRoutes: c.newRoutes, goneRoutes: c.goneRoutes, newErrorGroups: c.newErrorGroups });
+  return { status: 200, body };
 }

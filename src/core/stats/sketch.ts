@@ -9,6 +9,18 @@ export const DEFAULT_RELATIVE_ACCURACY = 0.005;
 /** Values at or below this (ms) share one "zero" bucket: a microsecond is far below what we display. */
 const MIN_VALUE = 1e-3;
 
+/** A sketch as plain data (see LatencySketch.encode). */
+export interface EncodedSketch {
+  a: number;
+  o: number;
+  c: number[];
+  z: number;
+  n: number;
+  s: number;
+  lo: number;
+  hi: number;
+}
+
 /** Bucket counts: Float64Array while a sketch takes values; a narrower exact type once compacted. */
 type Counts = Float64Array | Uint32Array | Uint16Array | Uint8Array;
 
@@ -145,6 +157,43 @@ export class LatencySketch {
   /** Bytes held by the bucket array (for memory accounting and tests). */
   get bucketBytes(): number {
     return this.counts.byteLength;
+  }
+
+  /**
+   * A plain, JSON-safe form of the sketch (for a run kept on disk): the accuracy, the bucket
+   * offset, the trimmed counts and the exact totals. `LatencySketch.decode` gives back a sketch
+   * with the same answers.
+   */
+  encode(): EncodedSketch {
+    let lo = 0;
+    let hi = this.counts.length - 1;
+    while (lo <= hi && this.counts[lo] === 0) lo++;
+    while (hi >= lo && this.counts[hi] === 0) hi--;
+    const c: number[] = [];
+    for (let i = lo; i <= hi; i++) c.push(this.counts[i]);
+    return { a: this.relativeAccuracy, o: c.length ? this.offset + lo : 0, c, z: this.zeroCount, n: this.total, s: this.sumValue, lo: this.total ? this.minValue : 0, hi: this.total ? this.maxValue : 0 };
+  }
+
+  /** The sketch an `encode()` gave; throws on a malformed value (a damaged file). */
+  static decode(e: EncodedSketch): LatencySketch {
+    const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+    if (!e || !ok(e.a) || !(e.a > 0 && e.a < 1) || !ok(e.o) || !Number.isInteger(e.o) || !Array.isArray(e.c) || e.c.length > 100_000 || !ok(e.z) || !ok(e.n) || !ok(e.s) || !ok(e.lo) || !ok(e.hi)) throw new Error('malformed latency sketch');
+    const k = new LatencySketch(e.a);
+    if (e.n <= 0) return k;
+    const counts = new Float64Array(e.c.length);
+    for (let i = 0; i < e.c.length; i++) {
+      const v = e.c[i];
+      if (!ok(v) || v < 0) throw new Error('malformed latency sketch');
+      counts[i] = v;
+    }
+    k.counts = counts;
+    k.offset = e.o;
+    k.zeroCount = e.z;
+    k.total = e.n;
+    k.sumValue = e.s;
+    k.minValue = e.lo;
+    k.maxValue = e.hi;
+    return k;
   }
 
   clone(): LatencySketch {

@@ -9,6 +9,7 @@ import { BucketIncreaseSlots, type BucketIncrease } from '../stats/bucketSlots';
 import { ErrorGroups, spanError, type ErrorGroup } from '../stats/errorGroups';
 import { RouteEntry, routeKeyString, WindowedSeries, type RouteKey, type RouteSummary } from '../stats/routeStats';
 import { LogIndex, routeOf, type IndexedLog, type LogQuery, type TraceFacts } from './logIndex';
+import { RunTracker } from '../runs/tracker';
 import { PauseLedger } from './pauses';
 import { RingBuffer } from './ringBuffer';
 import { TestTraffic, testIdOf } from './testTraffic';
@@ -110,6 +111,8 @@ export class TelemetryStore implements TelemetrySink {
   readonly insights: InsightsEngine;
   /** When debugged processes were stopped at breakpoints, as the editor reported it. */
   readonly pauses = new PauseLedger();
+  /** Runs (process lifetimes) of each service, their per-route figures and the comparison with a baseline. */
+  readonly runs: RunTracker;
 
   constructor(limits: Partial<StoreLimits> = {}, opts: { counters?: Counters; now?: () => number } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -117,6 +120,7 @@ export class TelemetryStore implements TelemetrySink {
     this.now = opts.now ?? Date.now;
     this.errors = new ErrorGroups(this.counters, () => this.limits.maxErrorGroups);
     this.insights = new InsightsEngine((traceId) => this.trace(traceId), { now: this.now });
+    this.runs = new RunTracker({ now: this.now });
     this.spanRing = this.newSpanRing();
     this.logRing = this.newLogRing();
   }
@@ -168,6 +172,7 @@ export class TelemetryStore implements TelemetrySink {
     }
     this.enforceBytes();
     this.insights.observe(spans);
+    this.runs.observeSpans(spans);
     this.insights.process(now);
     this.counters.inc('store.spans', spans.length);
     this.change.fire({ spans: spans.length, logs: 0, metrics: 0, errorsChanged, cleared: false });
@@ -189,6 +194,7 @@ export class TelemetryStore implements TelemetrySink {
       }
     }
     this.enforceBytes();
+    this.runs.observeLogs(logs);
     this.counters.inc('store.logs', logs.length);
     this.change.fire({ spans: 0, logs: logs.length, metrics: 0, errorsChanged, cleared: false });
   }

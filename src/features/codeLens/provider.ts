@@ -6,6 +6,7 @@ import { handlerStatsForFile, methodsSharingHandler, type HandlerStats } from '.
 import { breakdownLine, histogramText, hoverHeadline, hoverSourceNote, lensTitle } from './lensText';
 import type { TelemetryStore } from '../../core/store/store';
 import { hoverExtra, lensExtra } from '../../core/routes/lensExtras';
+import { hoverComparison, lensSuffix } from '../../core/runs/annotate';
 
 const LANGUAGES: Record<string, RouteLanguage> = {
   python: 'python',
@@ -225,7 +226,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const range = new vscode.Range(s.handler.decoratorLine, 0, s.handler.decoratorLine, 0);
       const method = s.handler.method === '*' ? 'ANY' : s.handler.method;
       const label = `${method} ${s.handler.route}`;
-      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined) + lensExtra(method, s.handler.route);
+      const title = lensTitle(s, this.everSeen.has(handlerKey(doc.uri, s.handler)), shared.has(s.handler) ? method : undefined) + lensExtra(method, s.handler.route) + lensSuffix(this.store.runs, s.keys);
       return new vscode.CodeLens(range, {
         title,
         tooltip: s.keys.length ? `${label}: show its traces` : `${label}: Routelens has seen no requests for this route yet`,
@@ -264,6 +265,8 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
         md.appendText(where);
         md.appendMarkdown('\n\n');
       }
+      const sinceRun = hoverComparison(this.store.runs, s.keys);
+      if (sinceRun) md.appendCodeblock(sinceRun, 'text');
       md.appendCodeblock(histogramText(s), 'text');
       if (s.errors.length) {
         md.appendMarkdown('\n**Last errors**\n\n');

@@ -9,6 +9,7 @@ import { histogramFeeds, seriesOf, totalsOf } from '../../core/stats/totals';
 import { LatencySketch } from '../../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../../core/stats/routeStats';
 import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, DashboardState, TargetRow, TestRow, TraceRow } from './protocol';
+import { routeChangeCell } from '../../core/runs/annotate';
 
 export interface DashboardInput {
   collector: CollectorView;
@@ -122,6 +123,8 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
     };
     const bar = breakdownBar(store, r);
     if (bar) routes[i].breakdown = bar;
+    const change = routeChangeCell(store.runs, r);
+    if (change) routes[i].change = change;
   }
   return routes;
 }

@@ -22,6 +22,8 @@ export interface RouteRow extends Figures {
    * services), over the route's recently analysed requests; absent before one was analysed.
    */
   breakdown?: BreakdownBar;
+  /** The significant change since the baseline run (latency delta in ms, and as text); absent when none. */
+  change?: { deltaMs: number; text: string };
 }
 
 export interface BreakdownBar {
@@ -258,7 +260,8 @@ function isRouteRow(r: unknown): r is RouteRow {
     isBool(r.hasCode) &&
     Array.isArray(r.spark) &&
     r.spark.every(isNum) &&
-    (r.breakdown === undefined || isBreakdownBar(r.breakdown))
+    (r.breakdown === undefined || isBreakdownBar(r.breakdown)) &&
+    (r.change === undefined || (isObj(r.change) && isNum(r.change.deltaMs) && isStr(r.change.text)))
   );
 }
 

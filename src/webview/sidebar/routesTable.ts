@@ -11,8 +11,8 @@ import type { RouteRow } from '../../features/dashboard/protocol';
 import { el, onActivate, setAttr, setText, svg, toggleClass } from '../shared/dom';
 import { fmtMsShort, fmtPct, fmtRate, windowLabel } from '../shared/format';
 
-export type SortKey = 'route' | 'rps' | 'p50Ms' | 'p95Ms' | 'p99Ms' | 'errorRate';
-export const SORT_KEYS: readonly SortKey[] = ['route', 'rps', 'p50Ms', 'p95Ms', 'p99Ms', 'errorRate'];
+export type SortKey = 'route' | 'rps' | 'p50Ms' | 'p95Ms' | 'p99Ms' | 'errorRate' | 'change';
+export const SORT_KEYS: readonly SortKey[] = ['route', 'rps', 'p50Ms', 'p95Ms', 'p99Ms', 'errorRate', 'change'];
 
 export interface TableUi {
   sort: SortKey;
@@ -44,6 +44,7 @@ const COLUMNS: [SortKey, string, string][] = [
   ['p95Ms', 'p95', 'Sort by 95th percentile latency'],
   ['p99Ms', 'p99', 'Sort by 99th percentile latency'],
   ['errorRate', 'err', 'Sort by error rate'],
+  ['change', 'Δ run', 'Sort by the significant latency change since the baseline run'],
 ];
 
 const BAR_KINDS = ['code', 'db', 'http', 'service'] as const;
@@ -62,8 +63,8 @@ export function sortRoutes(rows: readonly RouteRow[], sort: SortKey, desc: boole
   const dir = desc ? -1 : 1;
   return [...rows].sort((a, b) => {
     if (sort === 'route') return dir * (a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.service.localeCompare(b.service));
-    const av = a[sort] ?? -1;
-    const bv = b[sort] ?? -1;
+    const av = sort === 'change' ? (a.change?.deltaMs ?? 0) : (a[sort] ?? -1);
+    const bv = sort === 'change' ? (b.change?.deltaMs ?? 0) : (b[sort] ?? -1);
     return dir * (av - bv) || a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.service.localeCompare(b.service);
   });
 }
@@ -205,11 +206,11 @@ export class RoutesTable {
     const bar = el('div', { class: 'breakdown', 'data-testid': 'route-breakdown', role: 'img' }, ...segs);
     bar.hidden = true;
     const paused = el('span', { class: 'paused', 'data-testid': 'paused-count' });
-    const name = el('td', { colspan: '6', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc, paused, bar);
+    const name = el('td', { colspan: '7', class: 'left route', role: 'cell' }, method, ' ', path, ' ', svc, paused, bar);
     const line = svg('polyline');
     const spark = svg('svg', { viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, class: 'spark', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
     spark.append(line);
-    const cells = [el('td', { class: 'left spark-cell', role: 'cell' }, spark), ...[1, 2, 3, 4, 5].map(() => el('td', { role: 'cell' }))];
+    const cells = [el('td', { class: 'left spark-cell', role: 'cell' }, spark), ...[1, 2, 3, 4, 5, 6].map(() => el('td', { role: 'cell' }))];
     body.append(el('tr', { class: 'name', role: 'row' }, name), el('tr', { class: 'figures', role: 'row' }, ...cells));
     const row: Row = { body, method, path, svc, paused, cells, line, bar, segs, data: r, applied: undefined, multiService: false };
     this.byBody.set(body, row);
@@ -245,6 +246,13 @@ export class RoutesTable {
     setText(row.cells[5], fmtPct(r.errorRate));
     toggleClass(row.cells[5], 'err', r.errorRate > 0);
     toggleClass(row.body, 'has-errors', r.errorRate > 0);
+    // The change since the baseline run, when significant (docs/runs.md): ▲ slower, ▼ faster.
+    const d = r.change?.deltaMs ?? 0;
+    setText(row.cells[6], r.change ? (d ? `${d > 0 ? '▲' : '▼'}${fmtMsShort(Math.abs(d))}` : r.change.text.includes('errors ▲') ? '▲err' : '▼err') : '');
+    setAttr(row.cells[6], 'title', r.change ? r.change.text : 'No significant change since the baseline run');
+    setAttr(row.cells[6], 'data-testid', 'route-change');
+    toggleClass(row.cells[6], 'chg-up', !!r.change && (d > 0 || (!d && r.change.text.includes('errors ▲'))));
+    toggleClass(row.cells[6], 'chg-down', !!r.change && (d < 0 || (!d && !r.change.text.includes('errors ▲'))));
     setText(row.paused, r.paused ? ` · ${r.paused} paused` : '');
     const pausedNote = r.paused ? ` ${r.paused} of them stopped at a breakpoint: counted, kept out of the percentiles.` : '';
     const source = r.fromBuckets ? ' Latency percentiles are interpolated inside histogram buckets (from metrics, no traces).' : '';

@@ -1,0 +1,4 @@
+export * from './run';
+export * from './tracker';
+export * from './compare';
+export * from './annotate';
