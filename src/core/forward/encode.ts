@@ -11,7 +11,8 @@
  * source (see scopeFor and docs/forwarding.md).
  */
 import * as protobuf from 'protobufjs';
-import type { Attributes, AttrValue, ExceptionInfo, LogRecord, MetricPoint, Resource, Severity, Span } from '../model';
+import type { Attributes, AttrValue, LogRecord, MetricPoint, Resource, Span } from '../model';
+import { exceptionAttributes, KIND, SEVERITY, STATUS } from '../otlp/exportJson';
 
 type Writer = protobuf.Writer;
 
@@ -158,21 +159,6 @@ function writeScope(w: Writer, s: Scope): void {
   writeString(w, 1, s.name);
   writeString(w, 2, s.version);
   w.ldelim();
-}
-
-const KIND: Record<Span['kind'], number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
-const STATUS: Record<Span['status'], number> = { unset: 0, ok: 1, error: 2 };
-const SEVERITY: Record<Severity, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
-
-/** Python-style traceback text (the form the receivers' stack parsers read back into frames). */
-function stacktraceOf(ex: ExceptionInfo): string {
-  if (ex.stacktrace) return ex.stacktrace;
-  const frames = ex.frames.map((f) => `  File "${f.file}", line ${f.line}, in ${f.function}`);
-  return ['Traceback (most recent call last):', ...frames, `${ex.type}: ${ex.message}`].join('\n');
-}
-
-function exceptionAttributes(ex: ExceptionInfo): Attributes {
-  return { 'exception.type': ex.type, 'exception.message': ex.message, 'exception.stacktrace': stacktraceOf(ex) };
 }
 
 function writeSpan(w: Writer, s: Span): void {

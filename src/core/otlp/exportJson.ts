@@ -26,9 +26,10 @@ export function msToNanos(ms: number): string {
   return us === 0 ? '0' : `${us}000`;
 }
 
-const KIND: Record<Span['kind'], number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
-const STATUS: Record<Span['status'], number> = { unset: 0, ok: 1, error: 2 };
-const SEVERITY: Record<Severity, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
+/** OTLP's enum numbers for the model's span kinds, statuses and severities (JSON and protobuf share them). */
+export const KIND: Record<Span['kind'], number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+export const STATUS: Record<Span['status'], number> = { unset: 0, ok: 1, error: 2 };
+export const SEVERITY: Record<Severity, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
 
 /** Python-style traceback text, which the decoder's stack parser reads back into frames. */
 function stacktraceOf(ex: ExceptionInfo): string {
@@ -37,7 +38,8 @@ function stacktraceOf(ex: ExceptionInfo): string {
   return ['Traceback (most recent call last):', ...frames, `${ex.type}: ${ex.message}`].join('\n');
 }
 
-function exceptionAttributes(ex: ExceptionInfo): Attributes {
+/** An exception as the OTLP `exception` event's attributes. */
+export function exceptionAttributes(ex: ExceptionInfo): Attributes {
   return { 'exception.type': ex.type, 'exception.message': ex.message, 'exception.stacktrace': stacktraceOf(ex) };
 }
 

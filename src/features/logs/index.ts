@@ -5,12 +5,12 @@
  * line that wrote it and its trace.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { mapToLocal } from '../../core/pathMapping';
 import type { StoreChange } from '../../core/store/store';
 import { EMPTY_FILTER, isLogFilter, isLogsToHost, isLogViewState, MAX_ROWS_PER_REQUEST, type HostToLogs, type LogFilter, type LogsToHost, type LogViewState } from './protocol';
 import type { FeatureContext } from '../context';
+import { webviewHtml, webviewOptions } from '../../editor/webviewHtml';
 import { callsite, LogViewModel } from './model';
 
 export const LOGS_VIEW_TYPE = 'routelens.logs';
@@ -80,7 +80,7 @@ export class LogView implements vscode.WebviewPanelSerializer, vscode.Disposable
       if (filter && this.ready) this.applyFilter(filter, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(LOGS_VIEW_TYPE, 'Routelens Logs', { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, { ...this.webviewOptions(), retainContextWhenHidden: false, enableFindWidget: true });
+    const panel = vscode.window.createWebviewPanel(LOGS_VIEW_TYPE, 'Routelens Logs', { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, { ...webviewOptions(this.ctx.extension.extensionUri), retainContextWhenHidden: false, enableFindWidget: true });
     this.attach(panel);
   }
 
@@ -93,18 +93,13 @@ export class LogView implements vscode.WebviewPanelSerializer, vscode.Disposable
     this.attach(panel);
   }
 
-  private webviewOptions(): vscode.WebviewOptions {
-    const uri = this.ctx.extension.extensionUri;
-    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(uri, 'dist', 'webview'), vscode.Uri.joinPath(uri, 'media')] };
-  }
-
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     this.ready = false;
     panel.title = 'Routelens Logs';
     panel.iconPath = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'routelens.svg');
-    panel.webview.options = this.webviewOptions();
-    panel.webview.html = this.html(panel.webview);
+    panel.webview.options = webviewOptions(this.ctx.extension.extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, this.ctx.extension.extensionUri, { script: 'logs.js', styles: ['logs.css'], title: 'Routelens Logs' });
     this.panelDisposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
       panel.onDidChangeViewState(() => {
@@ -116,28 +111,6 @@ export class LogView implements vscode.WebviewPanelSerializer, vscode.Disposable
         for (const d of this.panelDisposables.splice(0)) d.dispose();
       }),
     );
-  }
-
-  /** A strict CSP with a fresh nonce; no data in the HTML (it goes by postMessage). */
-  private html(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const root = this.ctx.extension.extensionUri;
-    const uri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
-    const csp = ["default-src 'none'", `style-src ${webview.cspSource}`, `font-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="UTF-8">
-    <meta http-equiv="Content-Security-Policy" content="${csp}">
-    <meta name="viewport" content="width=device-width, initial-scale=1.0">
-    <link rel="stylesheet" href="${uri('media', 'logs.css')}">
-    <title>Routelens Logs</title>
-  </head>
-  <body>
-    <div id="app" role="main"></div>
-    <script nonce="${nonce}" src="${uri('dist', 'webview', 'logs.js')}"></script>
-  </body>
-</html>`;
   }
 
   private onMessage(m: unknown): void {
