@@ -25,7 +25,7 @@ const out = (p) => require(join(here, '..', 'out', 'src', 'core', p));
 const { parseExposition } = out('prometheus/parser.js');
 const { PrometheusScraper } = out('prometheus/scraper.js');
 const { TelemetryStore } = out('store/store.js');
-const { metricsAwareSink } = out('runtime.js');
+const { metricsAwareSink } = out('stats/histogramRoutes.js');
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {

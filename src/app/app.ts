@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { defaultTokenFile, loadOrCreateToken } from '../core/collector/token';
 import type { Logger } from '../core/log';
 import { CollectorHost, type HostMode } from '../core/collectorHost';
-import { metricsAwareSink } from '../core/runtime';
+import { metricsAwareSink } from '../core/stats/histogramRoutes';
 import type { TelemetrySink } from '../core/sink';
 import type { PauseSink } from '../core/debugPauses';
 import { TelemetryStore } from '../core/store/store';

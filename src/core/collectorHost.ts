@@ -12,7 +12,8 @@ import { logsRequest } from './otlp/exportJson';
 import type { TelemetrySink } from './sink';
 import { Emitter } from './events';
 import { withPrefix, type Logger } from './log';
-import { metricsAwareSink, startRuntime, type Runtime, type RuntimeOptions } from './runtime';
+import { startRuntime, type Runtime, type RuntimeOptions } from './runtime';
+import { metricsAwareSink } from './stats/histogramRoutes';
 import type { TelemetryStore } from './store/store';
 
 export type HostMode = 'starting' | 'owner' | 'viewer' | 'portInUse' | 'error' | 'stopped';

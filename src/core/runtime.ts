@@ -6,12 +6,11 @@ import { Collector, type CollectorOptions, type CollectorTuning } from './collec
 import { LiveHub } from './collector/live';
 import { Counters } from './counters';
 import { withPrefix, type Logger } from './log';
-import { cumulativeIncreaseOf, RouteDeriver } from './prometheus/routes';
+import { announcedTargets } from './prometheus/announce';
 import { PrometheusScraper, type ScrapeTargetConfig } from './prometheus/scraper';
-import type { MetricPoint } from './model';
-import { CumulativeToDelta, createOtlpHttpHandler, httpServerDuration, startOtlpGrpcServer } from './otlp';
+import { CumulativeToDelta, createOtlpHttpHandler, startOtlpGrpcServer } from './otlp';
 import type { TelemetrySink } from './sink';
-import { observationsFromHistogram } from './stats/histogramObservations';
+import { metricsAwareSink } from './stats/histogramRoutes';
 import { TelemetryStore, type StoreLimits } from './store/store';
 import { Forwarder, type ForwardOptions } from './forward/forwarder';
 import { RemotePrometheus, type RemotePrometheusOptions } from './remote/remotePrometheus';
@@ -78,43 +77,6 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-/**
- * The store as a sink, plus the HTTP server-duration histograms turned into route statistics for
- * routes that send metrics but no spans (the store ignores them once spans arrive for a route).
- */
-export function metricsAwareSink(store: TelemetryStore): TelemetrySink {
-  // Prometheus HTTP histograms (scraped here, or relayed to a viewer window) become route
-  // statistics in the same place, so owner and viewers derive the same figures.
-  const prometheusRoutes = new RouteDeriver();
-  return {
-    addSpans: (spans) => store.addSpans(spans),
-    addLogs: (logs) => store.addLogs(logs),
-    addMetrics: (points: MetricPoint[]) => {
-      store.addMetrics(points);
-      for (const p of points) {
-        const d = httpServerDuration(p);
-        if (!d) continue;
-        const obs = observationsFromHistogram(d.histogramMs).map((o) => ({ ...o, error: d.error }));
-        const buckets = { boundsMs: d.histogramMs.bounds, cumulative: cumulativeIncreaseOf(d.histogramMs) };
-        if (obs.length) store.recordRouteHistogram({ service: d.service, method: d.method, route: d.route }, obs, buckets);
-      }
-      for (const r of prometheusRoutes.derive(points)) if (r.observations.length) store.recordRouteHistogram(r.key, r.observations, r.buckets);
-    },
-  };
-}
-
-/** Agents may announce /metrics URLs; past this many targets announcements are refused (counted). */
-const MAX_SCRAPE_TARGETS = 50;
-
-function isLoopbackUrl(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
-  } catch {
-    return false;
-  }
-}
-
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const counters = opts.store?.counters ?? new Counters();
   const store = opts.store ?? new TelemetryStore(opts.limits, { counters });
@@ -172,19 +134,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     maxMessageBytes: opts.maxMessageBytes,
     maxBodyBytes: opts.maxBodyBytes,
     // An agent whose app serves /metrics announces it: scrape it under the agent's service name.
-    onAnnounce: (service, urls) => {
-      for (const url of urls) {
-        if (!isLoopbackUrl(url)) {
-          counters.inc('announce.rejected.notLoopback');
-          continue;
-        }
-        if (prometheus.targets().length >= MAX_SCRAPE_TARGETS && !prometheus.targets().some((t) => t.url === url)) {
-          counters.inc('announce.rejected.tooMany');
-          continue;
-        }
-        prometheus.addTarget({ url, service }, { announced: true });
-      }
-    },
+    onAnnounce: announcedTargets(prometheus, counters),
   };
   const collector = new Collector(collectorOptions);
   await collector.start();

@@ -10,7 +10,7 @@ import { handlerStatsForFile } from '../../../src/core/routes/handlerStats';
 import { hoverSourceNote, lensTitle, FROM_BUCKETS_TAG } from '../../../src/features/codeLens/lensText';
 import { RouteIndex } from '../../../src/core/routes/routeIndex';
 import { detectRoutes } from '../../../src/core/routes';
-import { metricsAwareSink } from '../../../src/core/runtime';
+import { metricsAwareSink } from '../../../src/core/stats/histogramRoutes';
 import { TelemetryStore } from '../../../src/core/store/store';
 import { latencyChart, routeRows } from '../../../src/features/dashboard/model';
 import { histogramFeeds, seriesOf, totalsOf } from '../../../src/core/stats/totals';
