@@ -127,12 +127,24 @@ async function openSidebar(page: Page): Promise<void> {
   lastPage = page;
   const entry = page.locator('.activitybar [aria-label^="Routelens"]').first();
   await entry.waitFor({ state: 'visible', timeout: 60_000 });
-  if (!(await page.locator('.part.sidebar .pane-header', { hasText: 'Runs' }).isVisible().catch(() => false))) await entry.click();
+  // The activity bar entry toggles: click it only when the Routelens container is not the one
+  // shown, then wait until it is (a reload restores the sidebar a moment after the workbench).
+  const title = page.locator('.part.sidebar .composite.title .title-label', { hasText: 'Routelens' }).first();
+  await title.waitFor({ timeout: 3_000 }).catch(() => undefined);
+  if (!(await title.isVisible().catch(() => false))) await entry.click();
+  await title.waitFor({ timeout: 15_000 });
 }
 
 /** The Runs view's rows (tree rows in the Routelens sidebar), as text. */
 async function runRows(page: Page): Promise<string[]> {
   return (await page.locator('.part.sidebar .monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+}
+
+/** The Runs view starts collapsed under the dashboard: open it by its header when it is. */
+async function expandRunsView(page: Page): Promise<void> {
+  const header = page.locator('.part.sidebar .pane-header', { hasText: 'Runs' }).first();
+  await header.waitFor({ timeout: 15_000 });
+  if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
 }
 
 describe('e2e: runs compared, remembered across reloads and restarts', function () {
@@ -207,6 +219,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     const cell = sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=route-change]');
     await cell.filter({ hasText: /▲\d/ }).waitFor({ timeout: 30_000 });
     assert.equal(await sidebar.locator('tbody[data-route="/items"] [data-testid=route-change]').innerText(), '');
+    await expandRunsView(page);
     await page.locator('.part.sidebar .monaco-list-row', { hasText: 'current ·' }).first().waitFor({ timeout: 15_000 });
     const rows = await runRows(page);
     assert.ok(rows.some((r) => r.startsWith(SERVICE)), rows.join(' | '));
@@ -251,6 +264,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     await page.reload();
     await page.locator('.monaco-workbench .part.editor').first().waitFor({ timeout: 60_000 });
     await openSidebar(page);
+    await expandRunsView(page);
     await page.locator('.part.sidebar .monaco-list-row', { hasText: 'current ·' }).first().waitFor({ timeout: 30_000 });
     const after = await runRows(page);
     assert.deepEqual(after.filter((r) => /req ·/.test(r)), before.filter((r) => /req ·/.test(r)), 'the same runs after the reload');
@@ -272,6 +286,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     };
     await restart();
     await openSidebar(page);
+    await expandRunsView(page);
     await page.locator('.part.sidebar .monaco-list-row', { hasText: 'current ·' }).first().waitFor({ timeout: 30_000 });
     assert.deepEqual((await runRows(page)).filter((r) => /req ·/.test(r)), before.filter((r) => /req ·/.test(r)), 'the same runs after a restart');
     await sleep(4000);
@@ -297,8 +312,10 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     // And the fresh database works: a new run arrives and is listed.
     await sendRun(server.collectorPort, appPy, 'vm-3', Date.now() - 8000, Date.now(), false);
     await openSidebar(page);
+    await expandRunsView(page);
     await page.locator('.part.sidebar .monaco-list-row', { hasText: 'current ·' }).first().waitFor({ timeout: 30_000 });
     // (Runs rebuilt from the store's restored spans may be listed below it.)
+    await expandRunsView(page);
     await page.locator('.part.sidebar .monaco-list-row', { hasText: /current · .*520 req · 0 err/ }).first().waitFor({ timeout: 30_000 });
     await sleep(4500);
     assert.ok(statSync(target).size > 0);
