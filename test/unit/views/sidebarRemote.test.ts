@@ -104,8 +104,9 @@ describe('sidebar: remote figures and forwarding', () => {
     const s = buildDashboardState(store, { collector, windowSec: 60, service: null, paused: false, nowMs: T0, remote: source([fig('GET', '/a', 10)]) });
     s.upstream = upstreamView(forwardView({ endpoint: 'http://c:4318', protocol: 'http/protobuf' }, forwarderState(), true), remoteView('prod', { url: 'http://p', selector: '', preset: null, rangeS: 60, state: 'ok', routes: 1 }));
     assert.ok(isDashboardState(s));
-    const bad = (mutate: (x: Record<string, any>) => void) => {
-      const copy = JSON.parse(JSON.stringify(s)) as Record<string, any>;
+    type Copy = { upstream?: { forward: Record<string, unknown>; remote: Record<string, unknown> }; routes: { remote: Record<string, unknown>; remoteOnly?: unknown }[] };
+    const bad = (mutate: (x: Copy & { upstream: NonNullable<Copy['upstream']> }) => void) => {
+      const copy = JSON.parse(JSON.stringify(s)) as Copy & { upstream: NonNullable<Copy['upstream']> };
       mutate(copy);
       return isDashboardState(copy);
     };
@@ -115,11 +116,11 @@ describe('sidebar: remote figures and forwarding', () => {
     assert.equal(bad((x) => (x.upstream.remote.state = 'fine')), false);
     assert.equal(bad((x) => (x.upstream.remote.label = null)), false);
     assert.equal(bad((x) => (x.upstream.remote.asOfMs = 'now')), false);
-    assert.equal(bad((x) => (x.upstream = 'on')), false);
+    assert.equal(bad((x) => ((x as Record<string, unknown>).upstream = 'on')), false);
     assert.equal(bad((x) => (x.routes[0].remote.p95Ms = '10')), false);
     assert.equal(bad((x) => delete x.routes[0].remote.asOfMs), false);
     assert.equal(bad((x) => (x.routes[0].remoteOnly = 'yes')), false);
-    assert.equal(bad((x) => delete x.upstream), true, 'upstream is optional');
+    assert.equal(bad((x) => delete (x as Copy).upstream), true, 'upstream is optional');
     assert.ok(!isRemoteView({ label: 'prod', url: 'u', state: 'ok', routes: 1 }), 'rangeS is required');
   });
 
