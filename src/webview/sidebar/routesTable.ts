@@ -227,7 +227,7 @@ export class RoutesTable {
     setText(
       this.caption,
       showingRemote && remote
-        ? `${remote.label}: latency in ms over the last ${rangeLabel(remote.rangeS)}, computed by Prometheus (histogram_quantile); routes it has no figures for show –.`
+        ? `${remote.label}: latency in ms over the last ${rangeLabel(remote.rangeS)}, from Prometheus (interpolated in histogram buckets).`
         : `Latency in ms over the last ${windowLabel(windowSec)}; the line shows requests in the last minute.`,
     );
     const rest = matching.length - shown.length;
@@ -318,7 +318,7 @@ export class RoutesTable {
       ? `${r.method} ${r.route}: known only to the remote Prometheus (no local requests).`
       : `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote}${source} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
     setAttr(row.body, 'title', title);
-    if (r.remote) setAttr(row.body, 'data-as-of-ms', String(r.remote.asOfMs));
+    if (remote && r.remote) setAttr(row.body, 'data-as-of-ms', String(r.remote.asOfMs));
     else row.body.removeAttribute('data-as-of-ms');
     setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
     if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));
