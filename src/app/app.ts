@@ -171,6 +171,7 @@ export class App {
   /** What every feature in src/features gets (see src/features/context.ts). */
   private featureContext(extension: vscode.ExtensionContext): FeatureContext {
     const sinkNow = (): TelemetrySink & PauseSink => this.host?.local ?? this.storeSink;
+    let remote: Parameters<FeatureContext['remoteSource']['set']>[0];
     return {
       extension,
       store: this.store,
@@ -194,6 +195,7 @@ export class App {
       token: this.token,
       whenStarted: () => this.whenStarted(),
       tick: this.tick,
+      remoteSource: { get: () => remote, set: (r) => (remote = r) },
       probes: this.probes,
     };
   }

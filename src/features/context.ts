@@ -6,6 +6,7 @@
 import type * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 import type { Runtime } from '../core/runtime';
+import type { RemotePrometheus } from '../core/remote/remotePrometheus';
 import type { TelemetrySink } from '../core/sink';
 import type { PauseSink } from '../core/debugPauses';
 import type { TelemetryStore } from '../core/store/store';
@@ -52,8 +53,19 @@ export interface FeatureContext {
   whenStarted(): Promise<void>;
   /** One shared once-a-second tick for what has to repaint as windows slide and rates decay. */
   readonly tick: Tick;
+  /**
+   * The remote Prometheus source of route figures this window reads (every window has one when
+   * routelens.remotePrometheus.url is set, viewers too): the feature that configures it sets it,
+   * the views that show its figures read it.
+   */
+  readonly remoteSource: RemoteSourceSlot;
   /** What a feature offers the test API (src/app/testApi.ts); each feature fills in its own. */
   readonly probes: FeatureProbes;
+}
+
+export interface RemoteSourceSlot {
+  get(): RemotePrometheus | undefined;
+  set(remote: RemotePrometheus | undefined): void;
 }
 
 /** Hooks the integration tests read through the API `activate` returns (internal). */

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { FeatureContext } from '../context';
 import { DashboardProvider } from './provider';
+import { forwardView, remoteView, upstreamView } from './model';
 
 export function register(ctx: FeatureContext): vscode.Disposable {
   const dashboard = new DashboardProvider(
@@ -24,6 +25,14 @@ export function register(ctx: FeatureContext): vscode.Disposable {
           ...(t.durationMs !== undefined ? { durationMs: t.durationMs } : {}),
           series: t.series,
         })),
+      remote: () => ctx.remoteSource.get() ?? ctx.runtime()?.remote,
+      upstream: () => {
+        const { upstream, remotePrometheus } = ctx.settings();
+        const rt = ctx.runtime();
+        const remote = ctx.remoteSource.get() ?? rt?.remote;
+        const forward = upstream.endpoint ? forwardView(upstream, rt?.forwarder?.state(), rt !== undefined, rt?.forwardError) : undefined;
+        return upstreamView(forward, remotePrometheus.url && remote ? remoteView(remotePrometheus.label, remote.state()) : undefined);
+      },
     },
     ctx.log,
   );

@@ -8,8 +8,17 @@ import { BUCKET_SLOT_SECONDS, observationsOf, quantileOf, sumByLe, type BucketIn
 import { histogramFeeds, seriesOf, totalsOf } from '../../core/stats/totals';
 import { LatencySketch } from '../../core/stats/sketch';
 import { SKETCH_SLOT_SECONDS, type RouteSummary, type WindowedSeries } from '../../core/stats/routeStats';
-import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RouteRow, DashboardState, TargetRow, TestRow, TraceRow } from './protocol';
+import type { BreakdownBar, ChartSeries, ChartsData, CollectorView, ErrorRow, ForwardView, MapEdgeRow, MetricRow, MetricsView, PinnedMetric, RemoteFigures, RouteRow, DashboardState, RemoteView, TargetRow, TestRow, TraceRow, UpstreamView } from './protocol';
 import { routeChangeCell } from '../../core/runs/annotate';
+import type { ForwarderState } from '../../core/forward/forwarder';
+import type { RemoteRoute, RemoteRouteFigures, RemoteState } from '../../core/remote/remotePrometheus';
+
+/** What the route table needs of a remote Prometheus source (core/remote/remotePrometheus.ts). */
+export interface RemoteRouteSource {
+  figures(method: string, route: string): RemoteRouteFigures | undefined;
+  allRoutes(): readonly RemoteRoute[];
+  state(): Pick<RemoteState, 'asOfMs'>;
+}
 
 export interface DashboardInput {
   collector: CollectorView;
@@ -18,6 +27,8 @@ export interface DashboardInput {
   service: string | null;
   paused: boolean;
   nowMs: number;
+  /** The remote Prometheus source, when one is configured: rows gain its figures. */
+  remote?: RemoteRouteSource;
 }
 
 /** Buckets per chart: enough to read a trend in a narrow sidebar, few enough to post 4 times a second. */
@@ -52,7 +63,7 @@ export function buildDashboardState(store: TelemetryStore, input: DashboardInput
   const service = input.service !== null && services.includes(input.service) ? input.service : null;
   const scope = service ?? undefined;
   const nowSec = input.nowMs / 1000;
-  const key = `${Math.floor(nowSec)}|${input.windowSec}|${service}|${cache.generation ?? 0}`;
+  const key = `${Math.floor(nowSec)}|${input.windowSec}|${service}|${cache.generation ?? 0}|${input.remote ? (input.remote.state().asOfMs ?? 0) : '-'}`;
   let heavy = cache.current;
   if (!heavy || heavy.key !== key) {
     const summaries = store.routeSummaries(input.windowSec, scope);
@@ -60,7 +71,7 @@ export function buildDashboardState(store: TelemetryStore, input: DashboardInput
       key,
       seq: (heavy?.seq ?? 0) + 1,
       summaries,
-      routes: routeRows(store, summaries, nowSec),
+      routes: input.remote ? withRemoteRows(routeRows(store, summaries, nowSec), input.remote) : routeRows(store, summaries, nowSec),
       traces: slowAndFailed(store, summaries, input.nowMs, input.windowSec),
       charts: buildCharts(store, seriesOf(store, summaries, service, services), service, input.windowSec, input.nowMs, histogramFeeds(store, summaries, service, services)),
       serviceMap: serviceMapRows(store, input.windowSec, service),
@@ -127,6 +138,61 @@ export function routeRows(store: TelemetryStore, summaries: RouteSummary[], nowS
     if (change) routes[i].change = change;
   }
   return routes;
+}
+
+const remoteFigures = (f: RemoteRouteFigures): RemoteFigures => ({ p50Ms: f.p50Ms, p95Ms: f.p95Ms, p99Ms: f.p99Ms, rps: f.rps, errorRate: f.errorRate, rangeS: f.rangeS, asOfMs: f.asOfMs });
+
+/**
+ * The rows with the remote Prometheus figures: a local row gains `remote` when the remote source
+ * has figures for its method and route (or its route alone, for exporters without a method
+ * label), and the routes known only remotely follow as `remoteOnly` rows with no local figures.
+ */
+export function withRemoteRows(rows: RouteRow[], remote: RemoteRouteSource): RouteRow[] {
+  const matched = new Set<string>();
+  const matchedRoutes = new Set<string>();
+  const out = rows.map((r) => {
+    const f = remote.figures(r.method, r.route);
+    if (!f) return r;
+    matched.add(`${r.method.toUpperCase()} ${r.route}`);
+    matchedRoutes.add(r.route);
+    return { ...r, remote: remoteFigures(f) };
+  });
+  for (const r of remote.allRoutes()) {
+    if (matched.has(`${r.method} ${r.route}`) || (r.method === '' && matchedRoutes.has(r.route))) continue;
+    out.push({ service: '', method: r.method, route: r.route, count: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, hasCode: false, fromBuckets: false, spark: [], remote: remoteFigures(r), remoteOnly: true });
+  }
+  return out;
+}
+
+const sum3 = (x: Record<string, number>) => Object.values(x).reduce((a, b) => a + b, 0);
+
+/**
+ * The forwarder's state for the dashboard. `configured` is the endpoint from the settings; the
+ * forwarder exists only in the window that owns the collector (`owner`), and not when its URL was
+ * refused (`error`).
+ */
+export function forwardView(configured: { endpoint: string; protocol: string }, f: ForwarderState | undefined, owner: boolean, error?: string): ForwardView {
+  if (!f) return { state: owner ? 'off' : 'elsewhere', endpoint: configured.endpoint, protocol: configured.protocol, sent: 0, queued: 0, dropped: 0, retries: 0, ...(owner && error ? { lastError: error } : {}) };
+  return {
+    state: f.state,
+    endpoint: f.endpoint,
+    protocol: f.protocol,
+    sent: sum3(f.sent),
+    queued: sum3(f.queued),
+    dropped: sum3(f.dropped) + sum3(f.failed),
+    retries: f.retries,
+    ...(f.lastError ? { lastError: f.lastError.message } : {}),
+  };
+}
+
+export function remoteView(label: string, r: RemoteState): RemoteView {
+  return { label, url: r.url, state: r.state, ...(r.error ? { error: r.error } : {}), routes: r.routes, rangeS: r.rangeS, ...(r.asOfMs ? { asOfMs: r.asOfMs } : {}) };
+}
+
+/** The dashboard's "beyond this machine" part; undefined when neither side is configured. */
+export function upstreamView(forward: ForwardView | undefined, remote: RemoteView | undefined): UpstreamView | undefined {
+  if (!forward && !remote) return undefined;
+  return { ...(forward ? { forward } : {}), ...(remote ? { remote } : {}) };
 }
 
 export function testRows(store: TelemetryStore, service?: string): TestRow[] {

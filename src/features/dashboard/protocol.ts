@@ -24,6 +24,83 @@ export interface RouteRow extends Figures {
   breakdown?: BreakdownBar;
   /** The significant change since the baseline run (latency delta in ms, and as text); absent when none. */
   change?: { deltaMs: number; text: string };
+  /** The route's figures from the remote Prometheus (the table's other source); absent when it has none. */
+  remote?: RemoteFigures;
+  /** Known only to the remote Prometheus: no local requests (service is empty). */
+  remoteOnly?: boolean;
+}
+
+/** A route's figures as the remote Prometheus computed them over its range. */
+export interface RemoteFigures {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  rps: number;
+  errorRate: number;
+  rangeS: number;
+  asOfMs: number;
+}
+
+/**
+ * The rows as the remote source gives them: its figures in place of the local ones (no local
+ * sparkline, breakdown or run change), remote-only routes included; a route the remote source has
+ * no figures for shows dashes.
+ */
+export function remoteRows(routes: readonly RouteRow[]): RouteRow[] {
+  return routes.map((r) => {
+    const f = r.remote;
+    return {
+      service: r.service,
+      method: r.method,
+      route: r.route,
+      count: r.count,
+      rps: f ? f.rps : 0,
+      errorRate: f ? f.errorRate : 0,
+      p50Ms: f ? f.p50Ms : null,
+      p95Ms: f ? f.p95Ms : null,
+      p99Ms: f ? f.p99Ms : null,
+      hasCode: r.hasCode,
+      fromBuckets: true,
+      spark: [],
+      ...(f ? { remote: f } : {}),
+      ...(r.remoteOnly ? { remoteOnly: true } : {}),
+    };
+  });
+}
+
+/** Forwarding to an upstream OpenTelemetry Collector, as the dashboard shows it. */
+export interface ForwardView {
+  /**
+   * idle, ok, retrying, failing: the forwarder's own state; off: configured but not running (a bad
+   * URL; `lastError` says why); elsewhere: it runs in the window that owns the collector.
+   */
+  state: 'idle' | 'ok' | 'retrying' | 'failing' | 'off' | 'elsewhere';
+  endpoint: string;
+  protocol: string;
+  sent: number;
+  queued: number;
+  /** Dropped because the queue was full, plus dropped after a final failure. */
+  dropped: number;
+  retries: number;
+  lastError?: string;
+}
+
+/** The remote Prometheus source of route figures. */
+export interface RemoteView {
+  /** What the figures are called (routelens.remotePrometheus.label, e.g. `prod`). */
+  label: string;
+  url: string;
+  state: 'pending' | 'ok' | 'error';
+  error?: string;
+  routes: number;
+  rangeS: number;
+  asOfMs?: number;
+}
+
+/** What goes beyond this machine; each part only when configured. */
+export interface UpstreamView {
+  forward?: ForwardView;
+  remote?: RemoteView;
 }
 
 export interface BreakdownBar {
@@ -178,6 +255,8 @@ export interface DashboardState {
   /** Calls between services, databases and hosts over the window (the service map). */
   serviceMap: MapEdgeRow[];
   metrics?: MetricsView;
+  /** Forwarding and the remote Prometheus; absent when neither is configured. */
+  upstream?: UpstreamView;
 }
 
 export type HostToDashboard = { type: 'state'; state: DashboardState };
@@ -261,8 +340,29 @@ function isRouteRow(r: unknown): r is RouteRow {
     Array.isArray(r.spark) &&
     r.spark.every(isNum) &&
     (r.breakdown === undefined || isBreakdownBar(r.breakdown)) &&
-    (r.change === undefined || (isObj(r.change) && isNum(r.change.deltaMs) && isStr(r.change.text)))
+    (r.change === undefined || (isObj(r.change) && isNum(r.change.deltaMs) && isStr(r.change.text))) &&
+    (r.remote === undefined || isRemoteFigures(r.remote)) &&
+    (r.remoteOnly === undefined || isBool(r.remoteOnly))
   );
+}
+
+export function isRemoteFigures(f: unknown): f is RemoteFigures {
+  return isObj(f) && isNumOrNull(f.p50Ms) && isNumOrNull(f.p95Ms) && isNumOrNull(f.p99Ms) && isNum(f.rps) && isNum(f.errorRate) && isNum(f.rangeS) && isNum(f.asOfMs);
+}
+
+const FORWARD_STATES: readonly string[] = ['idle', 'ok', 'retrying', 'failing', 'off', 'elsewhere'];
+const REMOTE_STATES: readonly string[] = ['pending', 'ok', 'error'];
+
+export function isForwardView(f: unknown): f is ForwardView {
+  return isObj(f) && isStr(f.state) && FORWARD_STATES.includes(f.state) && isStr(f.endpoint) && isStr(f.protocol) && isNum(f.sent) && isNum(f.queued) && isNum(f.dropped) && isNum(f.retries) && isOptStr(f.lastError);
+}
+
+export function isRemoteView(r: unknown): r is RemoteView {
+  return isObj(r) && isStr(r.label) && isStr(r.url) && isStr(r.state) && REMOTE_STATES.includes(r.state) && isOptStr(r.error) && isNum(r.routes) && isNum(r.rangeS) && isOptNum(r.asOfMs);
+}
+
+export function isUpstreamView(u: unknown): u is UpstreamView {
+  return isObj(u) && (u.forward === undefined || isForwardView(u.forward)) && (u.remote === undefined || isRemoteView(u.remote));
 }
 
 function isErrorRow(e: unknown): e is ErrorRow {
@@ -359,7 +459,8 @@ export function isDashboardState(s: unknown): s is DashboardState {
     isNum(t.requests) &&
     Array.isArray(s.serviceMap) &&
     s.serviceMap.every(isMapEdgeRow) &&
-    (s.metrics === undefined || isMetricsView(s.metrics))
+    (s.metrics === undefined || isMetricsView(s.metrics)) &&
+    (s.upstream === undefined || isUpstreamView(s.upstream))
   );
 }
 

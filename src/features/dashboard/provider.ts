@@ -4,8 +4,8 @@ import type { TelemetryStore } from '../../core/store/store';
 import { openSourceLocation } from '../../editor/openSource';
 import { WebviewHost } from '../../editor/webviewHost';
 import type { PathMapping } from '../../core/pathMapping';
-import { isDashboardToHost, type CollectorView, type DashboardCommand, type DashboardState, type DashboardToHost, type HostToDashboard, type TargetRow } from './protocol';
-import { buildMetricsView, buildDashboardState, MAX_PINNED, type DashboardCache } from './model';
+import { isDashboardToHost, type CollectorView, type DashboardCommand, type DashboardState, type DashboardToHost, type HostToDashboard, type TargetRow, type UpstreamView } from './protocol';
+import { buildMetricsView, buildDashboardState, MAX_PINNED, type DashboardCache, type RemoteRouteSource } from './model';
 
 export { UPDATE_INTERVAL_MS } from '../../editor/webviewHost';
 
@@ -17,6 +17,10 @@ export interface DashboardHost {
   pathMappings(): PathMapping[];
   /** Prometheus target health (empty when this window is a viewer or no targets are set). */
   targets?(): TargetRow[];
+  /** The remote Prometheus source of route figures, when one is configured. */
+  remote?(): RemoteRouteSource | undefined;
+  /** Forwarding and the remote source's state, when either is configured. */
+  upstream?(): UpstreamView | undefined;
 }
 
 /** What each button of the dashboard runs. */
@@ -157,9 +161,11 @@ export class DashboardProvider implements vscode.WebviewViewProvider, vscode.Dis
    */
   buildState(cached = false): DashboardState {
     const t0 = performance.now();
-    const input = { collector: this.deps.collectorView(), windowSec: this.deps.windowSeconds(), service: this.service, paused: this.paused, nowMs: Date.now() };
+    const input = { collector: this.deps.collectorView(), windowSec: this.deps.windowSeconds(), service: this.service, paused: this.paused, nowMs: Date.now(), remote: this.deps.remote?.() };
     const state = buildDashboardState(this.deps.store, input, cached ? this.cache : { generation: this.cache.generation });
     state.metrics = buildMetricsView(this.deps.store, { filter: this.metricFilter, pinned: this.pinned, targets: this.deps.targets?.() ?? [], nowMs: input.nowMs, windowSec: input.windowSec });
+    const upstream = this.deps.upstream?.();
+    if (upstream) state.upstream = upstream;
     this.lastBuildMs = performance.now() - t0;
     return state;
   }

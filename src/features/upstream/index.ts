@@ -116,6 +116,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
   const configureRemote = async () => {
     remote?.dispose();
     remote = undefined;
+    ctx.remoteSource.set(undefined);
     const s = readRemote(ctx);
     remoteLabel = s.label;
     if (s.url) {
@@ -130,6 +131,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
       try {
         remote = new RemotePrometheus(opts);
         remote.start();
+        ctx.remoteSource.set(remote);
       } catch (e) {
         showOnce(`remote-config:${(e as Error).message}`, `production figures are off: ${(e as Error).message}`, 'routelens.remotePrometheus.url');
       }
@@ -264,6 +266,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
     dispose: () => {
       remote?.dispose();
       remote = undefined;
+      ctx.remoteSource.set(undefined);
       const rt = ctx.runtime();
       rt?.attachRemote(undefined);
       rt?.setForward(undefined);

@@ -3,7 +3,7 @@
  * failed requests. The page is built once and updated in place on every state from the host.
  * Every string from telemetry goes into the DOM as text (textContent, attribute values).
  */
-import { isHostToDashboard, WINDOWS, type ErrorRow, type MapEdgeRow, type DashboardCommand, type DashboardState, type DashboardToHost, type TestRow, type TraceRow } from '../../features/dashboard/protocol';
+import { isHostToDashboard, WINDOWS, type UpstreamView, type ErrorRow, type MapEdgeRow, type DashboardCommand, type DashboardState, type DashboardToHost, type TestRow, type TraceRow } from '../../features/dashboard/protocol';
 import { el, onActivate, reconcile, setAttr, setText, toggleClass } from '../shared/dom';
 import { ago, fmtBytes, fmtMs, fmtPct, fmtRate } from '../shared/format';
 import { onThemeChange, readTheme } from '../shared/theme';
@@ -18,7 +18,7 @@ interface SavedUi extends TableUi {
 function isSavedUi(s: unknown): s is SavedUi {
   if (typeof s !== 'object' || s === null) return false;
   const o = s as Record<string, unknown>;
-  return SORT_KEYS.includes(o.sort as SortKey) && typeof o.desc === 'boolean' && typeof o.filter === 'string' && typeof o.scrollY === 'number';
+  return SORT_KEYS.includes(o.sort as SortKey) && typeof o.desc === 'boolean' && typeof o.filter === 'string' && typeof o.scrollY === 'number' && (o.source === undefined || o.source === 'local' || o.source === 'remote');
 }
 
 const vscode = vscodeApi<DashboardToHost, SavedUi>(isSavedUi);
@@ -82,6 +82,52 @@ function updateHeader(s: DashboardState): void {
   if (serviceSelect.value !== (s.service ?? '')) serviceSelect.value = s.service ?? '';
   servicesLine.hidden = s.services.length !== 1;
   setText(servicesLine, s.services.length === 1 ? `Service: ${s.services[0]}` : '');
+}
+
+// ---- beyond this machine: forwarding and the remote Prometheus --------------------------------------
+
+const forwardDot = el('span', { class: 'dot', 'aria-hidden': 'true' });
+const forwardText = el('span', { class: 'up-what' });
+const forwardMeta = el('div', { class: 'up-meta', 'data-testid': 'forward-state' });
+const forwardLine = el('li', { 'data-testid': 'forward-line' }, el('div', { class: 'up-title' }, forwardDot, forwardText), forwardMeta);
+const remoteDot = el('span', { class: 'dot', 'aria-hidden': 'true' });
+const remoteText = el('span', { class: 'up-what' });
+const remoteMeta = el('div', { class: 'up-meta', 'data-testid': 'remote-state' });
+const remoteLine = el('li', { 'data-testid': 'remote-line' }, el('div', { class: 'up-title' }, remoteDot, remoteText), remoteMeta);
+const upstreamSection = el('section', { class: 'upstream', 'aria-label': 'Beyond this machine', 'data-testid': 'upstream-section' }, el('ul', { class: 'list up-list' }, forwardLine, remoteLine));
+upstreamSection.hidden = true;
+
+const FORWARD_DOT: Record<NonNullable<UpstreamView['forward']>['state'], string> = { idle: 'busy', ok: 'ok', retrying: 'warn', failing: 'bad', off: 'bad', elsewhere: 'busy' };
+
+function rangeText(s: number): string {
+  return s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`;
+}
+
+function updateUpstream(s: DashboardState): void {
+  const u = s.upstream;
+  upstreamSection.hidden = !u;
+  const f = u?.forward;
+  forwardLine.hidden = !f;
+  if (f) {
+    forwardDot.className = `dot ${FORWARD_DOT[f.state]}`;
+    setText(forwardText, `Forwarding to ${f.endpoint} (${f.protocol})`);
+    const counts = `${f.sent} sent · ${f.queued} queued · ${f.dropped} dropped`;
+    const state = f.state === 'elsewhere' ? 'runs in the window that owns the collector' : f.state === 'off' ? 'off' : f.state === 'retrying' ? `retrying (${f.retries} ${f.retries === 1 ? 'retry' : 'retries'}) · ${counts}` : `${f.state} · ${counts}`;
+    setText(forwardMeta, f.lastError && f.state !== 'ok' ? `${state} · ${f.lastError}` : state);
+    toggleClass(forwardMeta, 'bad', f.state === 'failing' || f.state === 'off' || f.state === 'retrying');
+    setAttr(forwardLine, 'title', f.lastError ? `Last error: ${f.lastError}` : `Everything received is sent on to ${f.endpoint}`);
+  }
+  const r = u?.remote;
+  remoteLine.hidden = !r;
+  if (r) {
+    remoteDot.className = `dot ${r.state === 'ok' ? 'ok' : r.state === 'error' ? 'bad' : 'busy'}`;
+    setText(remoteText, `${r.label} figures from ${r.url}`);
+    const asOf = r.asOfMs ? ` · updated ${ago(r.asOfMs, s.nowMs)}` : '';
+    const routesText = `${r.routes} route${r.routes === 1 ? '' : 's'} · last ${rangeText(r.rangeS)}`;
+    setText(remoteMeta, r.state === 'error' ? `error: ${r.error ?? 'no answer'}${r.asOfMs ? ` · showing figures${asOf}` : ''}` : r.state === 'pending' ? 'asking Prometheus…' : `ok · ${routesText}${asOf}`);
+    toggleClass(remoteMeta, 'bad', r.state === 'error');
+    setAttr(remoteLine, 'title', `Route figures computed by the Prometheus at ${r.url} over the last ${rangeText(r.rangeS)}; switch the route table to “${r.label}” to see them.`);
+  }
 }
 
 // ---- empty state ---------------------------------------------------------------------------------
@@ -365,12 +411,13 @@ onThemeChange((t) => {
 const content = el('div', { class: 'content' }, tilesSection, chartsSection, routes.root, errorsSection, tracesSection, testsSection, mapSection, metricsSection);
 content.hidden = true;
 empty.hidden = true;
-document.getElementById('app')!.append(header, empty, content);
+document.getElementById('app')!.append(header, upstreamSection, empty, content);
 
 let restoredScroll = false;
 let lastSeq = -1;
 function update(s: DashboardState): void {
   updateHeader(s);
+  updateUpstream(s);
   setText(emptyEndpoint, s.collector.endpoint);
   const hasData = s.routes.length > 0 || s.errors.length > 0 || (s.tests?.length ?? 0) > 0 || s.charts.memory !== undefined || s.charts.cpu !== undefined || (s.metrics?.total ?? 0) > 0 || (s.metrics?.targets.length ?? 0) > 0;
   empty.hidden = hasData;
@@ -389,7 +436,7 @@ function update(s: DashboardState): void {
     lastSeq = s.seq;
     updateCharts(s);
     routes.root.hidden = s.routes.length === 0;
-    routes.update(s.routes, s.services.length > 1, s.windowSec);
+    routes.update(s.routes, s.services.length > 1, s.windowSec, s.upstream?.remote ? { label: s.upstream.remote.label, rangeS: s.upstream.remote.rangeS } : undefined);
     updateTraces(s);
     updateMap(s);
   }

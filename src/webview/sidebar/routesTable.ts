@@ -7,7 +7,7 @@
  * filter finds any route), and rows scrolled out of view are brought up to date when they come
  * back into view: an update costs what is on screen, not what the API has.
  */
-import type { RouteRow } from '../../features/dashboard/protocol';
+import { remoteRows, type RouteRow } from '../../features/dashboard/protocol';
 import { el, onActivate, setAttr, setText, svg, toggleClass } from '../shared/dom';
 import { fmtMsShort, fmtPct, fmtRate, windowLabel } from '../shared/format';
 
@@ -18,6 +18,18 @@ export interface TableUi {
   sort: SortKey;
   desc: boolean;
   filter: string;
+  /** Whose figures the table shows: this machine's, or the remote Prometheus's (absent: local). */
+  source?: 'local' | 'remote';
+}
+
+/** The remote source as the table names it (`prod`) and the range its figures cover. */
+export interface RemoteSourceInfo {
+  label: string;
+  rangeS: number;
+}
+
+function rangeLabel(s: number): string {
+  return s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`;
 }
 
 interface Row {
@@ -83,6 +95,10 @@ export class RoutesTable {
   private readonly count: HTMLElement;
   private readonly filterInput: HTMLInputElement;
   private readonly more: HTMLButtonElement;
+  /** The "Local | prod" switch, shown only while a remote source is configured. */
+  private readonly sourceSwitch: HTMLElement;
+  private readonly localButton: HTMLButtonElement;
+  private readonly remoteButton: HTMLButtonElement;
   private limit = PAGE_ROWS;
   /** The pointer or the focus is in the table: keep the rows where they are. */
   private held = false;
@@ -91,7 +107,7 @@ export class RoutesTable {
   private readonly byBody = new WeakMap<Element, Row>();
   private readonly visible = new WeakSet<Element>();
   private readonly observer: IntersectionObserver;
-  private last: { routes: RouteRow[]; multiService: boolean; windowSec: number } = { routes: [], multiService: false, windowSec: 60 };
+  private last: { routes: RouteRow[]; multiService: boolean; windowSec: number; remote?: RemoteSourceInfo } = { routes: [], multiService: false, windowSec: 60 };
 
   constructor(
     private readonly ui: TableUi,
@@ -133,7 +149,13 @@ export class RoutesTable {
     this.table.addEventListener('pointerleave', () => hold(this.table.contains(document.activeElement)));
     this.table.addEventListener('focusin', () => hold(true));
     this.table.addEventListener('focusout', (e) => hold(this.table.matches(':hover') || this.table.contains(e.relatedTarget as Node | null)));
-    this.root = el('section', { class: 'routes', 'aria-label': 'Routes' }, el('h3', {}, 'Routes ', this.count), this.caption, this.filterInput, this.table, this.more);
+    this.localButton = el('button', { type: 'button', class: 'src-btn', 'data-testid': 'source-local', title: 'Figures measured on this machine' }, 'Local');
+    this.remoteButton = el('button', { type: 'button', class: 'src-btn', 'data-testid': 'source-remote' });
+    this.localButton.addEventListener('click', () => this.setSource('local'));
+    this.remoteButton.addEventListener('click', () => this.setSource('remote'));
+    this.sourceSwitch = el('div', { class: 'source-switch', role: 'group', 'aria-label': 'Figures from', 'data-testid': 'routes-source' }, this.localButton, this.remoteButton);
+    this.sourceSwitch.hidden = true;
+    this.root = el('section', { class: 'routes', 'aria-label': 'Routes' }, el('div', { class: 'routes-head' }, el('h3', {}, 'Routes ', this.count), this.sourceSwitch), this.caption, this.filterInput, this.table, this.more);
     this.observer = new IntersectionObserver((entries) => {
       for (const e of entries) {
         if (e.isIntersecting) {
@@ -146,9 +168,22 @@ export class RoutesTable {
     this.paintHeads();
   }
 
-  update(routes: RouteRow[], multiService: boolean, windowSec: number): void {
-    this.last = { routes, multiService, windowSec };
+  update(routes: RouteRow[], multiService: boolean, windowSec: number, remote?: RemoteSourceInfo): void {
+    this.last = { routes, multiService, windowSec, remote };
     this.render();
+  }
+
+  /** The remote source is shown: chosen, and still configured. */
+  private get showingRemote(): boolean {
+    return this.ui.source === 'remote' && this.last.remote !== undefined;
+  }
+
+  private setSource(source: 'local' | 'remote'): void {
+    if ((this.ui.source ?? 'local') === source) return;
+    this.ui.source = source;
+    this.limit = PAGE_ROWS;
+    this.onUiChange();
+    this.render(true);
   }
 
   private sortBy(key: SortKey): void {
@@ -172,12 +207,29 @@ export class RoutesTable {
   }
 
   private render(reorder = !this.held): void {
-    const { routes, multiService, windowSec } = this.last;
+    const { multiService, windowSec, remote } = this.last;
+    const showingRemote = this.showingRemote;
+    const routes = showingRemote ? remoteRows(this.last.routes) : this.last.routes.filter((r) => !r.remoteOnly);
+    this.sourceSwitch.hidden = !remote;
+    if (remote) {
+      setText(this.remoteButton, remote.label);
+      setAttr(this.remoteButton, 'title', `Figures from the ${remote.label} Prometheus over the last ${rangeLabel(remote.rangeS)}`);
+      setAttr(this.localButton, 'aria-pressed', String(!showingRemote));
+      setAttr(this.remoteButton, 'aria-pressed', String(showingRemote));
+      toggleClass(this.localButton, 'on', !showingRemote);
+      toggleClass(this.remoteButton, 'on', showingRemote);
+    }
+    toggleClass(this.table, 'remote', showingRemote);
     const matching = sortRoutes(routes, this.ui.sort, this.ui.desc).filter((r) => matchesFilter(r, this.ui.filter));
     let shown = matching.slice(0, this.limit);
     if (!reorder) shown = keepOrder(shown, matching, this.rows.map((row) => routeKey(row.data)));
     setText(this.count, matching.length === routes.length ? `(${routes.length})` : `(${matching.length} of ${routes.length})`);
-    setText(this.caption, `Latency in ms over the last ${windowLabel(windowSec)}; the line shows requests in the last minute.`);
+    setText(
+      this.caption,
+      showingRemote && remote
+        ? `${remote.label}: latency in ms over the last ${rangeLabel(remote.rangeS)}, from Prometheus (interpolated in histogram buckets).`
+        : `Latency in ms over the last ${windowLabel(windowSec)}; the line shows requests in the last minute.`,
+    );
     const rest = matching.length - shown.length;
     this.more.hidden = rest <= 0;
     setText(this.more, `Show ${Math.min(rest, PAGE_ROWS)} more of ${rest} (or filter)`);
@@ -214,7 +266,9 @@ export class RoutesTable {
     body.append(el('tr', { class: 'name', role: 'row' }, name), el('tr', { class: 'figures', role: 'row' }, ...cells));
     const row: Row = { body, method, path, svc, paused, cells, line, bar, segs, data: r, applied: undefined, multiService: false };
     this.byBody.set(body, row);
-    onActivate(body, () => this.onOpen(row.data));
+    onActivate(body, () => {
+      if (!row.data.remoteOnly) this.onOpen(row.data);
+    });
     this.table.append(body);
     this.observer.observe(body);
     return row;
@@ -223,11 +277,12 @@ export class RoutesTable {
   /** Which route a row shows: written for every row, so the table's routes are right even out of view. */
   private identify(row: Row): void {
     const r = row.data;
-    setText(row.method, r.method);
+    setText(row.method, r.method || 'ANY');
     setAttr(row.method, 'class', `method m-${r.method.toLowerCase().replace(/[^a-z]/g, '')}`);
     setText(row.path, r.route);
     setAttr(row.body, 'data-route', r.route);
-    setText(row.svc, row.multiService ? r.service : '');
+    setText(row.svc, r.remoteOnly ? 'remote only' : row.multiService ? r.service : '');
+    toggleClass(row.body, 'remote-only', !!r.remoteOnly);
   }
 
   /** The figures, for rows in view (and each row once). */
@@ -256,8 +311,15 @@ export class RoutesTable {
     setText(row.paused, r.paused ? ` · ${r.paused} paused` : '');
     const pausedNote = r.paused ? ` ${r.paused} of them stopped at a breakpoint: counted, kept out of the percentiles.` : '';
     const source = r.fromBuckets ? ' Latency percentiles are interpolated inside histogram buckets (from metrics, no traces).' : '';
-    const title = `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote}${source} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
+    const remote = this.showingRemote ? this.last.remote : undefined;
+    const title = remote
+      ? `${r.method || 'ANY'} ${r.route}: ${r.remote ? `${remote.label} figures computed by Prometheus over the last ${rangeLabel(remote.rangeS)}, percentiles interpolated inside histogram buckets` : `no ${remote.label} figures`}${r.remoteOnly ? '; known only to the remote Prometheus (no local requests)' : ''}.`
+      : r.remoteOnly
+      ? `${r.method} ${r.route}: known only to the remote Prometheus (no local requests).`
+      : `${r.method} ${r.route} (${r.service}): ${r.count} requests in the window.${pausedNote}${source} Enter or click: ${r.hasCode ? 'open the handler and ' : ''}show its traces.`;
     setAttr(row.body, 'title', title);
+    if (remote && r.remote) setAttr(row.body, 'data-as-of-ms', String(r.remote.asOfMs));
+    else row.body.removeAttribute('data-as-of-ms');
     setAttr(row.body, 'aria-label', `${r.method} ${r.route}, ${fmtRate(r.rps)} requests per second, p95 ${fmtMsShort(r.p95Ms)} ms, ${fmtPct(r.errorRate)} errors`);
     if (!a || !sameNumbers(a.spark, r.spark)) setAttr(row.line, 'points', sparkPoints(r.spark));
     this.applyBar(row, r);
