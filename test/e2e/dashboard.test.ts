@@ -214,6 +214,9 @@ describe('e2e: the live dashboard and the trace panel', function () {
     for (const id of ['chart-requests', 'chart-latency', 'chart-errors', 'chart-memory', 'chart-cpu']) assert.ok((byId[id] ?? 0) > 500, `${id} has pixels drawn (${JSON.stringify(painted)})`);
 
     // Where the time went: a stacked bar under the route, and the service map's edge to the database.
+    // The table fills in a row's figures while it is in view: scroll to it (the Runs view below the
+    // dashboard leaves the table under the fold).
+    await sidebar.locator('tbody[data-route="/items/{item_id}"]').scrollIntoViewIfNeeded();
     const bar = sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=route-breakdown]');
     await bar.waitFor({ state: 'visible', timeout: 15_000 });
     assert.match((await bar.getAttribute('title')) ?? '', /^Time per request \([\d.]+ ms\): own code [\d.]+ ms, databases [\d.]+ ms\. Largest: /);
