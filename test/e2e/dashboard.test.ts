@@ -4,27 +4,11 @@
 // theme, and sends values full of HTML and script to check they show as text and never run.
 // Screenshots go to screenshots/ (git-ignored): dashboard-{dark,light}-{sidebar,trace}.png.
 import * as assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Browser, Frame, Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { freePort } from '../support/net';
-
-interface CodeServer {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown> }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page; consoleErrors: string[] }>;
-}
+import { assertNothingRan, type CodeServer, frameWith, type Helpers, hex, loadHelpers, type PickThemeOptions, pickTheme, screenshotIfFailed, screenshotsDir, sleep, XSS_IMG, XSS_SCRIPT } from './support';
 
 // The page-side globals used in page.evaluate callbacks (tests compile without the DOM library).
 interface PageCanvas {
@@ -44,25 +28,10 @@ declare const document: {
 };
 declare function getComputedStyle(e: unknown): { getPropertyValue(name: string): string };
 
-function findRepoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`scripts/vscode-test/codeServer.mjs not found above ${from}`);
-  }
-}
-
-async function loadHelpers(): Promise<Helpers> {
-  return (await import(pathToFileURL(join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-}
-
-
-const hex = (n: number) => randomBytes(n).toString('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Marks that an injected handler or script would set; the tests check nothing ever does. */
-const XSS_IMG = '<img src=x onerror="globalThis.__routelensXss=1">';
-const XSS_SCRIPT = '<script>globalThis.__routelensXss=2</script>';
 const HOSTILE_ROUTE = `/search/${XSS_IMG}`;
+
+/** The theme picker, reached from the editor's text (a key pressed in a webview does not always reach the workbench). */
+const THEME: PickThemeOptions = { focus: { selector: '.part.editor .monaco-editor .view-lines' }, accept: 'click' };
 
 type Json = Record<string, unknown>;
 
@@ -162,49 +131,6 @@ class TrafficClient {
   }
 }
 
-/** The frame (of any webview) whose document has `selector`. */
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const f of page.frames()) {
-      if (await f.locator(selector).count().catch(() => 0)) return f;
-    }
-    await sleep(200);
-  }
-  throw new Error(`no webview frame with ${selector}`);
-}
-
-/** Neither the page nor any webview frame ran injected code, and no telemetry became an element. */
-async function assertNothingRan(page: Page, what: string): Promise<void> {
-  for (const f of page.frames()) {
-    const r = await f.evaluate(() => ({ flag: (globalThis as { __routelensXss?: number }).__routelensXss, imgs: document.querySelectorAll('img').length, scripts: document.querySelectorAll('script:not([src])').length })).catch(() => undefined);
-    if (!r) continue;
-    assert.equal(r.flag, undefined, `${what}: injected code ran in ${f.url()}`);
-    if (f.url().includes('webview')) {
-      assert.equal(r.imgs, 0, `${what}: an <img> element was created in ${f.url()}`);
-    }
-  }
-}
-
-/** Picks a colour theme the way a user does: the theme picker (Ctrl+K Ctrl+T), then the theme's name. */
-async function pickTheme(page: Page, theme: string): Promise<void> {
-  // Focus the workbench itself: a key pressed in a webview does not always reach its keybindings.
-  await page.locator('.part.editor .monaco-editor .view-lines').first().click();
-  await page.keyboard.press('Control+K');
-  await page.keyboard.press('Control+T');
-  const input = page.locator('.quick-input-widget input:visible').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(theme);
-  // The picker lists "Dark Modern" next to look-alikes ("Dark Modern High Contrast"...): pick the exact one.
-  const rows = page.locator('.quick-input-list .monaco-list-row');
-  await rows.first().waitFor({ timeout: 10_000 });
-  const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const index = labels.findIndex((l) => l === theme || l.startsWith(`${theme},`));
-  assert.ok(index >= 0, `theme ${theme} among ${labels.join(' | ')}`);
-  await rows.nth(index).click();
-  await input.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-}
-
 describe('e2e: the live dashboard and the trace panel', function () {
   let helpers: Helpers;
   let server: CodeServer | undefined;
@@ -217,8 +143,7 @@ describe('e2e: the live dashboard and the trace panel', function () {
 
   before(async function () {
     helpers = await loadHelpers();
-    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    shots = screenshotsDir();
     // A port of its own, so the test never meets another window's collector on 4318.
     port = await freePort();
     settings = {
@@ -240,10 +165,7 @@ describe('e2e: the live dashboard and the trace panel', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) {
-      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-      await page.screenshot({ path: join(shots, `failed-dashboard-${name}.png`) }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page, 'dashboard-');
   });
 
   async function quietHover(): Promise<void> {
@@ -292,6 +214,9 @@ describe('e2e: the live dashboard and the trace panel', function () {
     for (const id of ['chart-requests', 'chart-latency', 'chart-errors', 'chart-memory', 'chart-cpu']) assert.ok((byId[id] ?? 0) > 500, `${id} has pixels drawn (${JSON.stringify(painted)})`);
 
     // Where the time went: a stacked bar under the route, and the service map's edge to the database.
+    // The table fills in a row's figures while it is in view: scroll to it (the Runs view below the
+    // dashboard leaves the table under the fold).
+    await sidebar.locator('tbody[data-route="/items/{item_id}"]').scrollIntoViewIfNeeded();
     const bar = sidebar.locator('tbody[data-route="/items/{item_id}"] [data-testid=route-breakdown]');
     await bar.waitFor({ state: 'visible', timeout: 15_000 });
     assert.match((await bar.getAttribute('title')) ?? '', /^Time per request \([\d.]+ ms\): own code [\d.]+ ms, databases [\d.]+ ms\. Largest: /);
@@ -395,7 +320,7 @@ describe('e2e: the live dashboard and the trace panel', function () {
   });
 
   it('follows a switch to a light theme, charts included', async function () {
-    await pickTheme(page, 'Light Modern');
+    await pickTheme(page, 'Light Modern', THEME);
     const sidebar = await frameWith(page, '[data-testid=routes-table]');
     await sidebar.waitForFunction(() => document.body.classList.contains('vscode-light'), undefined, { timeout: 20_000 });
     await sleep(1500);
@@ -415,7 +340,7 @@ describe('e2e: the live dashboard and the trace panel', function () {
     await quietHover();
     await page.locator('.part.sidebar').first().screenshot({ path: join(shots, 'dashboard-light-sidebar.png') });
     await page.screenshot({ path: join(shots, 'dashboard-light-trace.png') });
-    await pickTheme(page, 'Dark Modern');
+    await pickTheme(page, 'Dark Modern', THEME);
   });
 
   it('renders HTML and script in telemetry as text, and runs none of it', async function () {

@@ -4,40 +4,16 @@
 // paused, and the trace panel shows the stop as a band. Screenshots (screenshots/):
 // debugger-{before,paused,after}-sidebar.png, debugger-after.png, debugger-trace.png.
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Browser, Frame, Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { killAppProcesses } from '../support/processes';
 import { freePort, until as pollUntil } from '../support/net';
-
-interface CodeServer {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  FIXTURE_DEBUGPY_EXTENSION: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown>; seedExtensions?: string[] }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page; consoleErrors: string[] }>;
-}
+import { type CodeServer, frameWith, type Helpers, loadHelpers, runCommand, screenshotsDir, sleep } from './support';
 
 const HOLD_MS = 30_000;
-
-function findRepoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`scripts/vscode-test/codeServer.mjs not found above ${from}`);
-  }
-}
-
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function get(port: number, path: string, timeoutMs = 5000): Promise<{ status: number; ms: number }> {
   const t0 = Date.now();
@@ -56,27 +32,6 @@ function until<T>(f: () => Promise<T | undefined | false> | T | undefined | fals
   return pollUntil(f, what, ms, 250);
 }
 
-/** Runs a command by its title through the command palette. */
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
-
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  return until(
-    async () => {
-      for (const f of page.frames()) if (await f.locator(selector).count().catch(() => 0)) return f;
-      return undefined;
-    },
-    `a frame with ${selector}`,
-    timeoutMs,
-  );
-}
-
 describe('F5 with a breakpoint in the real VS Code', function () {
   this.timeout(HOLD_MS + 240_000);
   let helpers: Helpers;
@@ -88,9 +43,8 @@ describe('F5 with a breakpoint in the real VS Code', function () {
   let appPort: number;
 
   before(async function () {
-    helpers = (await import(pathToFileURL(join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    helpers = await loadHelpers();
+    shots = screenshotsDir();
     appPort = await freePort();
     // A copy of the fixture workspace with VS Code's "Python Debugger: FastAPI" template as is
     // (reload included), on a port of the test's own.
@@ -143,6 +97,9 @@ describe('F5 with a breakpoint in the real VS Code', function () {
     for (let i = 0; i < 30; i++) assert.equal((await get(appPort, '/items/1')).status, 200);
     const row = sidebar.locator('tbody[data-route="/items/{item_id}"]');
     await row.waitFor({ timeout: 30_000 });
+    // The table fills in a row's figures while it is in view: scroll to it (the Runs view below the
+    // dashboard leaves the table under the fold), so what is read below is live.
+    await row.scrollIntoViewIfNeeded();
     const p95Before = await until(async () => {
       const cells = await row.locator('tr.figures td').allInnerTexts();
       return /^\d/.test(cells[3] ?? '') && cells[3];

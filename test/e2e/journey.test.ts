@@ -5,24 +5,11 @@
 // request's waterfall crosses at least three services, with its queries.
 // Screenshot: screenshots/journey-light-trace.png.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Browser, Frame, Page } from 'playwright-core';
-
-interface CodeServer {
-  url: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-interface Helpers {
-  REPO_ROOT: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown> }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page; consoleErrors: string[] }>;
-}
+import type { Browser, Page } from 'playwright-core';
+import { freePort } from '../support/net';
+import { type CodeServer, frameWith, loadHelpers, pickTheme, REPO_ROOT, screenshotsDir, sleep } from './support';
 
 interface Journey {
   gateway: string;
@@ -34,59 +21,6 @@ interface Journey {
 
 declare const document: { body: { classList: { contains(c: string): boolean } }; querySelector(s: string): { classList: { contains(c: string): boolean } } | null };
 
-function findRepoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'scripts', 'journey.mjs'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`scripts/journey.mjs not found above ${from}`);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const f of page.frames()) {
-      if (await f.locator(selector).count().catch(() => 0)) return f;
-    }
-    await sleep(200);
-  }
-  throw new Error(`no webview frame with ${selector}`);
-}
-
-/** Picks a colour theme the way a user does: the theme picker (Ctrl+K Ctrl+T), then the theme's name. */
-async function pickTheme(page: Page, theme: string): Promise<void> {
-  // Focus the workbench itself (the empty editor area): a key pressed in a webview does not reach its keybindings.
-  await page.locator('.part.editor').first().click({ force: true, position: { x: 200, y: 300 } });
-  await page.keyboard.press('Control+K');
-  await page.keyboard.press('Control+T');
-  const input = page.locator('.quick-input-widget input:visible').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(theme);
-  const rows = page.locator('.quick-input-list .monaco-list-row');
-  await rows.first().waitFor({ timeout: 10_000 });
-  const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const index = labels.findIndex((l) => l === theme || l.startsWith(`${theme},`));
-  assert.ok(index >= 0, `theme ${theme} among ${labels.join(' | ')}`);
-  // Accepted with the keyboard: a theme only hovered or highlighted is a preview, undone when the
-  // picker closes some other way.
-  for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
-  await page.keyboard.press('Enter');
-  await input.waitFor({ state: 'hidden', timeout: 10_000 });
-}
-
 describe('e2e: a journey across services in a light theme', function () {
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
@@ -95,15 +29,13 @@ describe('e2e: a journey across services in a light theme', function () {
   let shots: string;
 
   before(async function () {
-    const root = findRepoRoot(__dirname);
-    const helpers = (await import(pathToFileURL(join(root, 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-    const { startJourney } = (await import(pathToFileURL(join(root, 'scripts', 'journey.mjs')).href)) as { startJourney(o: { collector: string; log: (m: string) => void }): Promise<Journey> };
-    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(root, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    const helpers = await loadHelpers();
+    const { startJourney } = (await import(pathToFileURL(join(REPO_ROOT, 'scripts', 'journey.mjs')).href)) as { startJourney(o: { collector: string; log: (m: string) => void }): Promise<Journey> };
+    shots = screenshotsDir();
     const port = await freePort();
     server = await helpers.startCodeServer({
-      folder: join(root, 'examples', 'journey'),
-      extensionDevelopmentPath: process.env.ROUTELENS_E2E_EXTENSION_PATH || root,
+      folder: join(REPO_ROOT, 'examples', 'journey'),
+      extensionDevelopmentPath: process.env.ROUTELENS_E2E_EXTENSION_PATH || REPO_ROOT,
       userSettings: { 'workbench.colorTheme': 'Default Dark Modern', 'routelens.collector.port': port, 'routelens.collector.grpcPort': 0, 'editor.minimap.enabled': false },
     });
     browser = await helpers.launchBrowser();
@@ -113,7 +45,8 @@ describe('e2e: a journey across services in a light theme', function () {
     await entry.click();
     const sidebar = await frameWith(page, '[data-testid=collector-state]');
     await sidebar.locator('[data-testid=collector-state]', { hasText: 'Listening' }).waitFor({ timeout: 30_000 });
-    await pickTheme(page, 'Light Modern');
+    // Focus the workbench itself (the empty editor area): a key pressed in a webview does not reach its keybindings.
+    await pickTheme(page, 'Light Modern', { focus: { selector: '.part.editor', position: { x: 200, y: 300 }, force: true }, mustClose: true });
     // The workbench itself in the light theme (its root element carries `vs`, a dark theme `vs-dark`).
     await page.waitForFunction(() => {
       const wb = document.querySelector('.monaco-workbench');

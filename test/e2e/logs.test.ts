@@ -4,55 +4,20 @@
 // it and its trace; hostile strings stay text. Screenshots (screenshots/logs-*.png) in a dark and
 // a light theme.
 import * as assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
+import { freePort } from '../support/net';
+import { assertNothingRan, type CodeServer, frameWith, type Helpers, hex, loadHelpers, pickTheme, runCommand, screenshotIfFailed, screenshotsDir, sleep, XSS_IMG, XSS_SCRIPT } from './support';
 
-interface CodeServer {
-  collectorPort: number;
-  stop(): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown> }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page }>;
-}
-
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const hex = (n: number) => randomBytes(n).toString('hex');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Json = Record<string, unknown>;
 /** What the page-side callbacks below use of the DOM (this file compiles without the DOM library). */
-declare const document: { querySelectorAll(selector: string): { length: number }; body: { classList: { contains(name: string): boolean } } };
-
-const XSS_IMG = '<img src=x onerror="globalThis.__routelensXss=1">';
-const XSS_SCRIPT = '<script>globalThis.__routelensXss=2</script>';
+declare const document: { body: { classList: { contains(name: string): boolean } } };
 
 /** A native-protocol client (what the Python agent speaks), kept open. */
 class Agent {
@@ -141,54 +106,11 @@ function postRawOtlp(port: number, body: Buffer): Promise<number> {
   });
 }
 
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const f of page.frames()) if (await f.locator(selector).count().catch(() => 0)) return f;
-    await sleep(200);
-  }
-  throw new Error(`no webview frame with ${selector}`);
-}
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
-
-async function pickTheme(page: Page, theme: string): Promise<void> {
-  await page.keyboard.press('Control+K');
-  await page.keyboard.press('Control+T');
-  const input = page.locator('.quick-input-widget input:visible').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(theme);
-  const rows = page.locator('.quick-input-list .monaco-list-row');
-  await rows.first().waitFor({ timeout: 10_000 });
-  const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const index = labels.findIndex((l) => l === theme || l.startsWith(`${theme},`));
-  assert.ok(index >= 0, `theme ${theme} among ${labels.join(' | ')}`);
-  for (let i = 0; i < index; i++) await page.keyboard.press('ArrowDown');
-  await page.keyboard.press('Enter');
-  await input.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-}
-
 /** The log view alone in the editor area (closing it keeps its filters: the command reopens it). */
 async function onlyLogView(page: Page): Promise<void> {
   await runCommand(page, 'View: Close All Editors');
   await sleep(500);
   await runCommand(page, 'Routelens: Open Log View');
-}
-
-async function assertNothingRan(page: Page, what: string): Promise<void> {
-  for (const f of page.frames()) {
-    const r = await f.evaluate(() => ({ flag: (globalThis as { __routelensXss?: number }).__routelensXss, imgs: document.querySelectorAll('img').length })).catch(() => undefined);
-    if (!r) continue;
-    assert.equal(r.flag, undefined, `${what}: injected code ran in ${f.url()}`);
-    if (f.url().includes('webview')) assert.equal(r.imgs, 0, `${what}: an <img> element was created in ${f.url()}`);
-  }
 }
 
 describe('e2e: the log view', function () {
@@ -205,9 +127,8 @@ describe('e2e: the log view', function () {
   const payTrace = hex(16);
 
   before(async function () {
-    helpers = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    helpers = await loadHelpers();
+    shots = screenshotsDir();
     port = await freePort();
     appPy = join(helpers.FIXTURE_WORKSPACE, 'app.py');
     server = await helpers.startCodeServer({
@@ -234,10 +155,7 @@ describe('e2e: the log view', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) {
-      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-      await page.screenshot({ path: join(shots, `failed-logs-${name}.png`) }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page, 'logs-');
   });
 
   async function view(): Promise<Frame> {

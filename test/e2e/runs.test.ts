@@ -5,41 +5,20 @@
 // reload and a restart of VS Code; a runs database truncated in the middle, found at startup,
 // gives a clear message and a fresh database while the extension works on.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Browser, Frame, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
+import { httpStatus } from '../support/net';
+import { type CodeServer, frameWith, type Helpers, hex, loadHelpers, openFile, pickTheme, screenshotsDir, sleep } from './support';
 
-interface CodeServer {
-  collectorPort: number;
-  userDataDir: string;
-  baseDir: string;
-  port: number;
-  stop(opts?: { keepData?: boolean }): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown>; baseDir?: string; port?: number }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page }>;
-}
-
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('').replace(/^0/, '1');
 const gauss = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
 const SERVICE = 'fixture-shop';
 
 function span(file: string, route: string, line: number, fn: string, endMs: number, ms: number, status = 200, exception?: unknown): Record<string, unknown> {
   return {
-    traceId: hex(32),
-    spanId: hex(16),
+    traceId: hex(16),
+    spanId: hex(8),
     name: `GET ${route}`,
     kind: 'server',
     startMs: endMs - ms,
@@ -81,10 +60,6 @@ async function sendRun(port: number, appPy: string, instance: string, startedMs:
 
 let lastPage: Page | undefined;
 
-function health(port: number): Promise<number> {
-  return new Promise((r) => http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => (res.resume(), r(res.statusCode ?? 0))).on('error', () => r(0)));
-}
-
 function findFile(dir: string, name: string): string | undefined {
   if (!existsSync(dir)) return undefined;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -95,32 +70,6 @@ function findFile(dir: string, name: string): string | undefined {
     } else if (e.name === name) return p;
   }
   return undefined;
-}
-
-async function openFile(page: Page, name: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.locator('.part.editor').first().click({ position: { x: 300, y: 300 } }).catch(() => undefined);
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input');
-    if (await input.isVisible().catch(() => false)) {
-      await input.fill(name);
-      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
-      await row.waitFor({ timeout: 10_000 });
-      await row.click();
-      break;
-    }
-    await page.waitForTimeout(500);
-  }
-  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
-}
-
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const f of page.frames()) if (await f.locator(selector).count().catch(() => 0)) return f;
-    await sleep(200);
-  }
-  throw new Error(`no webview frame with ${selector}`);
 }
 
 async function openSidebar(page: Page): Promise<void> {
@@ -165,9 +114,8 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
   });
 
   it('the lens, hover and route table show the regression; runs survive a reload and a restart; a truncated database starts afresh', async () => {
-    h = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-    shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(h.REPO_ROOT, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    h = await loadHelpers();
+    shots = screenshotsDir();
     const settings = { 'editor.minimap.enabled': false, 'workbench.colorTheme': 'Default Dark Modern' };
     server = await h.startCodeServer({ folder: h.FIXTURE_WORKSPACE, extensionDevelopmentPath: h.REPO_ROOT, userSettings: settings });
     browser = await h.launchBrowser();
@@ -178,7 +126,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
 
     // Two runs: the first process started 40 s ago, the second (a reload after a change) 12 s ago.
     const now = Date.now();
-    for (let i = 0; i < 120 && (await health(server.collectorPort)) !== 200; i++) await sleep(500);
+    for (let i = 0; i < 120 && (await httpStatus(server.collectorPort, '/healthz')) !== 200; i++) await sleep(500);
     await sendRun(server.collectorPort, appPy, 'vm-1', now - 40_000, now - 14_000, false);
     await sendRun(server.collectorPort, appPy, 'vm-2', now - 12_000, now, true);
 
@@ -240,14 +188,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     await page.locator('.part.sidebar').screenshot({ path: join(shots, 'runs-sidebar-dark.png') });
 
     // Light.
-    await page.locator('.part.editor').first().click({ position: { x: 600, y: 300 } });
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+T');
-    const themeInput = page.locator('.quick-input-widget input');
-    await themeInput.waitFor({ timeout: 10_000 });
-    await themeInput.fill('Light Modern');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Light Modern' }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await pickTheme(page, 'Light Modern', { focus: { selector: '.part.editor', position: { x: 600, y: 300 } } });
     await page.locator('.monaco-workbench.vs').first().waitFor({ timeout: 20_000 });
     await page.mouse.move(1400, 12);
     await sleep(1500);
@@ -306,7 +247,7 @@ describe('e2e: runs compared, remembered across reloads and restarts', function 
     const message = page.locator('.notification-list-item', { hasText: damaged }).first();
     await message.waitFor({ timeout: 15_000 });
     assert.match(await message.innerText(), /Started a fresh one/);
-    assert.equal(await health(server.collectorPort), 200, 'the extension started its collector all the same');
+    assert.equal(await httpStatus(server.collectorPort, '/healthz'), 200, 'the extension started its collector all the same');
     assert.ok(readdirSync(dirname(target)).some((n) => n.startsWith('runs.sqlite.damaged-')), 'the damaged file is kept aside');
     await page.screenshot({ path: join(shots, 'runs-damaged-database.png') });
     // And the fresh database works: a new run arrives and is listed.

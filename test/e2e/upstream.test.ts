@@ -3,60 +3,12 @@
 // set, local requests sent to the collector: the lens shows `prod p95 …` after the local figures,
 // and the status bar item's tooltip says where the figures come from.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startPrometheus, type PrometheusServer } from '../support/prometheusServer';
-import { WebSocket } from 'ws';
-
-interface CodeServer {
-  /** The Routelens collector's port in that VS Code (a free one the helper picked). */
-  collectorPort: number;
-  stop(): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown> }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page }>;
-}
-
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-}
-
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('').replace(/^0/, '1');
-
-function span(file: string, method: string, route: string, line: number, fn: string, ms: number, status = 200, exception?: unknown): Record<string, unknown> {
-  const start = Date.now() - ms;
-  return {
-    traceId: hex(32),
-    spanId: hex(16),
-    name: `${method} ${route}`,
-    kind: 'server',
-    startMs: start,
-    endMs: start + ms,
-    status: status >= 500 ? 'error' : 'unset',
-    attributes: { 'http.request.method': method, 'http.route': route, 'http.response.status_code': status, 'code.file.path': file, 'code.line.number': line, 'code.function.name': fn },
-    ...(exception ? { exception } : {}),
-  };
-}
-
-async function send(port: number, spans: unknown[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
-    ws.on('open', () => {
-      ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'fixture-shop' } }));
-      ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
-    });
-    ws.on('message', (d) => JSON.parse(d.toString()).type === 'ack' && (ws.close(), resolve()));
-    ws.on('error', reject);
-  });
-}
+import { type CodeServer, handlerSpan, loadHelpers, openFile, screenshotsDir, sendSpans } from './support';
 
 describe('e2e: production figures beside the local ones', function () {
   this.timeout(180_000);
@@ -75,9 +27,8 @@ describe('e2e: production figures beside the local ones', function () {
   });
 
   it('shows prod p95 on the lens and the remote source in the status bar tooltip', async () => {
-    const h = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
-    const shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(h.REPO_ROOT, 'screenshots');
-    mkdirSync(shots, { recursive: true });
+    const h = await loadHelpers();
+    const shots = screenshotsDir();
     exporter = spawn('/usr/bin/python3', [join(h.REPO_ROOT, 'test', 'fixtures', 'prometheus', 'py_exporter.py')], { stdio: ['ignore', 'pipe', 'ignore'] });
     const port = await new Promise<number>((resolve) => exporter!.stdout!.once('data', (d) => resolve(Number(String(d).trim().split('\n')[0]))));
     prom = await startPrometheus({ targets: [`127.0.0.1:${port}`], scrapeIntervalS: 1 });
@@ -96,23 +47,10 @@ describe('e2e: production figures beside the local ones', function () {
     browser = await h.launchBrowser();
     const { page } = await h.openWorkbench(browser, server, { viewport: { width: 1400, height: 860 } });
     const appPy = join(h.FIXTURE_WORKSPACE, 'app.py');
-    for (let i = 0; i < 60; i++) {
-      await page.locator('.part.editor').first().click({ position: { x: 300, y: 300 } }).catch(() => undefined);
-      await page.keyboard.press('Control+P');
-      const input = page.locator('.quick-input-widget input');
-      if (await input.isVisible().catch(() => false)) {
-        await input.fill('app.py');
-        const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'app.py' }).first();
-        await row.waitFor({ timeout: 10_000 });
-        await row.click();
-        break;
-      }
-      await page.waitForTimeout(500);
-    }
-    await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
+    await openFile(page, 'app.py');
     for (let i = 0; i < 120; i++) {
       try {
-        await send(server!.collectorPort, [12, 18, 25, 31, 44, 60].map((ms) => span(appPy, 'GET', '/items/{item_id}', 23, 'get_item', ms)));
+        await sendSpans(server!.collectorPort, [12, 18, 25, 31, 44, 60].map((ms) => handlerSpan(appPy, 'GET', '/items/{item_id}', 23, 'get_item', ms)));
         break;
       } catch {
         await page.waitForTimeout(500);

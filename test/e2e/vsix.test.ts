@@ -2,39 +2,13 @@
 // --install-extension, and the installed copy (not the development folder) activates and receives.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { WebSocket } from 'ws';
-
-interface CodeServer {
-  /** The Routelens collector's port in that VS Code (a free one the helper picked). */
-  collectorPort: number;
-  stop(): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionsDir?: string }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer): Promise<{ page: Page }>;
-  installVsix(vsix: string, extensionsDir: string): Promise<string>;
-}
-
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'scripts', 'vscode-test'))) return dir;
-}
-
-function health(port: number): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(`http://127.0.0.1:${port}/healthz`, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
+import { httpStatus } from '../support/net';
+import { type CodeServer, type Helpers, loadHelpers } from './support';
 
 function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n), `${prefix}${n}/`) : [`${prefix}${n}`]));
@@ -48,7 +22,7 @@ describe('e2e: the packaged VSIX', function () {
   let extensionsDir: string;
 
   before(async () => {
-    helpers = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
+    helpers = await loadHelpers();
     extensionsDir = mkdtempSync(join(tmpdir(), 'routelens-vsix-ext-'));
   });
 
@@ -80,12 +54,12 @@ describe('e2e: the packaged VSIX', function () {
 
     server = await helpers.startCodeServer({ folder: helpers.FIXTURE_WORKSPACE, extensionsDir });
     const port = server.collectorPort;
-    assert.equal(await health(port), 0, `port ${port} must be free before the installed extension starts`);
+    assert.equal(await httpStatus(port, '/healthz'), 0, `port ${port} must be free before the installed extension starts`);
     browser = await helpers.launchBrowser();
     const t0 = Date.now();
     const { page } = await helpers.openWorkbench(browser, server);
-    for (let i = 0; i < 120 && (await health(port)) !== 200; i++) await page.waitForTimeout(250);
-    assert.equal(await health(port), 200, 'the installed extension started its collector');
+    for (let i = 0; i < 120 && (await httpStatus(port, '/healthz')) !== 200; i++) await page.waitForTimeout(250);
+    assert.equal(await httpStatus(port, '/healthz'), 200, 'the installed extension started its collector');
     console.log(`      collector up ${Date.now() - t0} ms after the page opened`);
 
     const acked = await new Promise<boolean>((resolve, reject) => {

@@ -1,49 +1,9 @@
 // End to end: a real VS Code (code-server) with the extension loaded, driven by Chromium.
 // Run with `npm run test:e2e` (after `npm run build`).
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Browser, BrowserContext, FrameLocator, Page } from 'playwright-core';
-
-interface CodeServer {
-  url: string;
-  port: number;
-  baseDir: string;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** What this test uses of scripts/vscode-test/codeServer.mjs. */
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: {
-    folder?: string;
-    extensionDevelopmentPath?: string;
-    extensionsDir?: string;
-    userSettings?: Record<string, unknown>;
-    env?: Record<string, string>;
-  }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(
-    browser: Browser,
-    server: CodeServer,
-    opts?: { folder?: string; viewport?: { width: number; height: number } },
-  ): Promise<{ context: BrowserContext; page: Page; consoleErrors: string[] }>;
-}
-
-function findRepoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`scripts/vscode-test/codeServer.mjs not found above ${from}`);
-  }
-}
-
-async function loadHelpers(): Promise<Helpers> {
-  const file = join(findRepoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs');
-  return (await import(pathToFileURL(file).href)) as Helpers;
-}
+import { join } from 'node:path';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { type CodeServer, frameWith, type Helpers, loadHelpers, runCommand, screenshotIfFailed, screenshotsDir } from './support';
 
 /** The sidebar's webview: VS Code nests the extension's document in an inner frame. */
 function sidebarWebview(page: Page): FrameLocator {
@@ -60,8 +20,7 @@ describe('e2e: the Routelens sidebar in a real workbench', function () {
   before(async function () {
     helpers = await loadHelpers();
     const extensionPath = process.env.ROUTELENS_E2E_EXTENSION_PATH || helpers.REPO_ROOT;
-    screenshots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(helpers.REPO_ROOT, 'screenshots');
-    mkdirSync(screenshots, { recursive: true });
+    screenshots = screenshotsDir();
     server = await helpers.startCodeServer({
       folder: helpers.FIXTURE_WORKSPACE,
       extensionDevelopmentPath: extensionPath,
@@ -76,11 +35,7 @@ describe('e2e: the Routelens sidebar in a real workbench', function () {
   });
 
   afterEach(async function () {
-    // On failure, a picture of the whole window says more than a stack trace.
-    if (this.currentTest?.state === 'failed' && page) {
-      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-      await page.screenshot({ path: join(screenshots, `failed-${name}.png`) }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page);
   });
 
   it('opens the sidebar from the activity bar and renders its webview', async function () {
@@ -109,12 +64,7 @@ describe('e2e: the Routelens sidebar in a real workbench', function () {
   });
 
   it("opens the Get Started walkthrough, and its first step's link shows the dashboard", async function () {
-    await page.keyboard.press('Control+Shift+P');
-    const input = page.locator('.quick-input-widget input').first();
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill('>Welcome: Open Walkthrough');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Open Walkthrough' }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    await runCommand(page, 'Welcome: Open Walkthrough');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Get started with Routelens' }).first().click({ timeout: 15_000 });
 
     const welcome = page.locator('.gettingStartedContainer');
@@ -132,13 +82,7 @@ describe('e2e: the Routelens sidebar in a real workbench', function () {
     await welcome.locator('a, .monaco-button', { hasText: 'Show the Dashboard' }).first().click();
     await page.locator('.part.sidebar .title-label', { hasText: 'Routelens' }).first().waitFor({ timeout: 30_000 });
     // The dashboard's webview renders (a frame of its own, beside the walkthrough's page).
-    const deadline = Date.now() + 30_000;
-    let found = false;
-    while (!found && Date.now() < deadline) {
-      for (const f of page.frames()) if (await f.locator('[data-testid=collector-state]').count().catch(() => 0)) found = true;
-      if (!found) await page.waitForTimeout(250);
-    }
-    assert.ok(found, 'the dashboard webview rendered');
+    await frameWith(page, '[data-testid=collector-state]');
     await page.screenshot({ path: join(screenshots, 'walkthrough-dashboard.png') });
   });
 });
