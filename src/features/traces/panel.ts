@@ -296,8 +296,8 @@ export class TraceWaterfallPanel implements vscode.WebviewPanelSerializer, vscod
 }
 
 export interface CompareResult {
-  baseline: { runId: string; traceId: string | null; title: string };
-  run: { runId: string; traceId: string | null; title: string };
+  baseline: { runId: string; traceId: string | null; title: string; spans: number };
+  run: { runId: string; traceId: string | null; title: string; spans: number };
 }
 
 /** The command's argument: a route, the lens's route keys (with an optional run), or a run of the Runs view. */
@@ -343,7 +343,7 @@ async function compareRouteWithLastRun(deps: TracePanelDeps, panels: readonly [T
   const left = Math.min(8, active + 1) as vscode.ViewColumn;
   panels[0].showFixed(sides.baseline, left);
   panels[1].showFixed(sides.run, (left + 1) as vscode.ViewColumn);
-  const info = (s: CompareSide) => ({ runId: s.runId, traceId: s.traceId, title: s.title });
+  const info = (s: CompareSide) => ({ runId: s.runId, traceId: s.traceId, title: s.title, spans: s.traceId ? spansOf(s.traceId).length : 0 });
   return { baseline: info(sides.baseline), run: info(sides.run) };
 }
 
@@ -364,6 +364,8 @@ async function pickComparedRoute(tracker: TelemetryStore['runs'], given?: { serv
     return undefined;
   }
   items.sort((a, b) => Number(b.flagged) - Number(a.flagged));
+  // A run of one route (or one with a baseline) needs no question.
+  if (items.length === 1) return { route: items[0].route, ...(items[0].runId ? { runId: items[0].runId } : {}) };
   const pick = await vscode.window.showQuickPick(items, { title: 'Routelens: Compare Route with Last Run', placeHolder: 'A route: its slowest trace in each run, side by side' });
   return pick ? { route: pick.route, ...(pick.runId ? { runId: pick.runId } : {}) } : undefined;
 }
