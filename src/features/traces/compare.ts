@@ -56,7 +56,7 @@ export function compareSides(tracker: RunTracker, route: RouteRef, spansOf: (tra
     const samples = rr?.slowest.slice(0, SAMPLE_TRACES_PER_ROUTE) ?? [];
     const rows: TraceListRow[] = samples.map((s) => ({ traceId: s.traceId, startMs: s.endMs - s.durationMs, receivedMs: s.endMs, durationMs: s.durationMs, error: s.error, ...(s.statusCode ? { statusCode: s.statusCode } : {}) }));
     const traceId = samples.find((s) => spansOf(s.traceId).length > 0)?.traceId ?? null;
-    const name = which === 'run' ? (r.ended ? 'Run' : 'This run') : c.baselineKind === 'pinned' ? 'Baseline' : 'Last run';
+    const name = which === 'run' ? 'This run' : c.baselineKind === 'pinned' ? 'Baseline' : 'Last run';
     return {
       which,
       runId: r.id,

@@ -19,6 +19,7 @@ import {
   type TraceToHost,
 } from './protocol';
 import { buildTraceView, MAX_TRACE_LOGS, routeOfTrace, traceListRows } from './model';
+import { isFlagged } from '../../core/runs/compare';
 import { compareSides, targetRoute, type CompareSide, type CompareTarget } from './compare';
 
 export const TRACE_VIEW_TYPE = 'routelens.trace';
@@ -355,7 +356,7 @@ async function pickComparedRoute(tracker: TelemetryStore['runs'], given?: { serv
     const c = tracker.comparison(service, given?.runId);
     if (!c?.baseline) continue;
     for (const r of c.routes) {
-      const flagged = Object.keys(r.change).some((k) => k !== 'rate');
+      const flagged = isFlagged(r.change);
       items.push({ label: `${r.method} ${r.route}`, description: `${service}${flagged ? ' · changed' : ''}`, detail: `${r.count} requests${r.p95Ms !== null ? ` · p95 ${r.p95Ms.toFixed(1)} ms` : ''}${r.baseline && r.baseline.p95Ms !== null ? ` (was ${r.baseline.p95Ms.toFixed(1)} ms)` : ''}`, route: { service, method: r.method, route: r.route }, flagged, ...(given ? { runId: given.runId } : {}) });
     }
   }
