@@ -268,6 +268,8 @@ export class RunTracker {
           touched = true;
         }
         for (const id of wanted) {
+          // A run at its bound takes no more (and encodes none only to throw it away).
+          if (!route.traces.has(id) && run.traceBytes >= MAX_SAMPLE_BYTES_PER_RUN * 0.98) continue;
           const spans = lookup(id);
           if (spans.length === 0) continue;
           const had = route.traces.get(id);
