@@ -3,7 +3,6 @@
  * run, picked from the runs (src/core/runs) and shown in two trace panels side by side. The
  * choice of traces and the titles are plain functions (no vscode), tested in plain Node.
  */
-import { comparedRoute } from '../../core/runs/annotate';
 import type { RunComparison } from '../../core/runs/compare';
 import type { Run } from '../../core/runs/run';
 import { SAMPLE_TRACES_PER_ROUTE } from '../../core/runs/sampleTraces';
@@ -70,9 +69,19 @@ export function compareSides(tracker: RunTracker, route: RouteRef, spansOf: (tra
   return { comparison: c, baseline: side('baseline', base), run: side('run', run) };
 }
 
-/** The route to compare: the given one, or of the lens's keys the one the comparison has (most requests). */
+/**
+ * The route to compare: the given one, or of the lens's keys the one with the most requests in
+ * its service's latest run that has a baseline (read from the runs themselves, not from the
+ * comparison, which may be up to a second old while requests stream in).
+ */
 export function targetRoute(tracker: RunTracker, target: CompareTarget): RouteRef | undefined {
   if ('route' in target) return target.route;
-  const hit = comparedRoute(tracker, target.routes.filter((k) => k.route));
-  return hit ? { service: hit.key.service, method: hit.key.method, route: hit.key.route } : undefined;
+  let best: { ref: RouteRef; count: number } | undefined;
+  for (const k of target.routes) {
+    const run = tracker.latest(k.service);
+    if (!run || !tracker.baselineOf(run)) continue;
+    const count = run.routes.get(`${k.method} ${k.route}`)?.count ?? 0;
+    if (count > 0 && (!best || count > best.count)) best = { ref: { service: k.service, method: k.method, route: k.route }, count };
+  }
+  return best?.ref;
 }

@@ -354,8 +354,12 @@ async function pickComparedRoute(tracker: TelemetryStore['runs'], given?: { serv
   const items: (vscode.QuickPickItem & { route: RouteRef; flagged: boolean; runId?: string })[] = [];
   for (const service of services) {
     const c = tracker.comparison(service, given?.runId);
-    if (!c?.baseline) continue;
-    for (const r of c.routes) {
+    const run = c ? tracker.find(c.run.id) : undefined;
+    if (!c?.baseline || !run) continue;
+    // The run's own routes (the comparison may be a second old while requests stream in).
+    const compared = new Map(c.routes.map((r) => [`${r.method} ${r.route}`, r]));
+    for (const rr of run.routes.values()) {
+      const r = compared.get(`${rr.method} ${rr.route}`) ?? { method: rr.method, route: rr.route, count: rr.count, p95Ms: null, baseline: null, change: {} };
       const flagged = isFlagged(r.change);
       items.push({ label: `${r.method} ${r.route}`, description: `${service}${flagged ? ' · changed' : ''}`, detail: `${r.count} requests${r.p95Ms !== null ? ` · p95 ${r.p95Ms.toFixed(1)} ms` : ''}${r.baseline && r.baseline.p95Ms !== null ? ` (was ${r.baseline.p95Ms.toFixed(1)} ms)` : ''}`, route: { service, method: r.method, route: r.route }, flagged, ...(given ? { runId: given.runId } : {}) });
     }
