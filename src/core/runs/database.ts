@@ -14,6 +14,7 @@ import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Database, SqlJsStatic } from 'sql.js';
 import type { Logger } from '../log';
+import { SAMPLE_TRACES_PER_ROUTE } from './sampleTraces';
 import { runFromStored, type Run, type StoredRoute, type StoredRun, type TraceSample } from './run';
 import type { EncodedSketch } from '../stats/sketch';
 
@@ -52,6 +53,14 @@ CREATE TABLE IF NOT EXISTS run_routes (
   PRIMARY KEY (run_id, method, route)
 );
 CREATE TABLE IF NOT EXISTS pins (service TEXT PRIMARY KEY, run_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_traces (
+  run_id TEXT NOT NULL,
+  trace_id TEXT NOT NULL,
+  spans INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (run_id, trace_id)
+);
+CREATE INDEX IF NOT EXISTS run_traces_by_trace ON run_traces (trace_id);
 `;
 
 export interface RunDatabaseOptions {
@@ -283,6 +292,7 @@ export class RunDatabase {
           for (const r of run.routes.values()) {
             routeStmt.run([run.id, r.method, r.route, r.count, r.errors, r.paused, r.sumMs, r.kinds.db, r.kinds.http, r.kinds.requests, packSketch(r.sketch.encode()), packSamples(r.slowest, r.failed), r.code ? JSON.stringify(r.code) : null]);
           }
+          this.saveTraces(run);
         }
       } finally {
         runStmt.free();
@@ -345,7 +355,38 @@ export class RunDatabase {
     return deleted;
   }
 
+  /**
+   * A run's sample traces: the ones it holds in memory are written; rows of traces no longer in
+   * its sample go; rows it does not hold (a run read back from the file) stay.
+   */
+  private saveTraces(run: Run): void {
+    const wanted = new Set<string>();
+    for (const r of run.routes.values()) for (const x of r.slowest.slice(0, SAMPLE_TRACES_PER_ROUTE)) wanted.add(x.traceId);
+    for (const [id] of this.db.exec('SELECT trace_id FROM run_traces WHERE run_id = ?', [run.id])[0]?.values ?? []) {
+      if (!wanted.has(id as string)) this.db.run('DELETE FROM run_traces WHERE run_id = ? AND trace_id = ?', [run.id, id as string]);
+    }
+    for (const r of run.routes.values()) {
+      for (const [id, t] of r.traces) {
+        if (wanted.has(id)) this.db.run('INSERT OR REPLACE INTO run_traces (run_id, trace_id, spans, data) VALUES (?, ?, ?, ?)', [run.id, id, t.spans, t.bytes]);
+      }
+    }
+  }
+
+  /** The encoded spans of a sample trace kept in the file (sampleTraces.ts), or undefined. */
+  loadTrace(traceId: string): Uint8Array | undefined {
+    if (this.closed) return undefined;
+    const v = this.db.exec('SELECT data FROM run_traces WHERE trace_id = ? LIMIT 1', [traceId])[0]?.values[0]?.[0];
+    return v instanceof Uint8Array ? v : undefined;
+  }
+
+  /** Sample traces kept in the file and their bytes. */
+  traceStats(): { traces: number; bytes: number } {
+    const [n, b] = this.db.exec('SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM run_traces')[0]?.values[0] ?? [0, 0];
+    return { traces: Number(n), bytes: Number(b) };
+  }
+
   private deleteRun(id: string): void {
+    this.db.run('DELETE FROM run_traces WHERE run_id = ?', [id]);
     this.db.run('DELETE FROM run_routes WHERE run_id = ?', [id]);
     this.db.run('DELETE FROM runs WHERE id = ?', [id]);
     this.saved.delete(id);

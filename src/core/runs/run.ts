@@ -6,6 +6,7 @@
  */
 import type { CodeLocation } from '../model';
 import { LatencySketch, type EncodedSketch } from '../stats/sketch';
+import type { EncodedTrace } from './sampleTraces';
 
 /** Requests of a run a trace sample keeps per route: this many slowest and this many failed. */
 export const SAMPLE_PER_ROUTE = 5;
@@ -50,6 +51,11 @@ export class RunRoute {
   kinds: KindTotals = { db: 0, http: 0, requests: 0 };
   slowest: TraceSample[] = [];
   failed: TraceSample[] = [];
+  /**
+   * The spans of the slowest few requests (sampleTraces.ts), by trace id, captured while the
+   * store still had them. A run read back from the database has them there, not here.
+   */
+  readonly traces = new Map<string, EncodedTrace>();
   code?: CodeLocation;
 
   constructor(
@@ -118,6 +124,8 @@ export class Run {
   parentPid: number | undefined;
   /** Routes and error groups refused because a bound was reached. */
   dropped = 0;
+  /** Bytes of the sample traces this run holds in memory (bounded by MAX_SAMPLE_BYTES_PER_RUN). */
+  traceBytes = 0;
 
   constructor(
     readonly id: string,

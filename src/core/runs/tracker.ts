@@ -21,7 +21,8 @@ import { errorFingerprint, innermostAppFrame } from '../stats/errorGroups';
 import { MAX_STAT_DURATION_MS } from '../store/store';
 import { testIdOf } from '../store/testTraffic';
 import { compareRuns, type RunComparison } from './compare';
-import { MAX_ERROR_GROUPS_PER_RUN, MAX_INSTANCES_PER_RUN, Run, type RunLabel, type RunSource } from './run';
+import { MAX_ERROR_GROUPS_PER_RUN, MAX_INSTANCES_PER_RUN, Run, type RunLabel, type RunRoute, type RunSource } from './run';
+import { decodeTrace, encodeTrace, MAX_SAMPLE_BYTES_PER_RUN, SAMPLE_TRACES_PER_ROUTE } from './sampleTraces';
 
 /** Instances of a service starting this close to the run's start are workers of the same server. */
 export const WORKER_START_WINDOW_MS = 3_000;
@@ -240,6 +241,76 @@ export class RunTracker {
     const runs = this.byService.get(oldest) ?? [];
     this.byService.delete(oldest);
     for (const [k, r] of this.byInstance) if (runs.includes(r)) this.byInstance.delete(k);
+  }
+
+  // ---- sample traces ---------------------------------------------------------------------------
+
+  /** Where the spans of a sample trace kept on disk are read (set by the database's owner). */
+  traceLoader: ((traceId: string) => Uint8Array | undefined) | undefined;
+  private readonly capturedAt = new Map<string, number>();
+
+  /**
+   * Keeps the spans of each run's slowest few requests per route, from the store while it still
+   * has them (`lookup`: the store's trace). Only runs changed since the last call are looked at;
+   * a trace that gained spans is taken again. Returns how many runs changed.
+   */
+  captureSampleTraces(lookup: (traceId: string) => Span[]): number {
+    let changed = 0;
+    for (const run of this.allRuns()) {
+      if (this.capturedAt.get(run.id) === run.revision) continue;
+      let touched = false;
+      for (const route of run.routes.values()) {
+        const wanted = new Set(route.slowest.slice(0, SAMPLE_TRACES_PER_ROUTE).map((x) => x.traceId));
+        for (const [id, t] of route.traces) {
+          if (wanted.has(id)) continue;
+          route.traces.delete(id);
+          run.traceBytes -= t.bytes.length;
+          touched = true;
+        }
+        for (const id of wanted) {
+          // A run at its bound takes no more (and encodes none only to throw it away).
+          if (!route.traces.has(id) && run.traceBytes >= MAX_SAMPLE_BYTES_PER_RUN * 0.98) continue;
+          const spans = lookup(id);
+          if (spans.length === 0) continue;
+          const had = route.traces.get(id);
+          if (had && had.spans + had.dropped >= spans.length) continue;
+          const enc = encodeTrace(spans);
+          if (!enc) continue;
+          const grow = enc.bytes.length - (had?.bytes.length ?? 0);
+          if (run.traceBytes + grow > MAX_SAMPLE_BYTES_PER_RUN) continue;
+          route.traces.set(id, enc);
+          run.traceBytes += grow;
+          touched = true;
+        }
+      }
+      if (touched) {
+        run.touch();
+        changed++;
+      }
+      this.capturedAt.set(run.id, run.revision);
+    }
+    return changed;
+  }
+
+  /**
+   * The spans of a trace one of the runs kept in its sample (in memory, else through the
+   * database), with its run and route; undefined when no run has it or its value is damaged.
+   */
+  sampleTrace(traceId: string): { run: Run; route: RunRoute; spans: Span[] } | undefined {
+    for (const run of [...this.allRuns()].reverse()) {
+      for (const route of run.routes.values()) {
+        const kept = route.traces.get(traceId);
+        if (!kept && !route.slowest.some((x) => x.traceId === traceId)) continue;
+        try {
+          const bytes = kept?.bytes ?? this.traceLoader?.(traceId);
+          const spans = bytes ? decodeTrace(bytes) : [];
+          return spans.length ? { run, route, spans } : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+    }
+    return undefined;
   }
 
   // ---- history ---------------------------------------------------------------------------------

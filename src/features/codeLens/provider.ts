@@ -244,7 +244,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
     const md = new vscode.MarkdownString(undefined, false);
     // Only these two commands may run from the hover's links; every telemetry string below is
     // appended as text, so none of it can add a link.
-    md.isTrusted = { enabledCommands: ['routelens.openRouteTraces', 'routelens.askCopilot'] };
+    md.isTrusted = { enabledCommands: ['routelens.openRouteTraces', 'routelens.askCopilot', 'routelens.compareRouteWithLastRun'] };
     md.supportHtml = false;
     for (const [i, s] of shown.entries()) {
       if (i > 0) md.appendMarkdown('\n\n---\n\n');
@@ -280,7 +280,7 @@ export class RouteCodeLensProvider implements vscode.CodeLensProvider, vscode.Ho
       const label = `${s.handler.method === '*' ? 'ANY' : s.handler.method} ${s.handler.route}`;
       // Brackets and parentheses encoded too: a route string (from telemetry) cannot end the link.
       const args = (a: unknown[]) => encodeURIComponent(JSON.stringify(a)).replace(/[()'!*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-      md.appendMarkdown(`\n[Show traces](command:routelens.openRouteTraces?${args([s.keys, label])}) · [Ask Copilot about this route](command:routelens.askCopilot?${args(['route', label])})\n`);
+      md.appendMarkdown(`\n[Show traces](command:routelens.openRouteTraces?${args([s.keys, label])})${sinceRun ? ` · [Compare traces with the ${sinceRun.includes('pinned baseline') ? 'baseline' : 'last run'}](command:routelens.compareRouteWithLastRun?${args([s.keys])})` : ''} · [Ask Copilot about this route](command:routelens.askCopilot?${args(['route', label])})\n`);
     }
     return new vscode.Hover(md, new vscode.Range(shown[0].handler.line, 0, shown[0].handler.line, 0));
   }

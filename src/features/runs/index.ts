@@ -60,8 +60,11 @@ export function register(ctx: FeatureContext): vscode.Disposable {
   disposables.push(tree, vscode.window.createTreeView('routelens.runs', { treeDataProvider: tree, showCollapseAll: false }));
 
   const owner = () => ctx.collector().state === 'listening';
+  // The spans of each run's slowest requests, taken while the store still has them.
+  const capture = () => tracker.captureSampleTraces((id) => ctx.store.trace(id));
   const save = async () => {
     saveTimer = undefined;
+    capture();
     // Only the window that owns the collector writes: a viewer window sees the same runs.
     if (!db || disposed || !settings.enabled || !owner()) return;
     try {
@@ -110,6 +113,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
     if (refreshTimer) return;
     refreshTimer = setTimeout(() => {
       refreshTimer = undefined;
+      capture();
       tree.refresh();
       refreshProblems();
     }, 1000);
@@ -165,6 +169,7 @@ export function register(ctx: FeatureContext): vscode.Disposable {
           return;
         }
         db = opened;
+        tracker.traceLoader = (id) => opened.loadTrace(id);
         const runs = opened.loadRuns();
         tracker.restore(runs, opened.loadPins());
         ctx.log.info(`[runs] ${runs.length} earlier run(s) read from ${file}`);
@@ -184,6 +189,8 @@ export function register(ctx: FeatureContext): vscode.Disposable {
       if (db) {
         // The window is closing and nothing waits for a promise: the last changes are written now.
         try {
+          tracker.traceLoader = undefined;
+          if (settings.enabled && owner()) capture();
           if (settings.enabled && owner()) db.saveAndCloseSync(tracker.allRuns(), tracker.pinsSnapshot());
           else void db.close();
         } catch (e) {

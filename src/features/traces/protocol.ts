@@ -138,6 +138,8 @@ export interface TracesMessage {
   rows: TraceListRow[];
   /** Requests of the route kept in the store, before filtering. */
   total: number;
+  /** Set in a compare panel: which run its traces are from (its list is that run's sample, unfiltered). */
+  caption?: string;
 }
 
 export interface TraceMessage {
@@ -294,7 +296,7 @@ function isListRow(r: unknown): r is TraceListRow {
 export function isHostToTrace(m: unknown): m is HostToTrace {
   if (!isObj(m)) return false;
   if (m.type === 'traces') {
-    return (m.route === null || isRouteRef(m.route)) && isTraceFilter(m.filter) && (m.p95Ms === null || isNum(m.p95Ms)) && isNum(m.windowSec) && Array.isArray(m.rows) && m.rows.every(isListRow) && isNum(m.total);
+    return (m.route === null || isRouteRef(m.route)) && isTraceFilter(m.filter) && (m.p95Ms === null || isNum(m.p95Ms)) && isNum(m.windowSec) && Array.isArray(m.rows) && m.rows.every(isListRow) && isNum(m.total) && isOptStr(m.caption);
   }
   if (m.type === 'trace') {
     return (m.traceId === null || isTraceIdString(m.traceId)) && (m.trace === null || isTraceView(m.trace));

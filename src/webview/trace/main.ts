@@ -43,7 +43,8 @@ const range = el('select', { 'aria-label': 'Time range', title: 'Time range' });
 for (const r of RANGES) range.append(el('option', { value: String(r) }, r === 0 ? 'All kept' : `Last ${windowLabel(r)}`));
 const listCount = el('span', { class: 'muted', role: 'status' });
 const filters = el('div', { class: 'filters' }, el('span', { class: 'check' }, errorsOnly, el('label', { for: 'f-errors' }, 'Errors only')), el('span', { class: 'check' }, slowOnly, slowLabel), range, listCount);
-const header = el('header', { class: 'top' }, el('div', { class: 'title-line' }, routeTitle, routeService), filters);
+const runCaption = el('p', { class: 'run-caption', 'data-testid': 'run-caption', hidden: '' });
+const header = el('header', { class: 'top' }, el('div', { class: 'title-line' }, routeTitle, routeService), runCaption, filters);
 
 function readFilter(): TraceFilter {
   return { errorsOnly: errorsOnly.checked, slowOnly: slowOnly.checked, rangeSec: Number(range.value) };
@@ -120,6 +121,10 @@ function onTraces(m: TracesMessage): void {
   setText(slowLabel, m.p95Ms === null ? 'Slower than p95' : `Slower than p95 (${fmtMs(m.p95Ms)} over ${windowLabel(m.windowSec)})`);
   slowOnly.disabled = m.p95Ms === null;
   setText(listCount, m.route ? `${m.rows.length} of ${m.total} requests` : '');
+  // A compare panel: one run's kept sample, so no filters; the caption says which run.
+  setText(runCaption, m.caption ?? '');
+  runCaption.hidden = m.caption === undefined;
+  filters.hidden = m.caption !== undefined;
   rows = m.rows;
   const max = rows.reduce((a, r) => Math.max(a, r.durationMs), 0) || 1;
   reconcile(list, rows, items, {
