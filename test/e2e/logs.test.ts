@@ -170,7 +170,8 @@ describe('e2e: the log view', function () {
   async function fresh(): Promise<Frame> {
     const f = await view();
     const clear = f.locator('[data-testid=clear-filters]');
-    if (await clear.isVisible().catch(() => false)) await clear.click();
+    // It hides itself once the filters are gone, possibly between the check and the click.
+    if (await clear.isVisible().catch(() => false)) await clear.click({ timeout: 3_000 }).catch(() => undefined);
     await f.locator('[data-testid=count]', { hasText: /^[\d,]+ records$/ }).waitFor({ timeout: 10_000 });
     return f;
   }
