@@ -36,8 +36,8 @@ describe('run traces side by side', () => {
   it('Compare Route with Last Run opens both runs\' slowest trace in two panels, from the runs\' kept spans once the store has none', async () => {
     const a = await api();
     const service = `run-traces-${hex(4)}`;
-    await sendRun(a.collectorPort, service, 'i-1', Date.now() - 60_000, 10);
-    await sendRun(a.collectorPort, service, 'i-2', Date.now() - 5_000, 40);
+    await sendRun(a.collectorPort, service, `${service}-i-1`, Date.now() - 60_000, 10);
+    await sendRun(a.collectorPort, service, `${service}-i-2`, Date.now() - 5_000, 40);
     const runs = await until(() => (a.store.runs.runs(service).length === 2 ? a.store.runs.runs(service) : undefined), 'two runs');
     // The runs feature takes each run's sample spans from the store within a few seconds.
     await until(() => runs.every((r) => (r.routes.get('GET /compare/{id}')?.traces.size ?? 0) === 3) || undefined, 'sample spans kept with both runs', 15_000);

@@ -27,8 +27,8 @@ describe('runs in the extension host', () => {
     const a = await api();
     const port = a.collectorPort;
     const service = `runs-int-${hex(4)}`;
-    await sendRun(port, service, 'i-1', Date.now() - 60_000, 10);
-    await sendRun(port, service, 'i-2', Date.now() - 5_000, 30);
+    await sendRun(port, service, `${service}-i-1`, Date.now() - 60_000, 10);
+    await sendRun(port, service, `${service}-i-2`, Date.now() - 5_000, 30);
     const runs = await until(() => (a.store.runs.runs(service).length === 2 ? a.store.runs.runs(service) : undefined), 'two runs');
     assert.equal(runs[1].ended, true);
     // The comparison is cached for up to a second while a run receives requests: wait for it.
