@@ -5,43 +5,24 @@
 // Code with the store's own persistence off, the command palette's "Compare Route with Last Run"
 // opens the same two traces from the spans the runs database kept.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import * as http from 'node:http';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
+import { httpStatus } from '../support/net';
+import { hex, loadHelpers, openFile, runCommand, sleep, type CodeServer } from './support';
 
-interface CodeServer {
-  collectorPort: number;
-  userDataDir: string;
-  baseDir: string;
-  port: number;
-  stop(opts?: { keepData?: boolean }): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown>; baseDir?: string; port?: number }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page }>;
-}
 
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('').replace(/^0/, '1');
 const gauss = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
 const SERVICE = 'fixture-shop';
 
 /** A request of the fixture app: its server span and its database calls (the slow run's second query is slow). */
 function request(file: string, route: string, line: number, fn: string, endMs: number, ms: number, queries: number, slowQueryMs = 0): Record<string, unknown>[] {
-  const traceId = hex(32);
+  const traceId = hex(16);
   const server = {
     traceId,
-    spanId: hex(16),
+    spanId: hex(8),
     name: `GET ${route}`,
     kind: 'server',
     startMs: endMs - ms,
@@ -53,7 +34,7 @@ function request(file: string, route: string, line: number, fn: string, endMs: n
   let at = server.startMs + each / 2;
   const calls = Array.from({ length: queries }, (_, i) => {
     const d = each * 0.8 + (i === 1 ? slowQueryMs : 0);
-    const s = { traceId, spanId: hex(16), parentSpanId: server.spanId, name: i === 1 ? 'SELECT prices' : 'SELECT items', kind: 'client', startMs: at, endMs: at + d, status: 'unset', attributes: { 'db.system.name': 'postgresql', 'db.query.text': i === 1 ? 'SELECT price FROM prices WHERE item_id = $1' : 'SELECT * FROM items WHERE id = $1' } };
+    const s = { traceId, spanId: hex(8), parentSpanId: server.spanId, name: i === 1 ? 'SELECT prices' : 'SELECT items', kind: 'client', startMs: at, endMs: at + d, status: 'unset', attributes: { 'db.system.name': 'postgresql', 'db.query.text': i === 1 ? 'SELECT price FROM prices WHERE item_id = $1' : 'SELECT * FROM items WHERE id = $1' } };
     at += d + each * 0.2;
     return s;
   });
@@ -89,26 +70,7 @@ async function sendRun(port: number, appPy: string, instance: string, startedMs:
   });
 }
 
-function health(port: number): Promise<number> {
-  return new Promise((r) => http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => (res.resume(), r(res.statusCode ?? 0))).on('error', () => r(0)));
-}
 
-async function openFile(page: Page, name: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await page.locator('.part.editor').first().click({ position: { x: 300, y: 300 } }).catch(() => undefined);
-    await page.keyboard.press('Control+P');
-    const input = page.locator('.quick-input-widget input');
-    if (await input.isVisible().catch(() => false)) {
-      await input.fill(name);
-      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
-      await row.waitFor({ timeout: 10_000 });
-      await row.click();
-      break;
-    }
-    await page.waitForTimeout(500);
-  }
-  await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 30_000 });
-}
 
 /** The two compare panels' frames: the one whose caption starts with `Last run`, and the one with `This run`. */
 async function comparePanels(page: Page, timeoutMs = 30_000): Promise<{ left: Frame; right: Frame }> {
@@ -129,14 +91,6 @@ async function comparePanels(page: Page, timeoutMs = 30_000): Promise<{ left: Fr
   throw new Error('no two compare panels showing a trace');
 }
 
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input').first();
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
-}
 
 describe('e2e: a route\'s slowest trace of each run, side by side', function () {
   this.timeout(300_000);
@@ -154,7 +108,7 @@ describe('e2e: a route\'s slowest trace of each run, side by side', function () 
   });
 
   it('the hover opens both runs\' slowest trace in two panels; after a restart the command opens them from the runs database', async () => {
-    const h = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
+    const h = await loadHelpers();
     shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(h.REPO_ROOT, 'screenshots');
     mkdirSync(shots, { recursive: true });
     // The store's own snapshot off: after the restart the traces can only come from the runs database.
@@ -166,7 +120,7 @@ describe('e2e: a route\'s slowest trace of each run, side by side', function () 
     await openFile(page, 'app.py');
 
     const now = Date.now();
-    for (let i = 0; i < 120 && (await health(server.collectorPort)) !== 200; i++) await sleep(500);
+    for (let i = 0; i < 120 && (await httpStatus(server.collectorPort, '/healthz')) !== 200; i++) await sleep(500);
     await sendRun(server.collectorPort, appPy, 'vm-1', now - 40_000, now - 14_000, false);
     await sendRun(server.collectorPort, appPy, 'vm-2', now - 12_000, now, true);
     const lens = page.locator('.contentWidgets .codelens-decoration, .codelens-decoration');
@@ -227,7 +181,7 @@ describe('e2e: a route\'s slowest trace of each run, side by side', function () 
     browser = await h.launchBrowser();
     ({ page } = await h.openWorkbench(browser, server, { viewport: { width: 1600, height: 900 } }));
     await openFile(page, 'app.py');
-    for (let i = 0; i < 120 && (await health(server.collectorPort)) !== 200; i++) await sleep(500);
+    for (let i = 0; i < 120 && (await httpStatus(server.collectorPort, '/healthz')) !== 200; i++) await sleep(500);
     // The runs database is read in the background: ask until the command has runs to compare.
     let again: { left: Frame; right: Frame } | undefined;
     for (let i = 0; i < 10 && !again; i++) {

@@ -5,47 +5,20 @@
 // what Prometheus answers to the same PromQL at the same time; the choice survives the view being
 // closed and opened again. Screenshots: sidebar-remote-{dark,light}.png.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
-import * as net from 'node:net';
-import type { Browser, Frame, Page } from 'playwright-core';
-import { WebSocket } from 'ws';
+import type { Browser, Page } from 'playwright-core';
+import { freePort } from '../support/net';
+import { frameWith, hex, loadHelpers, pickTheme, sendSpans, sleep, type CodeServer } from './support';
 import { startPrometheus, type PrometheusServer } from '../support/prometheusServer';
 import { PRESETS, routeQueries } from '../../src/core/remote/presets';
 
-interface CodeServer {
-  collectorPort: number;
-  stop(): Promise<void>;
-}
-interface Helpers {
-  REPO_ROOT: string;
-  FIXTURE_WORKSPACE: string;
-  startCodeServer(opts: { folder?: string; extensionDevelopmentPath?: string; userSettings?: Record<string, unknown> }): Promise<CodeServer>;
-  launchBrowser(): Promise<Browser>;
-  openWorkbench(browser: Browser, server: CodeServer, opts?: { viewport?: { width: number; height: number } }): Promise<{ page: Page }>;
-}
 
-function repoRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) if (existsSync(join(dir, 'scripts', 'vscode-test', 'codeServer.mjs'))) return dir;
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('').replace(/^0/, '1');
 const UPSTREAM_TOKEN = 'sidebar-remote-upstream-token-0123';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function getJson(url: string, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -65,21 +38,10 @@ function getJson(url: string, headers: Record<string, string> = {}): Promise<Rec
   });
 }
 
-async function sendSpans(port: number, spans: unknown[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
-    ws.on('open', () => {
-      ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'fixture-shop' } }));
-      ws.send(JSON.stringify({ v: 1, type: 'batch', spans }));
-    });
-    ws.on('message', (d) => JSON.parse(d.toString()).type === 'ack' && (ws.close(), resolve()));
-    ws.on('error', reject);
-  });
-}
 
 function span(route: string, ms: number): Record<string, unknown> {
   const start = Date.now() - ms;
-  return { traceId: hex(32), spanId: hex(16), name: `GET ${route}`, kind: 'server', startMs: start, endMs: start + ms, status: 'unset', attributes: { 'http.request.method': 'GET', 'http.route': route, 'http.response.status_code': 200 } };
+  return { traceId: hex(16), spanId: hex(8), name: `GET ${route}`, kind: 'server', startMs: start, endMs: start + ms, status: 'unset', attributes: { 'http.request.method': 'GET', 'http.route': route, 'http.response.status_code': 200 } };
 }
 
 /** The webview's own formatting of a latency cell (src/webview/shared/format.ts fmtMsShort). */
@@ -90,30 +52,7 @@ function cellMs(v: number): string {
   return v.toFixed(1);
 }
 
-async function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const f of page.frames()) if (await f.locator(selector).count().catch(() => 0)) return f;
-    await sleep(200);
-  }
-  throw new Error(`no webview frame with ${selector}`);
-}
 
-async function pickTheme(page: Page, theme: string): Promise<void> {
-  await page.locator('.part.editor').first().click({ position: { x: 300, y: 300 } }).catch(() => undefined);
-  await page.keyboard.press('Control+K');
-  await page.keyboard.press('Control+T');
-  const input = page.locator('.quick-input-widget input:visible').first();
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(theme);
-  const rows = page.locator('.quick-input-list .monaco-list-row');
-  await rows.first().waitFor({ timeout: 10_000 });
-  const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-  const index = labels.findIndex((l) => l === theme || l.startsWith(`${theme},`));
-  assert.ok(index >= 0, `theme ${theme} among ${labels.join(' | ')}`);
-  await rows.nth(index).click();
-  await input.waitFor({ state: 'hidden', timeout: 10_000 }).catch(() => undefined);
-}
 
 describe('e2e: the sidebar beyond this machine (forwarding, prod figures in the route table)', function () {
   this.timeout(240_000);
@@ -144,7 +83,7 @@ describe('e2e: the sidebar beyond this machine (forwarding, prod figures in the 
   });
 
   it('shows the forwarder and the remote source, and switches the route table to prod figures', async () => {
-    const h = (await import(pathToFileURL(join(repoRoot(__dirname), 'scripts', 'vscode-test', 'codeServer.mjs')).href)) as Helpers;
+    const h = await loadHelpers();
     shots = process.env.ROUTELENS_SCREENSHOTS_DIR || join(h.REPO_ROOT, 'screenshots');
     mkdirSync(shots, { recursive: true });
 
@@ -272,7 +211,7 @@ describe('e2e: the sidebar beyond this machine (forwarding, prod figures in the 
       await p.locator('.part.sidebar').first().screenshot({ path: join(shots, name) });
     };
     await shoot('sidebar-remote-dark.png');
-    await pickTheme(p, 'Light Modern');
+    await pickTheme(p, 'Light Modern', { focus: { selector: '.part.editor', position: { x: 300, y: 300 } }, accept: 'click' });
     sidebar = await frameWith(p, '[data-testid=routes-source]');
     await sleep(1000);
     await shoot('sidebar-remote-light.png');

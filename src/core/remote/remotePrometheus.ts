@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Logger } from '../log';
 import { PRESET_NAMES, PRESETS, parseRange, routeQueries, selectorMatchers, type PresetName, type RemotePreset } from './presets';
+import type { RemoteFigures } from '../stats/figures';
 
 export interface RemoteAuth {
   bearerToken?: string;
@@ -38,15 +39,8 @@ export interface RemotePrometheusOptions {
   log: Logger;
 }
 
-export interface RemoteRouteFigures {
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  rps: number;
-  errorRate: number;
-  rangeS: number;
-  asOfMs: number;
-}
+/** The figures of one route (the shape the views share, src/core/stats/figures.ts). */
+export type RemoteRouteFigures = RemoteFigures;
 
 export interface RemoteRoute extends RemoteRouteFigures {
   method: string;

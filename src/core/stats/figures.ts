@@ -24,3 +24,14 @@ export interface Totals {
   errorRate: number;
   requests: number;
 }
+
+/** A route's figures as a remote Prometheus computed them over its range (`rangeS`, as of `asOfMs`). */
+export interface RemoteFigures {
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  rps: number;
+  errorRate: number;
+  rangeS: number;
+  asOfMs: number;
+}

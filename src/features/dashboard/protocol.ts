@@ -4,7 +4,7 @@
  * and a webview must not trust a message it did not expect either.
  */
 import { isBool, isNum, isNumOrNull, isObj, isOptNum, isOptStr, isStr, isTraceId } from '../../shared/guards';
-import type { Figures, Totals } from '../../core/stats/figures';
+import type { Figures, RemoteFigures, Totals } from '../../core/stats/figures';
 
 export interface RouteRow extends Figures {
   service: string;
@@ -30,16 +30,7 @@ export interface RouteRow extends Figures {
   remoteOnly?: boolean;
 }
 
-/** A route's figures as the remote Prometheus computed them over its range. */
-export interface RemoteFigures {
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  rps: number;
-  errorRate: number;
-  rangeS: number;
-  asOfMs: number;
-}
+export type { RemoteFigures } from '../../core/stats/figures';
 
 /**
  * The rows as the remote source gives them: its figures in place of the local ones (no local
