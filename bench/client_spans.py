@@ -198,11 +198,21 @@ def ir_child(spec):
 
         routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", metrics_interval=0, lazy=True)
 
-        def take(span):
-            finished.append(span)
-            if span.kind != "client":  # the request ended: the exporter would take its spans now
+        from routelens import _clients, _exporter
+
+        def take(entry):
+            finished.append(entry)
+            # Calls come as rows (tuples) or, when they have attributes of their own, span objects.
+            if entry.__class__ is not tuple and entry.kind != "client":
+                # The request ended: the exporter would take its spans now.
                 if mode == "encoded":
-                    _http.encode_spans(finished)
+                    rows = [e for e in finished if e.__class__ is tuple]
+                    _http.encode_spans([e for e in finished if e.__class__ is not tuple])
+                    requests, calls = _exporter.split_rows(rows)
+                    if requests:
+                        _http.encode_rows(requests)
+                    if calls:
+                        _clients.encode_calls(calls)
                 del finished[:]
 
         _trace.set_exporter(take, take)

@@ -39,6 +39,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUERIES = 10
 ROWS = 1000
+# Set by --agent-env: more environment for the agent's server.
+AGENT_ENV = {}
 
 # -- the app (imported by the server processes) ---------------------------------------------
 
@@ -159,9 +161,28 @@ SERVERS = {
 MODES = ("bare", "prometheus", "routelens")
 
 
-def _cpu_of_tree(pid):
-    """CPU seconds of pid and its children that are alive (gunicorn's worker is a child)."""
+def _exporter_cpu(pid):
+    """CPU seconds of the agent's exporter threads in pid and its children."""
     total = 0.0
+    for p in _tree(pid):
+        try:
+            tasks = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open("/proc/%d/task/%s/stat" % (p, task)) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1:text.rindex(")")]
+            if name.startswith("routelens-expor"):
+                fields = text.rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _tree(pid):
     pids = [pid]
     try:
         for entry in os.listdir("/proc"):
@@ -175,7 +196,13 @@ def _cpu_of_tree(pid):
                     pass
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def _cpu_of_tree(pid):
+    """CPU seconds of pid and its children that are alive (gunicorn's worker is a child)."""
+    total = 0.0
+    for p in _tree(pid):
         try:
             with open("/proc/%d/stat" % p) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
@@ -232,6 +259,7 @@ def server_round(command, mode, endpoint, seconds, clients):
     if mode == "routelens":
         env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
         env["ROUTELENS_ENDPOINT"] = endpoint
+        env.update(AGENT_ENV)
     proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -251,11 +279,14 @@ def server_round(command, mode, endpoint, seconds, clients):
                 time.sleep(0.1)
         _load(port, 1.0, clients)  # warm-up: imports, caches, the agent's connection
         cpu0 = _cpu_of_tree(proc.pid)
+        exporter0 = _exporter_cpu(proc.pid)
         done, wall, errors = _load(port, seconds, clients)
         cpu = _cpu_of_tree(proc.pid) - cpu0
+        exporter = _exporter_cpu(proc.pid) - exporter0
         if errors:
             raise RuntimeError("%d failed requests in mode %s" % (errors, mode))
-        return {"rps": done / wall, "cpu_us": cpu / max(done, 1) * 1e6, "requests": done}
+        return {"rps": done / wall, "cpu_us": cpu / max(done, 1) * 1e6, "exporter_us": exporter / max(done, 1) * 1e6,
+                "requests": done}
     finally:
         proc.terminate()
         try:
@@ -271,8 +302,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--only", help="substring of the app names to run")
+    parser.add_argument("--agent-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the agent's server (ROUTELENS_CLIENT_SPANS=0 measures the "
+                             "request spans alone)")
     parser.add_argument("--json")
     args = parser.parse_args()
+    for pair in args.agent_env:
+        name, _, value = pair.partition("=")
+        AGENT_ENV[name] = value
     sys.path.insert(0, HERE)
     sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
     from agent_overhead import start_sink
@@ -290,6 +327,7 @@ def main():
                     samples[mode].append(server_round(command, mode, endpoint, args.seconds, args.clients))
             results[label] = {mode: {"rps": statistics.median(x["rps"] for x in v),
                                      "cpu_us": statistics.median(x["cpu_us"] for x in v),
+                                     "exporter_us": statistics.median(x["exporter_us"] for x in v),
                                      "rounds_rps": [round(x["rps"], 1) for x in v]}
                               for mode, v in samples.items()}
             print_table({label: results[label]})
@@ -303,15 +341,15 @@ def main():
 
 
 def print_table(results):
-    print("%-34s %-11s %9s %11s %10s %10s %12s" % ("app (10 sqlite3 queries/request)", "mode", "req/s", "CPU µs/req",
-                                                 "vs bare", "CPU vs bare", "vs prometheus"))
+    print("%-34s %-11s %9s %11s %10s %10s %12s %14s" % ("app (10 sqlite3 queries/request)", "mode", "req/s", "CPU µs/req",
+                                                      "vs bare", "CPU vs bare", "vs prometheus", "exporter µs/req"))
     for label, by_mode in results.items():
         base = by_mode["bare"]
         prom = by_mode["prometheus"]
         for mode, r in by_mode.items():
-            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx" % (
+            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx %14s" % (
                 label, mode, r["rps"], r["cpu_us"], r["rps"] / base["rps"], r["cpu_us"] / base["cpu_us"],
-                r["rps"] / prom["rps"]), flush=True)
+                r["rps"] / prom["rps"], "%.1f" % r["exporter_us"] if mode == "routelens" else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ anything but a .py file (templates).
 import os
 import sys
 import sysconfig
+import threading
 
 from ._codeloc import abspath
 
@@ -75,8 +76,9 @@ def _verdict(code):
     name = getattr(code, "co_qualname", None) or code.co_name
     # The third member maps an instruction offset to its line: frame.f_lineno decodes the
     # code's line table from its start on every read, which costs a microsecond in a long
-    # function; the offset of the call is the same every time the line runs.
-    return (abspath(path), name, {})
+    # function; the offset of the call is the same every time the line runs. The fourth maps
+    # it to the line's site number (site()).
+    return (abspath(path), name, {}, {})
 
 
 MAX_LINES_PER_CODE = 256
@@ -91,6 +93,39 @@ def line_of(frame, lines):
         if len(lines) < MAX_LINES_PER_CODE:
             lines[lasti] = line
     return line
+
+
+# Calling lines by number: SITES[n] is (file, function, line); 0 stands for "no application
+# frame". A client call's row names its line by number (a small integer hashes in no time), and
+# the number is kept per instruction offset of the code that made the call.
+SITES = [None]
+_site_numbers = {}
+_site_lock = threading.Lock()
+MAX_SITES = 16384
+
+
+def site(frame, found):
+    """The site number of frame's current line (found: the frame code's verdict), or None
+    when the table is full."""
+    lasti = frame.f_lasti
+    sites = found[3]
+    number = sites.get(lasti)
+    if number is not None:
+        return number
+    key = (found[0], found[1], line_of(frame, found[2]))
+    number = _site_numbers.get(key)
+    if number is None:
+        with _site_lock:
+            number = _site_numbers.get(key)
+            if number is None:
+                if len(SITES) >= MAX_SITES:
+                    return None
+                number = len(SITES)
+                SITES.append(key)
+                _site_numbers[key] = number
+    if len(sites) < MAX_LINES_PER_CODE:
+        sites[lasti] = number
+    return number
 
 
 _getframe = sys._getframe

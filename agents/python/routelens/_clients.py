@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from . import _callsite, _json, _otel, _trace
 from ._callsite import add_callsite
 from ._trace import ClientSpan, _current
+from ._json import string as _enc
 
 _new_span = ClientSpan.__new__
 _perf = _trace._perf
@@ -146,10 +147,41 @@ def begin_db(target, statement):
     if _otel.loaded and otel_stands_for(getattr(target, "otel", ())):
         return None
     try:
-        name, template, encoded = target.statements[statement]
+        form = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
-        name, template, encoded = _parse_db(target, statement)
-    return _start(parent, name, {}, (template, encoded))
+        form = _parse_db(target, statement)
+    if parent is None:
+        return _start(None, form.name, {}, (form.attributes, form.encoded))
+    return _call(parent, form, None)
+
+
+def begin_form(form, value=None):
+    """begin() for a call of form (a Form), value its own attribute (form.value_key's)."""
+    parent = _current.get()
+    if parent is None:
+        if not Settings.outside_requests:
+            return None
+        return _start(None, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
+    return _call(parent, form, value)
+
+
+class Form:
+    """What every call of one statement on one connection target (or one Redis command shape,
+    or one HTTP method to one server) shares: the span's name, its attributes and their encoded
+    members, and the name of the one attribute that differs per call (`value_key`: the row count,
+    the URL), if any. `shapes` numbers the forms' rows by calling line (and HTTP status)."""
+
+    __slots__ = ("name", "attributes", "encoded", "value_key", "shapes")
+
+    def __init__(self, name, attributes, value_key=None):
+        self.name = name
+        self.attributes = attributes
+        self.encoded = _json.attributes_body(attributes)
+        self.value_key = value_key
+        self.shapes = {}
+
+
+ROWS_KEY = "db.response.returned_rows"
 
 
 class DbTarget(tuple):
@@ -241,6 +273,206 @@ def _start(parent, name, attributes, static=None):
     return span
 
 
+# -- calls as rows ---------------------------------------------------------------------
+#
+# A call made directly under a numbered span (a request's, as a rule) that ends well is sent as
+# a row of the compact `calls` columns (docs/protocol.md): its shape (form, calling line, HTTP
+# status) by number, its parent's number, its own index under the request, its times and its
+# one own value. Its ids are functions of those numbers, so nothing random is drawn for it and
+# no span object is made. A call that fails, is cancelled or answers 4xx/5xx becomes a span
+# object with the same ids (_span_of), since it has attributes of its own.
+
+CALL = "calls"  # the queue entry kind of a call's row; it counts as a span
+_call_span_id = _trace.call_span_id
+_SITES = _callsite.SITES
+_site = _callsite.site
+
+
+class Call:
+    """A client call in flight, to become a row when it ends well (see above)."""
+
+    __slots__ = ("form", "site", "parent", "n", "t0", "value", "code", "span")
+    kind = "client"
+
+    # What user code or a log record may read of the current span while a call runs (an
+    # SQLAlchemy statement is current while its driver runs).
+    @property
+    def trace_id(self):
+        parent = self.parent
+        return parent._trace_id or parent.trace_id
+
+    @property
+    def span_id(self):
+        return _call_span_id(self.parent._seq, self.n)
+
+    @property
+    def parent_span_id(self):
+        return self.parent.span_id
+
+    @property
+    def _root(self):
+        parent = self.parent
+        return parent._root or parent
+
+    @property
+    def name(self):
+        return self.form.name
+
+    def set_attribute(self, key, value):
+        _span_of(self).set_attribute(key, value)
+
+
+_new_call = Call.__new__
+
+
+def _call(parent, form, value):
+    """A Call (or, where a row does not apply, a ClientSpan or Fold) for a call under parent."""
+    if parent.kind == "client" or not Settings.enabled:
+        return None
+    root = parent._root or parent
+    count = root._clients
+    if count >= Settings.max_spans:
+        attributes = dict(form.attributes)
+        if value is not None:
+            attributes[form.value_key] = value
+        return _fold(root, parent, form.name, attributes)
+    if parent._seq is None:
+        return _start(parent, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
+    root._clients = count + 1
+    # The calling line's site number (_callsite, written out: this runs for every call).
+    frame = _getframe(2)
+    verdicts = _verdicts
+    site = 0
+    while frame is not None:
+        code = frame.f_code
+        found = verdicts.get(code)
+        if found is None:
+            found = _verdict(code)
+            if len(verdicts) < _callsite.MAX_VERDICTS:
+                verdicts[code] = found
+        if found:
+            site = found[3].get(frame.f_lasti)
+            if site is None:
+                site = _site(frame, found)
+                if site is None:  # every site number taken: a span object with its line
+                    root._clients = count
+                    return _start(parent, form.name, {} if value is None else {form.value_key: value},
+                                  (form.attributes, form.encoded))
+            break
+        frame = frame.f_back
+    call = _new_call(Call)
+    call.form = form
+    call.site = site
+    call.parent = parent
+    call.n = count + 1
+    call.value = value
+    call.code = None
+    call.span = None
+    call.t0 = _perf()
+    return call
+
+
+def _span_of(call):
+    """The span object a Call stands for (made once): the same ids, times and attributes."""
+    span = call.span
+    if span is not None:
+        return span
+    parent = call.parent
+    form = call.form
+    span = _new_span(ClientSpan)
+    span._trace_id = parent._trace_id or parent.trace_id
+    span.parent_span_id = parent._span_id or parent.span_id
+    span._span_id = _call_span_id(parent._seq, call.n)
+    span._root = parent._root or parent
+    span.name = form.name
+    attributes = {}
+    if call.value is not None and form.value_key:
+        attributes[form.value_key] = call.value
+    if call.code is not None:
+        attributes["http.response.status_code"] = call.code
+    span.attributes = attributes
+    span._static = (form.attributes, form.encoded)
+    where = _SITES[call.site] if call.site < len(_SITES) else None
+    if where is not None:
+        span._code = where
+    span._t0 = call.t0
+    span.start_ms = parent.start_ms + (call.t0 - parent._t0) * 1000.0
+    call.span = span
+    return span
+
+
+# Shapes of call rows: numbered once per (form, calling line, status), sent by number.
+MAX_CALL_SHAPES = 16384
+_call_shape_texts = []
+_call_shape_lock = threading.Lock()
+
+
+def _new_call_shape(form, key, site, status):
+    """The shape number of form's calls from site (with status, for HTTP; key stands for both),
+    or None when the table is full (the call is then a span object)."""
+    with _call_shape_lock:
+        shape = form.shapes.get(key)
+        if shape is not None:
+            return shape
+        texts = _call_shape_texts
+        if len(texts) >= MAX_CALL_SHAPES:
+            return None
+        members = [form.encoded]
+        where = _SITES[site]
+        if where is not None:
+            members.append(_trace._code_json(where))
+        if status is not None:
+            members.append('"http.response.status_code":%d' % status)
+        shape = len(texts)
+        texts.append('"%d":{"name":%s,"kind":"client","attributes":{%s}%s}' % (
+            shape, _enc(form.name), ",".join(m for m in members if m),
+            ',"value":' + _enc(form.value_key) if form.value_key else ""))
+        form.shapes[key] = shape
+        return shape
+
+
+def _value_text(value):
+    if value is None:
+        return "null"
+    if value.__class__ is int:
+        return str(value)
+    if value.__class__ is str:
+        return _enc(value)
+    return _enc(str(value))
+
+
+def encode_calls(rows):
+    """The compact `calls` member (docs/protocol.md) for rows made by end().
+
+    Like _http.encode_rows, all of it runs in C but the loop over the batch's distinct shapes
+    (and over its distinct parents with a trace id of their own, when there are any)."""
+    _, shapes, parents, ns, starts, durations, values, traces = zip(*rows)
+    texts = _call_shape_texts
+    t0 = min(starts)
+    parts = [
+        '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
+        '"},"shapes":{', ",".join([texts[shape] for shape in set(shapes)]),
+        '},"t0":', str(t0),
+        ',"parent":[', ",".join(map(str, parents)),
+        '],"n":[', ",".join(map(str, ns)),
+        '],"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
+        '],"dur":[', ",".join(map(str, durations)),
+        '],"shape":[', ",".join(map(str, shapes)), "]",
+    ]
+    if values.count(None) != len(values):
+        parts.append(',"value":[' + ",".join(map(_value_text, values)) + "]")
+    if traces.count(None) != len(traces):
+        # Parents whose trace id is not the one their number gives (a request that continued a
+        # caller's trace): named per parent number.
+        seq_ids = _trace.seq_ids
+        explicit = ['"%d":%s' % (seq, _enc(trace)) for seq, trace in dict(zip(parents, traces)).items()
+                    if trace is not None and trace != seq_ids(seq)[0]]
+        if explicit:
+            parts.append(',"traces":{' + ",".join(explicit) + "}")
+    parts.append("}")
+    return "".join(parts)
+
+
 _fold_lock = threading.Lock()
 
 
@@ -305,6 +537,8 @@ def fail(span, exc):
         if span.__class__ is Fold:
             span.failed = True
             return
+        if span.__class__ is Call:
+            span = _span_of(span)
         span.attributes["error.type"] = error_type(exc)
         span.record_exception(exc)
     except Exception:
@@ -314,6 +548,8 @@ def fail(span, exc):
 def cancelled(span):
     """The call was cancelled (asyncio): not the remote side's failure, but no answer either."""
     try:
+        if span.__class__ is Call:
+            span = _span_of(span)
         if span.__class__ is not Fold:
             span.attributes["error.type"] = "cancelled"
             span.status = "error"
@@ -324,6 +560,31 @@ def cancelled(span):
 
 def end(span):
     now = _perf()
+    if span.__class__ is Call:
+        if span.span is None:
+            # The common case: a row of the compact `calls` columns (docs/protocol.md).
+            form = span.form
+            if form is None:
+                return  # ended already
+            code = span.code
+            # By calling line, and for HTTP by line and status (numbers below 0: no collision).
+            key = span.site if code is None else -1 - (span.site * 1000 + code)
+            try:
+                shape = form.shapes[key]
+            except KeyError:
+                shape = _new_call_shape(form, key, span.site, code)
+            if shape is not None:
+                parent = span.parent
+                t0 = span.t0
+                span.form = None
+                export_row = _trace._export_row
+                if export_row is not None:
+                    export_row((CALL, shape, parent._seq, span.n, int(parent.start_ms * 1000.0 + (t0 - parent._t0) * 1e6 + 0.5),
+                                int((now - t0) * 1e6 + 0.5), span.value, parent._trace_id))
+                return
+            span = _span_of(span)
+        else:
+            span = span.span
     if span.__class__ is Fold:
         entry = span.entry
         entry[1] += 1
@@ -351,6 +612,9 @@ def error_type(exc):
 
 
 def traceparent(span):
+    if span.__class__ is Call:
+        parent = span.parent
+        return "00-%s-%s-01" % (parent._trace_id or parent.trace_id, _call_span_id(parent._seq, span.n))
     if span.__class__ is not ClientSpan:  # a Fold: its summary span's ids
         return "00-%s-%s-01" % (span.trace_id, span.span_id)
     span_id = span._span_id
@@ -361,11 +625,28 @@ def traceparent(span):
 
 
 _getrandbits = _trace._getrandbits
+_SEQ_MIX = _trace.SEQ_MIX
+
+
+def traceparent_header(span):
+    """The `traceparent: ...` header line (bytes) for the call span stands for."""
+    if span.__class__ is Call:
+        parent = span.parent
+        seq = parent._seq
+        return ("traceparent: 00-%s-%08x%08x-01" % (
+            parent._trace_id or parent.trace_id, (seq * _SEQ_MIX) & 0xFFFFFFFF,
+            _trace.SEQ_SPAN_INT ^ ((span.n * _SEQ_MIX) & 0xFFFFFFFF))).encode("ascii")
+    return b"traceparent: " + traceparent(span).encode("ascii")
 
 
 def tracestate(span):
     """The W3C tracestate the request of span received (to carry on with traceparent), or None."""
-    root = span.entry[0]._root if span.__class__ is Fold else span._root
+    cls = span.__class__
+    if cls is Call:
+        parent = span.parent
+        root = parent._root or parent
+    else:
+        root = span.entry[0]._root if cls is Fold else span._root
     if root is None:
         return None
     return getattr(root, "_tracestate", None)
@@ -436,21 +717,32 @@ def db_attributes(target, statement):
     """(span name, a fresh attribute dictionary) for one statement on target (a DbTarget or a
     plain 4-tuple)."""
     try:
-        name, template, _ = target.statements[statement]
+        form = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
-        name, template, _ = _parse_db(target, statement)
-    return name, template.copy()
+        form = _parse_db(target, statement)
+    return form.name, dict(form.attributes)
 
 
 def _parse_db(target, statement):
     if not isinstance(target, DbTarget):
         target = db_target(*target)
     if not isinstance(statement, str):  # bytes, or a composed statement object
-        statement = _statement_text(statement)
         try:
             return target.statements[statement]
+        except (KeyError, TypeError):
+            pass
+        text = _statement_text(statement)
+        try:
+            return target.statements[text]
         except KeyError:
             pass
+        form = _parse_db(target, text)
+        try:
+            if len(target.statements) < MAX_STATEMENTS:
+                target.statements[statement] = form
+        except TypeError:  # not hashable: looked up by its text each time
+            pass
+        return form
     system, namespace, address, port = target
     template = {"db.system.name": system}
     if namespace:
@@ -471,10 +763,10 @@ def _parse_db(target, statement):
             name = operation + " " + collection
     except Exception:
         pass
-    entry = (name, template, _json.attributes_body(template))
+    form = Form(name, template, ROWS_KEY)
     if len(target.statements) < MAX_STATEMENTS:
-        target.statements[statement] = entry
-    return entry
+        target.statements[statement] = form
+    return form
 
 
 def _statement_text(statement):
@@ -568,7 +860,7 @@ def http_shared(method, address, port):
         attributes["server.address"] = address
     if port:
         attributes["server.port"] = port
-    shared = (attributes, _json.attributes_body(attributes))
+    shared = Form(method, attributes, "url.full")
     if key is not None and len(_http_shared) < 1024:
         _http_shared[key] = shared
     return shared
@@ -576,12 +868,19 @@ def http_shared(method, address, port):
 
 def begin_http(method, url, address, port):
     """begin() for an HTTP request: the span's own attributes are its redacted URL only."""
-    return _start(_current.get(), method, {"url.full": redact_url(url)}, http_shared(method, address, port))
+    return begin_form(http_shared(method, address, port), redact_url(url))
 
 
 def http_status(span, status):
     """Records the response status; 4xx and 5xx make a client span failed."""
     try:
+        if span.__class__ is Call and span.span is None:
+            if status.__class__ is int and 0 <= status < 400:
+                span.code = status
+                return
+            span = _span_of(span)
+        elif span.__class__ is Call:
+            span = span.span
         attributes = span.attributes
         attributes["http.response.status_code"] = status
         if status >= 400 and span.__class__ is not Fold:

@@ -23,8 +23,8 @@ import os
 import sys
 
 from . import _json, _otel, _trace
-from ._clients import (Settings, _otel_quiet, _start, begin, begin_db, cancelled, db_target, end, fail, operation_span,
-                       otel_stands_for)
+from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start, begin, begin_db, begin_form,
+                       cancelled, db_target, end, fail, operation_span, otel_stands_for)
 from ._patch import patch
 
 _current = _trace._current
@@ -36,8 +36,12 @@ def _outside():
 
 
 def _rows(span, count):
-    if count is not None and count >= 0 and span.__class__ is _trace.ClientSpan:
-        span.attributes["db.response.returned_rows"] = count
+    if count is not None and count >= 0:
+        cls = span.__class__
+        if cls is _Call:
+            span.value = count
+        elif cls is _trace.ClientSpan:
+            span.attributes["db.response.returned_rows"] = count
 
 
 def _run(span, call, *args, **kwargs):
@@ -74,20 +78,38 @@ def _operation(static, operation):
 
 # -- sqlite3 ---------------------------------------------------------------------------
 
+def _sqlite_plain_execute(cursor, static, sql, parameters):
+    """execute() of the plain traced cursor (_SqliteCursor): its C method, without super()."""
+    span = begin_db(static, sql)
+    if span is None:
+        return _sqlite_execute(cursor, sql, parameters)
+    try:
+        result = _sqlite_execute(cursor, sql, parameters)
+        rows = cursor.rowcount
+        if rows >= 0:
+            if span.__class__ is _Call:
+                span.value = rows
+            elif span.__class__ is _ClientSpan:
+                span.attributes["db.response.returned_rows"] = rows
+        return result
+    except BaseException as exc:
+        fail(span, exc)
+        raise
+    finally:
+        end(span)
+
+
 class _SqliteCursorMixin:
     def execute(self, sql, parameters=(), /):
+        if self.__class__ is _SqliteCursor:
+            # The common case, the plain cursor.
+            return _sqlite_plain_execute(self, self.connection._routelens_static, sql, parameters)
         span = begin_db(self.connection._routelens_static, sql)
         if span is None:
             return super().execute(sql, parameters)
         try:
-            if self.__class__ is _SqliteCursor:
-                # The common case, the plain cursor: its C method without super()'s lookup.
-                result = _sqlite_execute(self, sql, parameters)
-            else:
-                result = super().execute(sql, parameters)
-            rows = self.rowcount
-            if rows >= 0 and span.__class__ is _ClientSpan:
-                span.attributes["db.response.returned_rows"] = rows
+            result = super().execute(sql, parameters)
+            _rows(span, self.rowcount)
             return result
         except BaseException as exc:
             fail(span, exc)
@@ -134,7 +156,7 @@ class _SqliteConnectionMixin:
     # The C implementations of these make a plain cursor (not through cursor()): these make
     # the traced subclass of it.
     def execute(self, sql, parameters=(), /):
-        return _sqlite_cursor(self, _SqliteCursor).execute(sql, parameters)
+        return _sqlite_plain_execute(_sqlite_cursor(self, _SqliteCursor), self._routelens_static, sql, parameters)
 
     def executemany(self, sql, seq_of_parameters, /):
         return _sqlite_cursor(self, _SqliteCursor).executemany(sql, seq_of_parameters)
@@ -518,7 +540,7 @@ def _make_sa_execute(original):
         if span is None:
             return original(self, cursor, statement, *args, **kwargs)
         # Current while the driver runs, so that a hooked driver does not make a second span.
-        token = _current.set(span) if span.__class__ is _trace.ClientSpan else None
+        token = _current.set(span) if span.__class__ is not _Fold else None
         try:
             result = original(self, cursor, statement, *args, **kwargs)
             try:
@@ -569,8 +591,8 @@ def _redis_static(client):
 
 def _redis_pool_state(pool):
     """(static, shapes) kept on a connection pool: the (db.system.name, db.namespace,
-    server.address, server.port) of its connections, and per command and argument count the
-    span's name and shared attributes (with their encoded members)."""
+    server.address, server.port) of its connections, and per command and argument count its
+    Form."""
     try:
         return pool.__dict__["_routelens_redis"]
     except (KeyError, AttributeError):
@@ -590,7 +612,7 @@ def _redis_pool_state(pool):
 
 
 def _redis_shape(static, shapes, command, count):
-    """(name, (attributes, encoded members)) of a command with count arguments (its own included)."""
+    """The Form of a command with count arguments (its own included)."""
     name = command.decode("latin-1") if isinstance(command, bytes) else str(command)
     name = name.upper()
     system, namespace, address, port = static
@@ -603,10 +625,10 @@ def _redis_shape(static, shapes, command, count):
         attributes["server.address"] = address
         if port:
             attributes["server.port"] = port
-    entry = (name, (attributes, _json.attributes_body(attributes)))
+    form = Form(name, attributes)
     if len(shapes) < 256:
-        shapes[(command, count)] = entry
-    return entry
+        shapes[(command, count)] = form
+    return form
 
 
 def _redis_begin(client, args):
@@ -620,12 +642,14 @@ def _redis_begin(client, args):
         command = args[0] if args else "?"
         count = len(args)
         try:
-            name, shared = shapes[(command, count)]
+            form = shapes[(command, count)]
         except KeyError:
-            name, shared = _redis_shape(static, shapes, command, count)
+            form = _redis_shape(static, shapes, command, count)
     except Exception:
         return None
-    return _start(parent, name, {}, shared)
+    if parent is None:
+        return _start(None, form.name, {}, (form.attributes, form.encoded))
+    return _call(parent, form, None)
 
 
 def _make_redis_execute_command(original):

@@ -10,8 +10,10 @@ is added). Requests to the collector are never traced.
 
 import asyncio
 
-from ._clients import (_start, begin_http, cancelled, end, fail, http_method, http_shared, http_status, is_collector, otel_owns,
-                       redact_url, traceparent, tracestate)
+from . import _otel
+from ._clients import (_METHOD_NAMES, Call as _Call, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
+                       http_shared, http_status, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
+                       tracestate)
 from ._trace import _current
 from ._patch import patch
 
@@ -23,8 +25,8 @@ _TRACESTATE = b"tracestate:"
 # -- http.client ----------------------------------------------------------------------
 
 def _origin(conn):
-    """(scheme://host[:port], host, port, {method: shared attributes}) of a connection, kept on it
-    while host and port stay."""
+    """(scheme://host[:port], host, port, {method: Form}) of a connection, kept on it while host
+    and port stay."""
     kept = conn.__dict__.get("_routelens_origin")
     if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
         return kept
@@ -50,20 +52,23 @@ def _make_putrequest(original):
     def putrequest(self, method, url, *args, **kwargs):
         span = None
         try:
-            state = self.__dict__
-            previous = state.pop(_SPAN_KEY, None)
+            previous = self.__dict__.pop(_SPAN_KEY, None)
             if previous is not None:
                 # A request line without a response read for the one before: that one is over.
                 end(previous)
-            if not is_collector(self.host, self.port) and not otel_owns(_HTTP_CLIENT_OTEL):
-                origin, host, port, shared = _origin(self)
-                full = url if "://" in url[:16] else origin + (url if url.startswith("/") else "/" + url)
-                name = http_method(method)
-                try:
-                    static = shared[name]
-                except KeyError:
-                    static = shared[name] = http_shared(name, host, port)
-                span = _start(_current.get(), name, {"url.full": redact_url(full)}, static)
+            if _current.get() is not None or Settings.outside_requests:
+                if (self.port not in Settings.collector_ports or not is_collector(self.host, self.port)) and \
+                        not (_otel.loaded and otel_owns(_HTTP_CLIENT_OTEL)):
+                    origin, host, port, forms = _origin(self)
+                    full = url if "://" in url[:16] else origin + (url if url[:1] == "/" else "/" + url)
+                    if "?" in full or "@" in full or "#" in full:
+                        full = redact_url(full)
+                    name = _METHOD_NAMES.get(method) or http_method(method)
+                    try:
+                        form = forms[name]
+                    except KeyError:
+                        form = forms[name] = http_shared(name, host, port)
+                    span = begin_form(form, full)
         except Exception:
             span = None
         if span is None:
@@ -87,26 +92,15 @@ def _make_endheaders(original):
             return original(self, *args, **kwargs)
         try:
             buffer = self._buffer
-            state = tracestate(span)
-            if state is None:
-                for line in buffer:
-                    if line[:12].lower() == _TRACEPARENT:
-                        break
-                else:
-                    # What putheader() would append, without its checks: the value is ours and valid.
-                    buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
-            else:
-                has_state = False
-                for line in buffer:
-                    head = line[:12].lower()
-                    if head == _TRACEPARENT:
-                        break
-                    if head[:11] == _TRACESTATE:
-                        has_state = True
-                else:
-                    buffer.append(b"traceparent: " + traceparent(span).encode("ascii"))
-                    if not has_state:
-                        buffer.append(b"tracestate: " + state.encode("ascii"))
+            # Header lines as putheader() wrote them, the request line first: one pass in C to
+            # see whether the caller set a traceparent (or tracestate) of its own.
+            written = b"\n".join(buffer).lower()
+            if b"\ntraceparent:" not in written:
+                # What putheader() would append, without its checks: the value is ours and valid.
+                buffer.append(traceparent_header(span))
+                state = tracestate(span)
+                if state is not None and b"\ntracestate:" not in written:
+                    buffer.append(b"tracestate: " + state.encode("ascii"))
         except Exception:
             pass
         try:
@@ -139,9 +133,13 @@ def _make_getresponse(original):
             fail(span, exc)
             end(span)
             raise
-        self.__dict__.pop(_SPAN_KEY, None)
+        del self.__dict__[_SPAN_KEY]
         try:
-            http_status(span, response.status)
+            status = response.status
+            if span.__class__ is _Call and status.__class__ is int and 0 <= status < 400:
+                span.code = status
+            else:
+                http_status(span, status)
         except Exception:
             pass
         end(span)

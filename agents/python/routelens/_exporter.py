@@ -17,7 +17,7 @@ import threading
 import time
 import weakref
 
-from . import _config, _http, _json, _supervisor, _trace
+from . import _clients, _config, _http, _json, _supervisor, _trace
 from ._ws import WebSocketClient, WebSocketError
 
 log = logging.getLogger("routelens")
@@ -53,15 +53,26 @@ _Span = _trace.Span
 
 
 _REQUEST = _http.REQUEST
+_CALL = _clients.CALL
 
 
 def _kind(entry):
-    # Span objects are queued as they are, plain requests as rows (_http.finish), logs and
-    # metric points as (kind, item). A request row counts as a span.
+    # Span objects are queued as they are, plain requests and client calls as rows
+    # (_http.finish, _clients.end), logs and metric points as (kind, item). A row counts as a span.
     if entry.__class__ is not tuple:  # a Span (or RequestSpan) object
         return SPANS
     kind = entry[0]
-    return SPANS if kind is _REQUEST else kind
+    return SPANS if kind is _REQUEST or kind is _CALL else kind
+
+
+def split_rows(rows):
+    """(request rows, call rows) of the rows queue's items."""
+    calls = [row for row in rows if row[0] is _CALL]
+    if not calls:
+        return rows, calls
+    if len(calls) == len(rows):
+        return [], calls
+    return [row for row in rows if row[0] is not _CALL], calls
 
 
 # Every exporter of this process, so a forked child can reset them all.
@@ -117,8 +128,9 @@ class Exporter:
 
     def _init_state(self):
         self._queue = collections.deque()
-        # Plain request rows (_http.finish) have a queue of their own: the batch takes them
-        # without looking at each, and other items (spans, logs, metrics) are few.
+        # Rows (plain requests, _http.finish, and client calls, _clients.end) have a queue of
+        # their own: the batch takes them without looking at each, and other items (spans,
+        # logs, metrics) are few.
         self._rows = collections.deque()
         self._dropped = {SPANS: 0, LOGS: 0, METRICS: 0}
         self._lock = threading.Lock()
@@ -605,9 +617,10 @@ class Exporter:
             self._busy = False
 
     def _encode(self, items, n_rows=0):
-        """(span texts, compact requests text or None, how many rows it has, logs, metrics).
+        """(span texts, compact requests text or None, compact calls text or None, how many rows
+        they have, logs, metrics).
 
-        The first n_rows items are request rows; the rest are told apart here.
+        The first n_rows items are rows (requests and calls); the rest are told apart here.
         """
         spans, logs, metrics = [], [], []
         rows = items[:n_rows] if n_rows else []
@@ -617,7 +630,7 @@ class Exporter:
                 spans.append(entry)
                 continue
             kind = entry[0]
-            if kind is REQUEST:
+            if kind is REQUEST or kind is _CALL:
                 rows.append(entry)
             elif kind == LOGS:
                 logs.append(entry[1])
@@ -627,13 +640,18 @@ class Exporter:
                 metrics.append(entry[1])
         if spans:
             spans = _http.encode_spans(spans)
-        return spans, (_http.encode_rows(rows) if rows else None), len(rows), logs, metrics
+        n = len(rows)
+        requests, calls = split_rows(rows) if rows else (rows, None)
+        return (spans, (_http.encode_rows(requests) if requests else None),
+                (_clients.encode_calls(calls) if calls else None), n, logs, metrics)
 
-    def _message(self, seq, spans, requests, logs, metrics, extra):
+    def _message(self, seq, spans, requests, calls, logs, metrics, extra):
         head = '{"v":1,"type":"batch","seq":%d,"instance":%s' % (seq, _dumps(self._instance_id()))
         tail = []
         if requests:
             tail.append(',"requests":' + requests)
+        if calls:
+            tail.append(',"calls":' + calls)
         if logs:
             tail.append(',"logs":' + _json.dumps(logs))
         if metrics:
@@ -657,9 +675,9 @@ class Exporter:
 
         `extra` (the dropped and givenUp reports) goes into the first batch.
         """
-        spans, requests, rows, logs, metrics = self._encode(items, n_rows)
+        spans, requests, calls, rows, logs, metrics = self._encode(items, n_rows)
         seq = self._seq + 1
-        text = self._message(seq, spans, requests, logs, metrics, extra)
+        text = self._message(seq, spans, requests, calls, logs, metrics, extra)
         if len(text) > self.max_message_bytes:
             if len(items) <= 1:
                 # One item alone is over the limit: it can never be sent.

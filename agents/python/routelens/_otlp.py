@@ -32,8 +32,8 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urlsplit
 
-from . import _config, _http, _json, _trace
-from ._exporter import LOGS, METRICS, SPANS, Exporter
+from . import _clients, _config, _http, _json, _trace
+from ._exporter import LOGS, METRICS, SPANS, Exporter, split_rows
 
 log = logging.getLogger("routelens")
 
@@ -267,6 +267,37 @@ def row_spans(rows):
     return out
 
 
+def call_spans(rows):
+    """Client call rows (_clients.end) as native span dicts, as the collector expands them."""
+    cols = json.loads(_clients.encode_calls(rows))
+    return expand_calls(cols)
+
+
+def expand_calls(cols):
+    """The native span dicts of a `calls` member (docs/protocol.md)."""
+    shapes = cols["shapes"]
+    t0 = cols["t0"]
+    traces = cols.get("traces") or {}
+    values = cols.get("value")
+    span_part = int(cols["ids"]["span"], 16)
+    out = []
+    for i, shape in enumerate(cols["shape"]):
+        form = shapes[str(shape)]
+        seq = cols["parent"][i]
+        n = cols["n"][i]
+        head = "%08x" % ((seq * _trace.SEQ_MIX) & 0xFFFFFFFF)
+        start_us = t0 + cols["start"][i]
+        attrs = dict(form.get("attributes") or {})
+        if values is not None and values[i] is not None and form.get("value"):
+            attrs[form["value"]] = values[i]
+        out.append({"traceId": traces.get(str(seq)) or head + cols["ids"]["trace"],
+                    "spanId": head + "%08x" % (span_part ^ ((n * _trace.SEQ_MIX) & 0xFFFFFFFF)),
+                    "parentSpanId": head + cols["ids"]["span"],
+                    "name": form.get("name", ""), "kind": form.get("kind", "client"),
+                    "startMs": start_us / 1000.0, "endMs": (start_us + cols["dur"][i]) / 1000.0, "attributes": attrs})
+    return out
+
+
 def _scope():
     return {"name": _config.SDK_NAME, "version": _config.VERSION}
 
@@ -438,7 +469,7 @@ class OtlpExporter(Exporter):
                 span_objs.append(entry)
                 continue
             kind = entry[0]
-            if kind is _http.REQUEST:
+            if kind is _http.REQUEST or kind is _clients.CALL:
                 row_items.append(entry)
             elif kind == LOGS:
                 logs.append(entry[1])
@@ -452,7 +483,11 @@ class OtlpExporter(Exporter):
         if span_objs:
             native.extend(json.loads(t) for t in _http.encode_spans(span_objs))
         if row_items:
-            native.extend(row_spans(row_items))
+            requests, calls = split_rows(row_items)
+            if requests:
+                native.extend(row_spans(requests))
+            if calls:
+                native.extend(call_spans(calls))
         if native:
             sampler = self.settings.sampler
             kept = [otlp_span(d) for d in native if sampler.sampled(d["traceId"])]

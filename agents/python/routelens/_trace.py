@@ -30,17 +30,19 @@ _id_lock = threading.Lock()
 SEQ_MIX = 2654435761
 SEQ_TRACE = None
 SEQ_SPAN = None
+SEQ_SPAN_INT = None
 _seq_counter = None
 
 
 def _reseed():
     # After fork both processes would otherwise produce the same ids (and a lock held
     # by another thread at fork time would never be released in the child).
-    global _id_lock, SEQ_TRACE, SEQ_SPAN, _seq_counter, next_seq
+    global _id_lock, SEQ_TRACE, SEQ_SPAN, SEQ_SPAN_INT, _seq_counter, next_seq
     _rng.seed(os.urandom(16))
     _id_lock = threading.Lock()
     SEQ_TRACE = "%024x" % (_rng.getrandbits(96) | 1)
-    SEQ_SPAN = "%08x" % (_rng.getrandbits(32) | 1)
+    SEQ_SPAN_INT = _rng.getrandbits(32) | 1
+    SEQ_SPAN = "%08x" % SEQ_SPAN_INT
     _seq_counter = itertools.count(1)
     next_seq = _seq_counter.__next__
 
@@ -49,6 +51,15 @@ def seq_ids(seq):
     """(trace id, span id) of the request span numbered seq."""
     head = "%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF)
     return head + SEQ_TRACE, head + SEQ_SPAN
+
+
+def call_span_id(seq, n):
+    """The span id of the n-th client call (n >= 1) under the span numbered seq.
+
+    The parent's mixed number, then the per-process part with n mixed into it: n * SEQ_MIX is
+    never 0 mod 2**32 for 0 < n < 2**32, so the id differs from the parent's own and from every
+    other call's (docs/protocol.md, "calls")."""
+    return "%08x%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF, SEQ_SPAN_INT ^ ((n * SEQ_MIX) & 0xFFFFFFFF))
 
 
 _reseed()
@@ -227,7 +238,9 @@ class Span:
         self._route = None
         self._request = None
         self._status_code = None
-        self._seq = None
+        # Numbered like request spans: the span id is a function of the number, and the client
+        # calls made under this span travel as rows that name it by the number.
+        self._seq = next_seq()
         t0 = self._t0 = _perf()
         self.start_ms = (t0 + _wall_offset) * 1000.0
 

@@ -123,6 +123,55 @@ def expand_requests(message):
     return spans
 
 
+def expand_calls(message):
+    """The spans of a batch's compact `calls` columns (docs/protocol.md), as span objects.
+
+    Written from the protocol's text, apart from the agent's own expansion (_otlp.expand_calls).
+    Raises ValueError when the columns do not fit together.
+    """
+    cols = message.get("calls")
+    if cols is None:
+        return []
+    if not isinstance(cols, dict):
+        raise ValueError("calls is not an object")
+    ids, shapes, t0 = cols.get("ids"), cols.get("shapes"), cols.get("t0")
+    parents, ns, rows, start, dur = cols.get("parent"), cols.get("n"), cols.get("shape"), cols.get("start"), cols.get("dur")
+    values = cols.get("value")
+    traces = cols.get("traces", {})
+    if not isinstance(shapes, dict) or not all(isinstance(c, list) for c in (parents, ns, rows, start, dur)) \
+            or not isinstance(t0, int) or not isinstance(traces, dict) or not (values is None or isinstance(values, list)):
+        raise ValueError("calls columns have the wrong types")
+    if not isinstance(ids, dict) or not re.fullmatch(r"[0-9a-f]{24}", str(ids.get("trace"))) \
+            or not re.fullmatch(r"[0-9a-f]{8}", str(ids.get("span"))):
+        raise ValueError("calls ids")
+    n = len(rows)
+    if not all(len(c) == n for c in (parents, ns, start, dur) + ((values,) if values is not None else ())):
+        raise ValueError("calls columns differ in length")
+    own = int(ids["span"], 16)
+    spans = []
+    for i in range(n):
+        shape = shapes[str(rows[i])]
+        if not isinstance(start[i], int) or not isinstance(dur[i], int) or dur[i] < 0:
+            raise ValueError("calls[%d]: times" % i)
+        if not isinstance(parents[i], int) or parents[i] < 0 or not isinstance(ns[i], int) or not 0 < ns[i] < 2 ** 32:
+            raise ValueError("calls[%d]: parent or n" % i)
+        head = "%08x" % ((parents[i] * SEQ_MIX) & 0xFFFFFFFF)
+        attributes = dict(shape.get("attributes") or {})
+        if values is not None and values[i] is not None:
+            attributes[shape["value"]] = values[i]
+        spans.append({
+            "traceId": traces.get(str(parents[i]), head + ids["trace"]),
+            "spanId": head + "%08x" % (own ^ ((ns[i] * SEQ_MIX) & 0xFFFFFFFF)),
+            "parentSpanId": head + ids["span"],
+            "name": shape.get("name"),
+            "kind": shape.get("kind", "internal"),
+            "startMs": (t0 + start[i]) / 1000.0,
+            "endMs": (t0 + start[i] + dur[i]) / 1000.0,
+            "attributes": attributes,
+        })
+    return spans
+
+
 def log_problem(record):
     if not _number(record.get("timeMs")):
         return "timeMs"
@@ -318,6 +367,11 @@ class FakeCollector:
             requests = []
             with self._lock:
                 self.invalid.append(("requests", str(exc), message.get("requests")))
+        try:
+            requests = requests + expand_calls(message)
+        except (ValueError, KeyError) as exc:
+            with self._lock:
+                self.invalid.append(("calls", str(exc), message.get("calls")))
         for kind, check in (("spans", span_problem), ("logs", log_problem), ("metrics", metric_problem)):
             for i, item in enumerate(message.get(kind, []) + (requests if kind == "spans" else [])):
                 problem = check(item)
@@ -349,6 +403,7 @@ class FakeCollector:
             out.extend(batch.get(field, []))
             if field == "spans":
                 out.extend(expand_requests(batch))
+                out.extend(expand_calls(batch))
         return out
 
     def spans(self):

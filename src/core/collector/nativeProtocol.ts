@@ -21,6 +21,7 @@ export type NativeMessage =
       seq?: number;
       spans: unknown[];
       requests?: RequestColumns;
+      calls?: CallColumns;
       logs: unknown[];
       metrics: unknown[];
       dropped: { spans: number; logs: number; metrics: number };
@@ -46,6 +47,27 @@ export interface RequestColumns {
   dur: unknown[];
   shape: unknown[];
   path: unknown[];
+}
+
+/**
+ * The compact form of client spans made directly under a numbered span (docs/protocol.md,
+ * "calls"): each call's shape (name, kind, attributes, and the name of its one own value) is
+ * sent once per batch, and each call is a row naming its parent by sequence number and itself
+ * by its index under the request.
+ */
+export interface CallColumns {
+  shapes: Record<string, unknown>;
+  t0: number;
+  ids: { trace: string; span: string };
+  parent: unknown[];
+  n: unknown[];
+  start: unknown[];
+  dur: unknown[];
+  shape: unknown[];
+  /** Each row's own value (the attribute its shape's `value` names), or null; optional. */
+  value?: unknown[];
+  /** Trace ids of parents whose trace id is not the one their number gives, by parent number. */
+  traces: Record<string, unknown>;
 }
 
 export class ProtocolError extends Error {
@@ -82,7 +104,8 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
       const logs = optArray(raw, 'logs');
       const metrics = optArray(raw, 'metrics');
       const requests = raw.requests === undefined ? undefined : toRequestColumns(raw.requests);
-      const n = spans.length + (requests ? requests.shape.length : 0) + logs.length + metrics.length;
+      const calls = raw.calls === undefined ? undefined : toCallColumns(raw.calls);
+      const n = spans.length + (requests ? requests.shape.length : 0) + (calls ? calls.shape.length : 0) + logs.length + metrics.length;
       if (n > maxBatchItems) throw new ProtocolError('too_many_items', `batch has ${n} items; at most ${maxBatchItems} are allowed`);
       const d = isObj(raw.dropped) ? raw.dropped : {};
       const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
@@ -100,6 +123,7 @@ export function parseMessage(text: string, maxBatchItems: number): NativeMessage
         seq,
         spans,
         ...(requests ? { requests } : {}),
+        ...(calls ? { calls } : {}),
         logs,
         metrics,
         dropped: { spans: count(d.spans), logs: count(d.logs), metrics: count(d.metrics) },
@@ -157,6 +181,45 @@ function toRequestColumns(v: unknown): RequestColumns {
   }
   const { trace, span } = ids as { trace: string; span: string };
   return { shapes: o.shapes as Record<string, unknown>, t0: o.t0 as number, ids: { trace, span }, seq: seq!, start: o.start as unknown[], dur: o.dur as unknown[], shape: o.shape as unknown[], path: o.path as unknown[] };
+}
+
+const HEX24 = /^[0-9a-f]{24}$/;
+const HEX8 = /^[0-9a-f]{8}$/;
+
+/** The columns of a `calls` member, checked for shape only; each row is validated as a span later. */
+function toCallColumns(v: unknown): CallColumns {
+  const bad = (what: string): never => {
+    throw new ProtocolError('bad_message', `"calls" ${what}`);
+  };
+  if (!isObj(v)) bad('must be an object');
+  const o = v as Obj;
+  if (!isObj(o.shapes)) bad('needs a "shapes" object');
+  for (const key of ['parent', 'n', 'start', 'dur', 'shape'] as const) if (!Array.isArray(o[key])) bad(`needs a "${key}" array`);
+  const ids = o.ids;
+  if (!isObj(ids) || typeof ids.trace !== 'string' || !HEX24.test(ids.trace) || typeof ids.span !== 'string' || !HEX8.test(ids.span)) {
+    bad('needs "ids" with "trace" (24 lowercase hex characters) and "span" (8)');
+  }
+  if (typeof o.t0 !== 'number' || !Number.isFinite(o.t0)) bad('needs a finite "t0" number');
+  if (o.value !== undefined && !Array.isArray(o.value)) bad('"value" must be an array');
+  if (o.traces !== undefined && !isObj(o.traces)) bad('"traces" must be an object');
+  const n = (o.shape as unknown[]).length;
+  for (const key of ['parent', 'n', 'start', 'dur', 'value'] as const) {
+    const col = o[key];
+    if (Array.isArray(col) && col.length !== n) bad(`columns differ in length: "${key}" has ${col.length} rows, "shape" has ${n}`);
+  }
+  const { trace, span } = ids as { trace: string; span: string };
+  return {
+    shapes: o.shapes as Record<string, unknown>,
+    t0: o.t0 as number,
+    ids: { trace, span },
+    parent: o.parent as unknown[],
+    n: o.n as unknown[],
+    start: o.start as unknown[],
+    dur: o.dur as unknown[],
+    shape: o.shape as unknown[],
+    ...(o.value !== undefined ? { value: o.value as unknown[] } : {}),
+    traces: (o.traces ?? {}) as Record<string, unknown>,
+  };
 }
 
 function optArray(o: Obj, key: string): unknown[] {
@@ -358,6 +421,7 @@ export function decodeBatch(msg: Extract<NativeMessage, { type: 'batch' }>, reso
   };
   run(msg.spans, 'spans', toSpan, out.spans);
   if (msg.requests) decodeRequests(msg.requests, resource, out);
+  if (msg.calls) decodeCalls(msg.calls, resource, out);
   run(msg.logs, 'logs', toLog, out.logs);
   run(msg.metrics, 'metrics', toMetric, out.metrics);
   return out;
@@ -384,7 +448,7 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
       const n = Array.isArray(seq) ? seq[i] : seq.first + i;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('seq must be a non-negative integer');
       // The row's ids: its mixed sequence number, then the per-process parts (docs/protocol.md).
-      const head = (Math.imul(n % 0x1_0000_0000, SEQ_MIX) >>> 0).toString(16).padStart(8, '0');
+      const head = seqHead(n);
       const attrs = form.attributes;
       if (attrs !== undefined && !isObj(attrs)) fail(`shapes["${s}"].attributes must be an object`);
       const startUs = t0 + st;
@@ -407,6 +471,64 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
       if (!(e instanceof ItemError)) throw e;
       out.rejected.spans++;
       out.errors.push(`requests[${i}]: ${e.message}`);
+    }
+  }
+}
+
+/** The first 8 hex digits of the ids of the span numbered seq and of the calls under it. */
+function seqHead(seq: number): string {
+  return (Math.imul(seq % 0x1_0000_0000, SEQ_MIX) >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Expands each row of the compact `calls` columns into a client span, validated as any span is. */
+function decodeCalls(cols: CallColumns, resource: Resource, out: DecodedBatch): void {
+  const { shapes, t0, ids, parent, n, start, dur, shape, value, traces } = cols;
+  const spanPart = parseInt(ids.span, 16);
+  for (let i = 0; i < shape.length; i++) {
+    try {
+      const s = shape[i];
+      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || !Object.hasOwn(shapes, String(s))) fail(`shape ${describe(s)} is not a number in shapes`);
+      const form = shapes[String(s)];
+      if (!isObj(form)) fail(`shapes["${s}"] must be an object`);
+      const st = start[i];
+      const d = dur[i];
+      if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
+      if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
+      const seq = parent[i];
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) fail('parent must be a non-negative integer');
+      const k = n[i];
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k >= 0x1_0000_0000) fail('n must be an integer from 1 to 2^32 - 1');
+      const attrs = form.attributes;
+      if (attrs !== undefined && !isObj(attrs)) fail(`shapes["${s}"].attributes must be an object`);
+      const attributes: Obj = { ...(attrs as Obj | undefined) };
+      const own = value?.[i];
+      if (own !== undefined && own !== null) {
+        if (typeof form.value !== 'string' || form.value === '') fail(`a value needs shapes["${s}"].value, the attribute it is`);
+        attributes[form.value as string] = own;
+      }
+      const head = seqHead(seq as number);
+      const explicit = Object.hasOwn(traces, String(seq)) ? traces[String(seq)] : undefined;
+      const startUs = t0 + st;
+      out.spans.push(
+        toSpan(
+          {
+            traceId: explicit ?? head + ids.trace,
+            spanId: head + ((spanPart ^ Math.imul(k as number, SEQ_MIX)) >>> 0).toString(16).padStart(8, '0'),
+            parentSpanId: head + ids.span,
+            name: form.name,
+            kind: form.kind,
+            status: form.status,
+            startMs: startUs / 1000,
+            endMs: (startUs + d) / 1000,
+            attributes,
+          },
+          resource,
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof ItemError)) throw e;
+      out.rejected.spans++;
+      out.errors.push(`calls[${i}]: ${e.message}`);
     }
   }
 }

@@ -149,6 +149,58 @@ describe('Collector', () => {
     a.ws.close();
   });
 
+  it('expands the compact calls columns into client spans under their requests, each row validated on its own', async () => {
+    const a = await agent(port);
+    a.ws.send(JSON.stringify({ v: 1, type: 'hello', resource: { 'service.name': 'svc' } }));
+    await a.next();
+    const t0 = 1_732_470_000_000_000;
+    const head = (seq: number) => (Math.imul(seq, 2654435761) >>> 0).toString(16).padStart(8, '0');
+    // A call's span id: its parent's head, then the span part with n * 2654435761 mixed in.
+    const callId = (seq: number, n: number) => head(seq) + ((0x0000ffff ^ Math.imul(n, 2654435761)) >>> 0).toString(16).padStart(8, '0');
+    assert.equal(callId(1, 1), '9e3779b19e37864e');
+    const ids = { trace: 'b'.repeat(24), span: '0000ffff' };
+    const remote = 'c'.repeat(32);
+    const shapes = {
+      0: { name: 'SELECT items', kind: 'client', value: 'db.response.returned_rows', attributes: { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM items WHERE id = $1', 'db.operation.name': 'SELECT', 'server.address': 'db', 'code.file.path': '/app/main.py', 'code.line.number': 31, 'code.function.name': 'read' } },
+      1: { name: 'GET', kind: 'client', value: 'url.full', attributes: { 'http.request.method': 'GET', 'server.address': 'stock', 'server.port': 8001, 'http.response.status_code': 200 } },
+    };
+    a.ws.send(JSON.stringify({
+      v: 1, type: 'batch', seq: 3,
+      calls: { ids, shapes, t0, parent: [1, 1, 2, 1, 1], n: [1, 2, 1, 0, 3], start: [10, 900, 2000, 0, 0], dur: [800, 1500, 50, 1, 1], shape: [0, 1, 0, 0, 9], value: [1, 'http://stock:8001/levels?sku=REDACTED', null, null, null], traces: { 2: remote } },
+    }));
+    const ack = (await a.next()) as { accepted: { spans: number }; rejected: { spans: number }; errors: string[] };
+    assert.equal(ack.accepted.spans, 3);
+    assert.equal(ack.rejected.spans, 2);
+    assert.match(ack.errors[0], /^calls\[3\]: n must be an integer from 1/);
+    assert.match(ack.errors[1], /^calls\[4\]: shape 9 is not a number in shapes/);
+    const spans = store.trace(head(1) + 'b'.repeat(24));
+    assert.deepEqual(spans.map((x) => x.spanId).sort(), [callId(1, 1), callId(1, 2)].sort());
+    const query = spans.find((x) => x.name === 'SELECT items')!;
+    assert.equal(query.kind, 'client');
+    assert.equal(query.parentSpanId, head(1) + '0000ffff');
+    assert.equal(query.startMs, 1_732_470_000_000.01);
+    assert.equal(query.endMs, 1_732_470_000_000.81);
+    assert.equal(query.attributes['db.response.returned_rows'], 1);
+    assert.equal(query.code?.line, 31);
+    const call = spans.find((x) => x.name === 'GET')!;
+    assert.equal(call.attributes['url.full'], 'http://stock:8001/levels?sku=REDACTED');
+    assert.equal(call.attributes['http.response.status_code'], 200);
+    // A parent that continued a caller's trace names its trace id in "traces".
+    const continued = store.trace(remote);
+    assert.equal(continued.length, 1);
+    assert.equal(continued[0].parentSpanId, head(2) + '0000ffff');
+    assert.equal(continued[0].attributes['db.response.returned_rows'], undefined);
+    // A value without the shape's name for it is that row's error; columns that disagree refuse the batch.
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 4, calls: { ids, shapes: { 0: { name: 'x', kind: 'client' } }, t0, parent: [5], n: [1], start: [0], dur: [1], shape: [0], value: [3] } }));
+    assert.match(((await a.next()) as { errors: string[] }).errors[0], /^calls\[0\]: a value needs shapes\["0"\]\.value/);
+    a.ws.send(JSON.stringify({ v: 1, type: 'batch', seq: 5, calls: { ids, shapes, t0, parent: [1, 1], n: [4], start: [0], dur: [1], shape: [0] } }));
+    const refused = (await a.next()) as { code: string; message: string };
+    assert.equal(refused.code, 'bad_message');
+    assert.match(refused.message, /"calls" columns differ in length: "parent" has 2 rows, "shape" has 1/);
+    assert.equal(store.sizes().spans, 3);
+    a.ws.close();
+  });
+
   it('answers malformed, unknown and early messages with clear errors, keeps the connection and the data', async () => {
     const a = await agent(port);
     a.ws.send(JSON.stringify({ v: 1, type: 'batch', spans: [nativeSpan()] }));

@@ -1,0 +1,181 @@
+"""Client calls as rows of the compact `calls` columns (docs/protocol.md): what travels, and that
+the spans they stand for are the ones the span objects would have been.
+
+A request served by a real Flask app (through its test client, the agent started as the F5
+sitecustomize would) makes queries, an HTTP call to a real server and failing calls; the test
+collector expands the columns from the protocol's text (collector.expand_calls), apart from the
+agent's own expansion that the OTLP exporter uses (_otlp.expand_calls), and both must agree.
+"""
+
+import http.server
+import json
+import os
+import sqlite3
+import threading
+import unittest
+import urllib.request
+
+from collector import expand_calls
+from helpers import AgentTestCase, attrs, marker_line
+
+import routelens
+from routelens import _clients, _exporter, _otlp, _trace
+
+THIS_FILE = os.path.abspath(__file__)
+
+
+class _Downstream(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        status = 404 if self.path.startswith("/missing") else 200
+        body = json.dumps({"traceparent": self.headers.get("traceparent")}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _flask_app(db, base):
+    from flask import Flask, jsonify
+
+    app = Flask("call_rows")
+    seen = {}
+
+    @app.route("/orders/<int:first>")
+    def orders(first):
+        rows = []
+        for i in range(3):
+            rows.append(db.execute("SELECT id, name FROM items WHERE id = ?", (first + i,)).fetchone())  # cr-query
+        db.execute("UPDATE items SET name = name WHERE id < ?", (3,))  # cr-update
+        try:
+            db.execute("SELECT nope FROM items")  # cr-fail
+        except sqlite3.OperationalError:
+            pass
+        with urllib.request.urlopen(base + "/stock?sku=1") as response:  # cr-http
+            seen["ok"] = json.loads(response.read())
+        try:
+            urllib.request.urlopen(base + "/missing")  # cr-404
+        except urllib.error.HTTPError as exc:
+            seen["missing"] = exc.code
+        return jsonify(rows)
+
+    return app, seen
+
+
+class CallRows(AgentTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Downstream)
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        cls.base = "http://127.0.0.1:%d" % cls.server.server_address[1]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.server.server_close()
+        super().tearDownClass()
+
+    def _db(self):
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
+        db.executemany("INSERT INTO items VALUES (?, ?)", [(i, "item %d" % i) for i in range(20)])
+        return db
+
+    def _serve(self, headers=None):
+        app, seen = _flask_app(self._db(), self.base)
+        self.collector.mark()
+        response = app.test_client().get("/orders/4", headers=headers or {})
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.get_json(), [[4, "item 4"], [5, "item 5"], [6, "item 6"]])
+        self.flush()
+        server = self.one_span(lambda s: s.get("kind") == "server" and s.get("name") == "GET /orders/<int:first>")
+        calls = self.collector.wait_spans(lambda s: s["traceId"] == server["traceId"] and s["kind"] == "client")
+        return server, sorted(calls, key=lambda s: s["startMs"]), seen
+
+    def batches_with_calls(self):
+        return [b for b in self.collector.of_type("batch") if "calls" in b]
+
+    def test_good_calls_travel_as_rows_and_stand_for_the_same_spans(self):
+        server, calls, seen = self._serve()
+        names = [c["name"] for c in calls]
+        self.assertEqual(names, ["SELECT items"] * 3 + ["UPDATE items", "SELECT items", "GET", "GET"])
+        rows = [b["calls"] for b in self.batches_with_calls()]
+        self.assertTrue(rows, "a batch with calls columns")
+        n_rows = sum(len(r["shape"]) for r in rows)
+        # The 3 queries, the update and the 200 call are rows; the failing query and the 404 are
+        # span objects (they have an error of their own).
+        self.assertEqual(n_rows, 5)
+        objects = [s for b in self.collector.of_type("batch") for s in b.get("spans", []) if s.get("kind") == "client"]
+        self.assertEqual(sorted(s["name"] for s in objects), ["GET", "SELECT items"])
+        for call in calls:
+            self.assertEqual(call["parentSpanId"], server["spanId"])
+            self.assertEqual(call["traceId"], server["traceId"])
+            self.assertGreaterEqual(call["startMs"], server["startMs"])
+            self.assertLessEqual(call["endMs"], server["endMs"] + 0.002)
+        self.assertEqual(len({c["spanId"] for c in calls} | {server["spanId"]}), len(calls) + 1)
+        a = [attrs(c) for c in calls]
+        for i, marker in enumerate(["cr-query"] * 3 + ["cr-update", "cr-fail"]):
+            self.assertEqual(a[i]["code.file.path"], THIS_FILE)
+            self.assertEqual(a[i]["code.line.number"], marker_line(THIS_FILE, marker), calls[i])
+            self.assertEqual(a[i]["code.function.name"], "_flask_app.<locals>.orders")
+        self.assertEqual(a[0]["db.query.text"], "SELECT id, name FROM items WHERE id = ?")
+        self.assertEqual(a[3]["db.response.returned_rows"], 3)
+        self.assertEqual(a[4]["error.type"], "sqlite3.OperationalError")
+        self.assertEqual(a[5]["url.full"], self.base + "/stock?sku=REDACTED")
+        self.assertEqual(a[5]["http.response.status_code"], 200)
+        self.assertNotIn("error.type", a[5])
+        self.assertEqual(a[6]["http.response.status_code"], 404)
+        self.assertEqual(a[6]["error.type"], "404")
+        # The downstream server was told the call's own span id, row or object alike.
+        self.assertEqual(seen["ok"]["traceparent"], "00-%s-%s-01" % (server["traceId"], calls[5]["spanId"]))
+        self.assertEqual(seen["missing"], 404)
+        self.assertValidItems()
+
+    def test_a_request_that_continues_a_trace_names_it_for_its_rows(self):
+        incoming = "4bf92f3577b34da6a3ce929d0e0e4736"
+        server, calls, _ = self._serve({"traceparent": "00-%s-00f067aa0ba902b7-01" % incoming})
+        self.assertEqual(server["traceId"], incoming)
+        self.assertEqual(len(calls), 7)
+        self.assertTrue(all(c["traceId"] == incoming and c["parentSpanId"] == server["spanId"] for c in calls))
+        traces = [b["calls"].get("traces") for b in self.batches_with_calls()]
+        self.assertIn(incoming, [t for named in traces if named for t in named.values()])
+
+    def test_the_otlp_expansion_agrees_with_the_protocol(self):
+        """The OTLP exporter turns rows into spans itself: the same spans the collector makes."""
+        routelens.shutdown()
+        finished = []
+        agent = routelens.start(endpoint=self.collector.endpoint, service_name="tests", lazy=True)
+        try:
+            _trace.set_exporter(finished.append, finished.append)
+            db = self._db()
+            with routelens.span("outer"):
+                for i in range(4):
+                    db.execute("SELECT name FROM items WHERE id = ?", (i,))
+                db.execute("DELETE FROM items WHERE id > ?", (15,))
+        finally:
+            routelens.shutdown()
+            type(self).agent = routelens.start(endpoint=self.collector.endpoint, service_name="tests",
+                                               metrics_interval=0, flush_interval=0.05)
+        self.assertIsNotNone(agent)
+        rows = [e for e in finished if e.__class__ is tuple and e[0] is _clients.CALL]
+        self.assertEqual(len(rows), 5)
+        text = _clients.encode_calls(rows)
+        ours = _otlp.expand_calls(json.loads(text))
+        theirs = expand_calls({"calls": json.loads(text)})
+        self.assertEqual(ours, theirs)
+        outer = next(e for e in finished if e.__class__ is not tuple)
+        self.assertTrue(all(s["parentSpanId"] == outer.span_id and s["traceId"] == outer.trace_id for s in ours))
+        self.assertEqual(ours[4]["attributes"]["db.response.returned_rows"], 4)
+        self.assertEqual([s["spanId"] for s in ours], [_trace.call_span_id(outer._seq, n) for n in range(1, 6)])
+        requests, calls = _exporter.split_rows(finished[:0] + rows)
+        self.assertEqual((requests, len(calls)), ([], 5))
+
+
+if __name__ == "__main__":
+    unittest.main()
