@@ -10,8 +10,11 @@
               their statements and calling lines, serialised and sent
 
 Apps: Flask on gunicorn (one sync worker) and FastAPI on uvicorn (a sync `def` endpoint, so in
-Starlette's thread pool). The endpoint runs 10 `SELECT ... WHERE id = ?` on an sqlite3 in-memory
-database (one per thread, 1,000 rows) and answers with the rows as JSON.
+Starlette's thread pool). The endpoint runs 10 `SELECT ... WHERE id = ?` and answers with the rows
+as JSON: by default on an sqlite3 in-memory database (one per thread, 1,000 rows), the cheapest
+query there is (about a microsecond), where the agent's share is the largest; with
+`--database postgres` on a PostgreSQL server on loopback (started here from Debian's packages,
+private data directory and port) through psycopg2, what an API's queries usually are.
 
 A fresh server process per round; the modes alternate within each round (the order rotates
 from round to round), and the load is C keep-alive client connections (threads of this process)
@@ -19,7 +22,8 @@ for a fixed time after a warm-up. Reported per app and mode, medians of the roun
 second, the server process's CPU per request (from /proc), and both against bare (and the
 agent against prometheus_client).
 
-    python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--json out.json]
+    python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--database sqlite|postgres]
+        [--only NAME] [--agent-env NAME=VALUE] [--json out.json]
 
 The machine is shared (2 cores, other work running): compare modes within one run, not across
 runs.
@@ -41,6 +45,8 @@ QUERIES = 10
 ROWS = 1000
 # Set by --agent-env: more environment for the agent's server.
 AGENT_ENV = {}
+# Set by --database postgres: the servers' queries go to a PostgreSQL server started here.
+DSN = None
 
 # -- the app (imported by the server processes) ---------------------------------------------
 
@@ -49,6 +55,12 @@ _local = threading.local()
 
 def _db():
     conn = getattr(_local, "conn", None)
+    if conn is None and os.environ.get("BENCH_DSN"):
+        import psycopg2
+
+        conn = _local.conn = psycopg2.connect(os.environ["BENCH_DSN"])
+        conn.autocommit = True
+        return conn
     if conn is None:
         import sqlite3
 
@@ -62,9 +74,28 @@ def _db():
 def order_rows(first):
     conn = _db()
     rows = []
+    if os.environ.get("BENCH_DSN"):
+        cursor = conn.cursor()
+        for i in range(QUERIES):
+            cursor.execute("SELECT id, name, price FROM items WHERE id = %s", ((first + i * 37) % ROWS,))
+            rows.append(cursor.fetchone())
+        cursor.close()
+        return rows
     for i in range(QUERIES):
         rows.append(conn.execute("SELECT id, name, price FROM items WHERE id = ?", ((first + i * 37) % ROWS,)).fetchone())
     return rows
+
+
+def _create_postgres_table(dsn):
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cursor = conn.cursor()
+    cursor.execute("DROP TABLE IF EXISTS items")
+    cursor.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, price DOUBLE PRECISION)")
+    cursor.executemany("INSERT INTO items VALUES (%s, %s, %s)", [(i, "item %d" % i, i * 1.5) for i in range(ROWS)])
+    conn.close()
 
 
 def _prometheus():
@@ -161,27 +192,6 @@ SERVERS = {
 MODES = ("bare", "prometheus", "routelens")
 
 
-def _exporter_cpu(pid):
-    """CPU seconds of the agent's exporter threads in pid and its children."""
-    total = 0.0
-    for p in _tree(pid):
-        try:
-            tasks = os.listdir("/proc/%d/task" % p)
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open("/proc/%d/task/%s/stat" % (p, task)) as f:
-                    text = f.read()
-            except OSError:
-                continue
-            name = text[text.index("(") + 1:text.rindex(")")]
-            if name.startswith("routelens-expor"):
-                fields = text.rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def _tree(pid):
     pids = [pid]
     try:
@@ -256,6 +266,8 @@ def server_round(command, mode, endpoint, seconds, clients):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_"))}
     env.pop("PYTHONPATH", None)
     env["BENCH_MODE"] = mode
+    if DSN:
+        env["BENCH_DSN"] = DSN
     if mode == "routelens":
         env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
         env["ROUTELENS_ENDPOINT"] = endpoint
@@ -279,14 +291,11 @@ def server_round(command, mode, endpoint, seconds, clients):
                 time.sleep(0.1)
         _load(port, 1.0, clients)  # warm-up: imports, caches, the agent's connection
         cpu0 = _cpu_of_tree(proc.pid)
-        exporter0 = _exporter_cpu(proc.pid)
         done, wall, errors = _load(port, seconds, clients)
         cpu = _cpu_of_tree(proc.pid) - cpu0
-        exporter = _exporter_cpu(proc.pid) - exporter0
         if errors:
             raise RuntimeError("%d failed requests in mode %s" % (errors, mode))
-        return {"rps": done / wall, "cpu_us": cpu / max(done, 1) * 1e6, "exporter_us": exporter / max(done, 1) * 1e6,
-                "requests": done}
+        return {"rps": done / wall, "cpu_us": cpu / max(done, 1) * 1e6, "requests": done}
     finally:
         proc.terminate()
         try:
@@ -305,6 +314,9 @@ def main():
     parser.add_argument("--agent-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the agent's server (ROUTELENS_CLIENT_SPANS=0 measures the "
                              "request spans alone)")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
+                        help="sqlite: an in-memory database per thread (the cheapest query there is, so the agent's "
+                             "share is the largest); postgres: a PostgreSQL server on loopback, through psycopg2")
     parser.add_argument("--json")
     args = parser.parse_args()
     for pair in args.agent_env:
@@ -314,6 +326,17 @@ def main():
     sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
     from agent_overhead import start_sink
 
+    global DSN
+    pg = None
+    if args.database == "postgres":
+        from servers import Postgres
+
+        missing = Postgres.missing()
+        if missing:
+            raise SystemExit("PostgreSQL is needed for --database postgres: %s" % missing)
+        pg = Postgres().__enter__()
+        DSN = pg.dsn
+        _create_postgres_table(DSN)
     sink, endpoint = start_sink()
     results = {}
     try:
@@ -327,29 +350,30 @@ def main():
                     samples[mode].append(server_round(command, mode, endpoint, args.seconds, args.clients))
             results[label] = {mode: {"rps": statistics.median(x["rps"] for x in v),
                                      "cpu_us": statistics.median(x["cpu_us"] for x in v),
-                                     "exporter_us": statistics.median(x["exporter_us"] for x in v),
                                      "rounds_rps": [round(x["rps"], 1) for x in v]}
                               for mode, v in samples.items()}
-            print_table({label: results[label]})
+            print_table({label: results[label]}, args.database)
     finally:
         sink.kill()
         sink.wait()
+        if pg is not None:
+            pg.__exit__()
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seconds": args.seconds, "rounds": args.rounds, "clients": args.clients, "queries": QUERIES,
-                       "results": results}, f, indent=2)
+                       "database": args.database, "results": results}, f, indent=2)
 
 
-def print_table(results):
-    print("%-34s %-11s %9s %11s %10s %10s %12s %14s" % ("app (10 sqlite3 queries/request)", "mode", "req/s", "CPU µs/req",
-                                                      "vs bare", "CPU vs bare", "vs prometheus", "exporter µs/req"))
+def print_table(results, database):
+    print("%-34s %-11s %9s %11s %10s %10s %12s" % ("app (%d %s queries/request)" % (QUERIES, database), "mode", "req/s",
+                                                 "CPU µs/req", "vs bare", "CPU vs bare", "vs prometheus"))
     for label, by_mode in results.items():
         base = by_mode["bare"]
         prom = by_mode["prometheus"]
         for mode, r in by_mode.items():
-            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx %14s" % (
+            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx" % (
                 label, mode, r["rps"], r["cpu_us"], r["rps"] / base["rps"], r["cpu_us"] / base["cpu_us"],
-                r["rps"] / prom["rps"], "%.1f" % r["exporter_us"] if mode == "routelens" else ""), flush=True)
+                r["rps"] / prom["rps"]), flush=True)
 
 
 if __name__ == "__main__":

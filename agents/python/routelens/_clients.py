@@ -339,27 +339,28 @@ def _call(parent, form, value):
     if parent._seq is None:
         return _start(parent, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
     root._clients = count + 1
-    # The calling line's site number (_callsite, written out: this runs for every call).
+    # The calling line's site number (_callsite, written out, and as tight as it goes: this
+    # runs for every call, and a call through requests and urllib3 passes a dozen frames).
     frame = _getframe(2)
-    verdicts = _verdicts
-    site = 0
-    while frame is not None:
-        code = frame.f_code
-        found = verdicts.get(code)
-        if found is None:
-            found = _verdict(code)
-            if len(verdicts) < _callsite.MAX_VERDICTS:
-                verdicts[code] = found
-        if found:
-            site = found[3].get(frame.f_lasti)
-            if site is None:
-                site = _site(frame, found)
-                if site is None:  # every site number taken: a span object with its line
-                    root._clients = count
-                    return _start(parent, form.name, {} if value is None else {form.value_key: value},
-                                  (form.attributes, form.encoded))
-            break
-        frame = frame.f_back
+    get = _verdicts.get
+    try:
+        found = get(frame.f_code)
+        while not found:
+            if found is None:
+                found = _learn(frame.f_code)
+                if found:
+                    break
+            frame = frame.f_back
+            found = get(frame.f_code)
+        site = found[3].get(frame.f_lasti)
+        if site is None:
+            site = _site(frame, found)
+            if site is None:  # every site number taken: a span object with its line
+                root._clients = count
+                return _start(parent, form.name, {} if value is None else {form.value_key: value},
+                              (form.attributes, form.encoded))
+    except AttributeError:  # past the outermost frame (f_back is None): no application line
+        site = 0
     call = _new_call(Call)
     call.form = form
     call.site = site
@@ -370,6 +371,14 @@ def _call(parent, form, value):
     call.span = None
     call.t0 = _perf()
     return call
+
+
+def _learn(code):
+    """The verdict of code (see _callsite), kept while the table has room."""
+    found = _verdict(code)
+    if len(_verdicts) < _callsite.MAX_VERDICTS:
+        _verdicts[code] = found
+    return found
 
 
 def _span_of(call):
@@ -446,7 +455,12 @@ def encode_calls(rows):
 
     Like _http.encode_rows, all of it runs in C but the loop over the batch's distinct shapes
     (and over its distinct parents with a trace id of their own, when there are any)."""
-    _, shapes, parents, ns, starts, durations, values, traces = zip(*rows)
+    _, shapes, parent_spans, ns, t0s, t1s, values = zip(*rows)
+    # The parent's start is its wall-clock time; a call's is the parent's plus the time between
+    # the two on the perf_counter clock, so that calls nest in their parent exactly.
+    starts = [int(parent.start_ms * 1000.0 + (t - parent._t0) * 1e6 + 0.5) for parent, t in zip(parent_spans, t0s)]
+    durations = [int((b - a) * 1e6 + 0.5) for a, b in zip(t0s, t1s)]
+    parents = [parent._seq for parent in parent_spans]
     texts = _call_shape_texts
     t0 = min(starts)
     parts = [
@@ -461,14 +475,13 @@ def encode_calls(rows):
     ]
     if values.count(None) != len(values):
         parts.append(',"value":[' + ",".join(map(_value_text, values)) + "]")
-    if traces.count(None) != len(traces):
-        # Parents whose trace id is not the one their number gives (a request that continued a
-        # caller's trace): named per parent number.
-        seq_ids = _trace.seq_ids
-        explicit = ['"%d":%s' % (seq, _enc(trace)) for seq, trace in dict(zip(parents, traces)).items()
-                    if trace is not None and trace != seq_ids(seq)[0]]
-        if explicit:
-            parts.append(',"traces":{' + ",".join(explicit) + "}")
+    # Parents whose trace id is not the one their number gives (a request that continued a
+    # caller's trace): named per parent number.
+    seq_ids = _trace.seq_ids
+    explicit = ['"%d":%s' % (parent._seq, _enc(parent._trace_id)) for parent in set(parent_spans)
+                if parent._trace_id is not None and parent._trace_id != seq_ids(parent._seq)[0]]
+    if explicit:
+        parts.append(',"traces":{' + ",".join(explicit) + "}")
     parts.append("}")
     return "".join(parts)
 
@@ -574,13 +587,11 @@ def end(span):
             except KeyError:
                 shape = _new_call_shape(form, key, span.site, code)
             if shape is not None:
-                parent = span.parent
-                t0 = span.t0
                 span.form = None
                 export_row = _trace._export_row
                 if export_row is not None:
-                    export_row((CALL, shape, parent._seq, span.n, int(parent.start_ms * 1000.0 + (t0 - parent._t0) * 1e6 + 0.5),
-                                int((now - t0) * 1e6 + 0.5), span.value, parent._trace_id))
+                    # Times and ids are worked out by the exporter thread (encode_calls).
+                    export_row((CALL, shape, span.parent, span.n, span.t0, now, span.value))
                 return
             span = _span_of(span)
         else:
@@ -649,7 +660,7 @@ def tracestate(span):
         root = span.entry[0]._root if cls is Fold else span._root
     if root is None:
         return None
-    return getattr(root, "_tracestate", None)
+    return root._tracestate
 
 
 # -- statements ----------------------------------------------------------------------

@@ -18,8 +18,7 @@ from ._trace import _current
 from ._patch import patch
 
 _SPAN_KEY = "_routelens_client_span"
-_TRACEPARENT = b"traceparent:"
-_TRACESTATE = b"tracestate:"
+_BYTE_METHODS = {m.encode("ascii"): m for m in _METHOD_NAMES}
 
 
 # -- http.client ----------------------------------------------------------------------
@@ -48,68 +47,66 @@ def _make_origin(conn):
 _HTTP_CLIENT_OTEL = ("requests", "urllib", "urllib3")
 
 
-def _make_putrequest(original):
-    def putrequest(self, method, url, *args, **kwargs):
-        span = None
+def _begin_request(conn):
+    """The span (Call) of the request conn is about to send, from its request line, with the
+    traceparent (and tracestate) header added; None when it is not traced."""
+    if conn.port in Settings.collector_ports and is_collector(conn.host, conn.port):
+        return None
+    if _otel.loaded and otel_owns(_HTTP_CLIENT_OTEL):
+        return None
+    buffer = conn._buffer
+    # The request line putrequest() wrote: b"GET /path HTTP/1.1".
+    method, _, rest = buffer[0].partition(b" ")
+    url = rest.rpartition(b" ")[0].decode("latin-1")
+    origin, host, port, forms = _origin(conn)
+    full = url if "://" in url[:16] else origin + (url if url[:1] == "/" else "/" + url)
+    if "?" in full or "@" in full or "#" in full:
+        full = redact_url(full)
+    name = _BYTE_METHODS.get(method) or http_method(method)
+    try:
+        form = forms[name]
+    except KeyError:
+        form = forms[name] = http_shared(name, host, port)
+    span = begin_form(form, full)
+    if span is None:
+        return None
+    # The header lines as putheader() wrote them: one pass in C to see whether the caller set a
+    # traceparent (or tracestate) of its own.
+    written = b"\n".join(buffer).lower()
+    if b"\ntraceparent:" not in written:
+        # What putheader() would append, without its checks: the value is ours and valid.
+        buffer.append(traceparent_header(span))
+        state = tracestate(span)
+        if state is not None and b"\ntracestate:" not in written:
+            buffer.append(b"tracestate: " + state.encode("ascii"))
+    return span
+
+
+def _make_endheaders(original):
+    # The request is traced from here (its line and headers are written; sending it, and
+    # connecting first if need be, is what endheaders() does) to its response's status line and
+    # headers (getresponse()). http.client, urllib.request, urllib3 and requests all pass here.
+    def endheaders(self, *args, **kwargs):
+        state = self.__dict__
+        if _SPAN_KEY in state:
+            # A request sent without a response read for the one before: that one is over.
+            end(state.pop(_SPAN_KEY))
+        if _current.get() is None and not Settings.outside_requests:
+            return original(self, *args, **kwargs)
         try:
-            previous = self.__dict__.pop(_SPAN_KEY, None)
-            if previous is not None:
-                # A request line without a response read for the one before: that one is over.
-                end(previous)
-            if _current.get() is not None or Settings.outside_requests:
-                if (self.port not in Settings.collector_ports or not is_collector(self.host, self.port)) and \
-                        not (_otel.loaded and otel_owns(_HTTP_CLIENT_OTEL)):
-                    origin, host, port, forms = _origin(self)
-                    full = url if "://" in url[:16] else origin + (url if url[:1] == "/" else "/" + url)
-                    if "?" in full or "@" in full or "#" in full:
-                        full = redact_url(full)
-                    name = _METHOD_NAMES.get(method) or http_method(method)
-                    try:
-                        form = forms[name]
-                    except KeyError:
-                        form = forms[name] = http_shared(name, host, port)
-                    span = begin_form(form, full)
+            span = _begin_request(self)
         except Exception:
             span = None
         if span is None:
-            return original(self, method, url, *args, **kwargs)
+            return original(self, *args, **kwargs)
         try:
-            result = original(self, method, url, *args, **kwargs)
+            result = original(self, *args, **kwargs)
         except BaseException as exc:
             fail(span, exc)
             end(span)
             raise
-        self.__dict__[_SPAN_KEY] = span
+        state[_SPAN_KEY] = span
         return result
-
-    return putrequest
-
-
-def _make_endheaders(original):
-    def endheaders(self, *args, **kwargs):
-        span = self.__dict__.get(_SPAN_KEY)
-        if span is None:
-            return original(self, *args, **kwargs)
-        try:
-            buffer = self._buffer
-            # Header lines as putheader() wrote them, the request line first: one pass in C to
-            # see whether the caller set a traceparent (or tracestate) of its own.
-            written = b"\n".join(buffer).lower()
-            if b"\ntraceparent:" not in written:
-                # What putheader() would append, without its checks: the value is ours and valid.
-                buffer.append(traceparent_header(span))
-                state = tracestate(span)
-                if state is not None and b"\ntracestate:" not in written:
-                    buffer.append(b"tracestate: " + state.encode("ascii"))
-        except Exception:
-            pass
-        try:
-            return original(self, *args, **kwargs)
-        except BaseException as exc:
-            if self.__dict__.pop(_SPAN_KEY, None) is not None:
-                fail(span, exc)
-                end(span)
-            raise
 
     return endheaders
 
@@ -151,7 +148,6 @@ def _make_getresponse(original):
 def instrument_http_client(module=None):
     if module is None:
         import http.client as module
-    patch(module.HTTPConnection, "putrequest", _make_putrequest)
     patch(module.HTTPConnection, "endheaders", _make_endheaders)
     patch(module.HTTPConnection, "getresponse", _make_getresponse)
 

@@ -208,6 +208,10 @@ class Span:
         "_folds",
     )
 
+    # Only a request's span has one (RequestSpan): the incoming W3C tracestate. A class-level
+    # None, so reading it costs no AttributeError on the other spans.
+    _tracestate = None
+
     def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
                  parent_span_id=None):
         self._clients = 0
