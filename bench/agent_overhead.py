@@ -427,8 +427,8 @@ def ir_child(kind, mode, n):
         pending, rows = [], []
 
         def send():
-            spans, requests, _n, logs, metrics = exporter._encode(rows + pending, len(rows))
-            text = exporter._message(spans, requests, logs, metrics, None)
+            spans, requests, calls, _n, logs, metrics = exporter._encode(rows + pending, len(rows))
+            text = exporter._message(1, spans, requests, calls, logs, metrics, {})
             _ws.encode_frame(1, text.encode("utf-8"))
             del pending[:], rows[:]
 
