@@ -427,6 +427,21 @@ export function decodeBatch(msg: Extract<NativeMessage, { type: 'batch' }>, reso
   return out;
 }
 
+/** A row's shape (of `requests` or `calls`): its number must name an object in shapes. */
+function rowShape(shapes: Record<string, unknown>, s: unknown): Obj {
+  if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || !Object.hasOwn(shapes, String(s))) fail(`shape ${describe(s)} is not a number in shapes`);
+  const form = shapes[String(s)];
+  if (!isObj(form)) fail(`shapes["${s}"] must be an object`);
+  return form as Obj;
+}
+
+/** A row's start (microseconds after t0) and duration (microseconds), checked. */
+function rowTimes(st: unknown, d: unknown): [number, number] {
+  if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
+  if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
+  return [st as number, d as number];
+}
+
 /** Multiplier that spreads request sequence numbers over the first 8 hex digits of their ids. */
 const SEQ_MIX = 2654435761;
 
@@ -436,13 +451,8 @@ function decodeRequests(cols: RequestColumns, resource: Resource, out: DecodedBa
   for (let i = 0; i < shape.length; i++) {
     try {
       const s = shape[i];
-      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || !Object.hasOwn(shapes, String(s))) fail(`shape ${describe(s)} is not a number in shapes`);
-      const form = shapes[String(s)];
-      if (!isObj(form)) fail(`shapes["${s}"] must be an object`);
-      const st = start[i];
-      const d = dur[i];
-      if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
-      if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
+      const form = rowShape(shapes, s);
+      const [st, d] = rowTimes(start[i], dur[i]);
       const p = path[i];
       if (typeof p !== 'string') fail('path must be a string');
       const n = Array.isArray(seq) ? seq[i] : seq.first + i;
@@ -487,13 +497,8 @@ function decodeCalls(cols: CallColumns, resource: Resource, out: DecodedBatch): 
   for (let i = 0; i < shape.length; i++) {
     try {
       const s = shape[i];
-      if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || !Object.hasOwn(shapes, String(s))) fail(`shape ${describe(s)} is not a number in shapes`);
-      const form = shapes[String(s)];
-      if (!isObj(form)) fail(`shapes["${s}"] must be an object`);
-      const st = start[i];
-      const d = dur[i];
-      if (typeof st !== 'number' || !Number.isFinite(st)) fail('start must be a finite number of microseconds after t0');
-      if (typeof d !== 'number' || !Number.isFinite(d) || d < 0) fail('dur must be a finite, non-negative number of microseconds');
+      const form = rowShape(shapes, s);
+      const [st, d] = rowTimes(start[i], dur[i]);
       const seq = parent[i];
       if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) fail('parent must be a non-negative integer');
       const k = n[i];
