@@ -22,8 +22,8 @@ import asyncio
 import os
 import sys
 
-from . import _json, _otel, _trace
-from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start, begin, begin_db, begin_form,
+from . import _otel, _trace
+from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start, begin, begin_db,
                        cancelled, db_target, end, fail, operation_span, otel_stands_for)
 from ._patch import patch
 
