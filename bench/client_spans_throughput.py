@@ -170,41 +170,8 @@ def _make_fastapi():
     return app
 
 
-def _gc_stats():
-    """With BENCH_GC_STATS=path (PID in it becomes the process id): the garbage collector's runs and
-    time per generation, written at exit and on SIGUSR1."""
-    path = os.environ.get("BENCH_GC_STATS")
-    if not path:
-        return
-    path = path.replace("PID", str(os.getpid()))
-    import atexit
-    import gc
-    import signal
-
-    stats = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
-    started = {}
-
-    def callback(phase, info):
-        if phase == "start":
-            started["t"] = time.perf_counter()
-        else:
-            entry = stats[info["generation"]]
-            entry[0] += 1
-            entry[1] += time.perf_counter() - started.get("t", time.perf_counter())
-
-    gc.callbacks.append(callback)
-
-    def write(*_):
-        with open(path, "w") as f:
-            json.dump(stats, f)
-
-    atexit.register(write)
-    signal.signal(signal.SIGUSR1, write)
-
-
 def __getattr__(name):
     # gunicorn and uvicorn import `client_spans_throughput:flask_app` / `:fastapi_app`.
-    _gc_stats()
     if name == "flask_app":
         return _make_flask()
     if name == "fastapi_app":

@@ -81,6 +81,14 @@ def _verdict(code):
     return (abspath(path), name, {}, {})
 
 
+def learn(code):
+    """The verdict of code, kept while the table has room."""
+    found = _verdict(code)
+    if len(_verdicts) < MAX_VERDICTS:
+        _verdicts[code] = found
+    return found
+
+
 MAX_LINES_PER_CODE = 256
 
 
@@ -145,9 +153,7 @@ def callsite(depth=2):
         code = frame.f_code
         found = verdicts.get(code)
         if found is None:
-            found = _verdict(code)
-            if len(verdicts) < MAX_VERDICTS:
-                verdicts[code] = found
+            found = learn(code)
         if found:
             return found[0], line_of(frame, found[2]), found[1]
         frame = frame.f_back
@@ -165,9 +171,7 @@ def add_callsite(attributes, depth=3):
         code = frame.f_code
         found = verdicts.get(code)
         if found is None:
-            found = _verdict(code)
-            if len(verdicts) < MAX_VERDICTS:
-                verdicts[code] = found
+            found = learn(code)
         if found:
             attributes["code.file.path"] = found[0]
             attributes["code.line.number"] = line_of(frame, found[2])

@@ -151,7 +151,7 @@ def begin_db(target, statement):
     except (KeyError, TypeError, AttributeError):
         form = _parse_db(target, statement)
     if parent is None:
-        return _start(None, form.name, {}, (form.attributes, form.encoded))
+        return _start_form(None, form, None)
     return _call(parent, form, None)
 
 
@@ -161,8 +161,13 @@ def begin_form(form, value=None):
     if parent is None:
         if not Settings.outside_requests:
             return None
-        return _start(None, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
+        return _start_form(None, form, value)
     return _call(parent, form, value)
+
+
+def _start_form(parent, form, value):
+    """A span object (not a row) for a call of form under parent (None: outside any request)."""
+    return _start(parent, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
 
 
 class Form:
@@ -214,7 +219,7 @@ def db_target(system, namespace=None, address=None, port=None, otel=()):
 
 
 _verdicts = _callsite._verdicts
-_verdict = _callsite._verdict
+_learn = _callsite.learn
 _line_of = _callsite.line_of
 _getframe = sys._getframe
 
@@ -242,9 +247,7 @@ def _start(parent, name, attributes, static=None):
         code = frame.f_code
         found = verdicts.get(code)
         if found is None:
-            found = _verdict(code)
-            if len(verdicts) < _callsite.MAX_VERDICTS:
-                verdicts[code] = found
+            found = _learn(code)
         if found:
             lines = found[2]
             line = lines.get(frame.f_lasti)
@@ -337,7 +340,7 @@ def _call(parent, form, value):
             attributes[form.value_key] = value
         return _fold(root, parent, form.name, attributes)
     if parent._seq is None:
-        return _start(parent, form.name, {} if value is None else {form.value_key: value}, (form.attributes, form.encoded))
+        return _start_form(parent, form, value)
     root._clients = count + 1
     # The calling line's site number (_callsite, written out, and as tight as it goes: this
     # runs for every call, and a call through requests and urllib3 passes a dozen frames).
@@ -357,8 +360,7 @@ def _call(parent, form, value):
             site = _site(frame, found)
             if site is None:  # every site number taken: a span object with its line
                 root._clients = count
-                return _start(parent, form.name, {} if value is None else {form.value_key: value},
-                              (form.attributes, form.encoded))
+                return _start_form(parent, form, value)
     except AttributeError:  # past the outermost frame (f_back is None): no application line
         site = 0
     call = _new_call(Call)
@@ -371,14 +373,6 @@ def _call(parent, form, value):
     call.span = None
     call.t0 = _perf()
     return call
-
-
-def _learn(code):
-    """The verdict of code (see _callsite), kept while the table has room."""
-    found = _verdict(code)
-    if len(_verdicts) < _callsite.MAX_VERDICTS:
-        _verdicts[code] = found
-    return found
 
 
 def _span_of(call):
@@ -636,17 +630,8 @@ def traceparent(span):
 
 
 _getrandbits = _trace._getrandbits
-_SEQ_MIX = _trace.SEQ_MIX
-
-
 def traceparent_header(span):
     """The `traceparent: ...` header line (bytes) for the call span stands for."""
-    if span.__class__ is Call:
-        parent = span.parent
-        seq = parent._seq
-        return ("traceparent: 00-%s-%08x%08x-01" % (
-            parent._trace_id or parent.trace_id, (seq * _SEQ_MIX) & 0xFFFFFFFF,
-            _trace.SEQ_SPAN_INT ^ ((span.n * _SEQ_MIX) & 0xFFFFFFFF))).encode("ascii")
     return b"traceparent: " + traceparent(span).encode("ascii")
 
 

@@ -23,12 +23,11 @@ import os
 import sys
 
 from . import _otel, _trace
-from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start, begin, begin_db,
+from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start_form, begin, begin_db,
                        cancelled, db_target, end, fail, operation_span, otel_stands_for)
 from ._patch import patch
 
 _current = _trace._current
-_ClientSpan = _trace.ClientSpan
 
 
 def _outside():
@@ -85,12 +84,7 @@ def _sqlite_plain_execute(cursor, static, sql, parameters):
         return _sqlite_execute(cursor, sql, parameters)
     try:
         result = _sqlite_execute(cursor, sql, parameters)
-        rows = cursor.rowcount
-        if rows >= 0:
-            if span.__class__ is _Call:
-                span.value = rows
-            elif span.__class__ is _ClientSpan:
-                span.attributes["db.response.returned_rows"] = rows
+        _rows(span, cursor.rowcount)
         return result
     except BaseException as exc:
         fail(span, exc)
@@ -648,7 +642,7 @@ def _redis_begin(client, args):
     except Exception:
         return None
     if parent is None:
-        return _start(None, form.name, {}, (form.attributes, form.encoded))
+        return _start_form(None, form, None)
     return _call(parent, form, None)
 
 

@@ -11,7 +11,7 @@ is added). Requests to the collector are never traced.
 import asyncio
 
 from . import _otel
-from ._clients import (_METHOD_NAMES, Call as _Call, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
+from ._clients import (_METHOD_NAMES, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
                        http_shared, http_status, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
                        tracestate)
 from ._trace import _current
@@ -132,11 +132,7 @@ def _make_getresponse(original):
             raise
         del self.__dict__[_SPAN_KEY]
         try:
-            status = response.status
-            if span.__class__ is _Call and status.__class__ is int and 0 <= status < 400:
-                span.code = status
-            else:
-                http_status(span, status)
+            http_status(span, response.status)
         except Exception:
             pass
         end(span)

@@ -208,8 +208,9 @@ class Span:
         "_folds",
     )
 
-    # Only a request's span has one (RequestSpan): the incoming W3C tracestate. A class-level
-    # None, so reading it costs no AttributeError on the other spans.
+    # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls: only
+    # a request's span (RequestSpan, which has an instance dictionary) sets it. A class-level None,
+    # so reading it costs no AttributeError on the other spans.
     _tracestate = None
 
     def __init__(self, name, attributes=None, kind="internal", parent=None, trace_id=None,
@@ -480,8 +481,6 @@ class RequestSpan(Span):
     _root = None
     _clients = 0
     _folds = None
-    # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls.
-    _tracestate = None
 
 
 class ClientSpan(Span):
