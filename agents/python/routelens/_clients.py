@@ -139,8 +139,11 @@ def otel_stands_for(libraries):
     return _otel_quiet.get() or otel_owns(libraries)
 
 
-def begin_db(target, statement):
-    """begin() for a SQL statement on a connection described by target (a DbTarget)."""
+def begin_db(target, statement, depth=2):
+    """begin() for a SQL statement on a connection described by target (a DbTarget).
+
+    depth: how far up from _call() the calling-line walk starts (see _call): 2 is begin_db's
+    caller; a hook that is always called by another of the agent's frames passes more."""
     parent = _current.get()
     if parent is None and not Settings.outside_requests:
         return None
@@ -152,17 +155,18 @@ def begin_db(target, statement):
         form = _parse_db(target, statement)
     if parent is None:
         return _start_form(None, form, None)
-    return _call(parent, form, None)
+    return _call(parent, form, None, depth)
 
 
-def begin_form(form, value=None):
-    """begin() for a call of form (a Form), value its own attribute (form.value_key's)."""
+def begin_form(form, value=None, depth=2):
+    """begin() for a call of form (a Form), value its own attribute (form.value_key's); depth as
+    for begin_db()."""
     parent = _current.get()
     if parent is None:
         if not Settings.outside_requests:
             return None
         return _start_form(None, form, value)
-    return _call(parent, form, value)
+    return _call(parent, form, value, depth)
 
 
 def _start_form(parent, form, value):
@@ -328,8 +332,14 @@ class Call:
 _new_call = Call.__new__
 
 
-def _call(parent, form, value):
-    """A Call (or, where a row does not apply, a ClientSpan or Fold) for a call under parent."""
+def _call(parent, form, value, depth=2):
+    """A Call (or, where a row does not apply, a ClientSpan or Fold) for a call under parent.
+
+    The calling-line walk starts `depth` frames up from here (2: the caller of begin_db() or
+    begin_form()). A hook whose own callers are always the agent's frames passes their number
+    on, so that sys._getframe skips them in C: each frame the walk steps through costs a frame
+    object and a verdict lookup. Starting too high would skip the application's own line, so a
+    hook counts only the frames it makes itself."""
     if parent.kind == "client" or not Settings.enabled:
         return None
     root = parent._root or parent
@@ -344,9 +354,9 @@ def _call(parent, form, value):
     root._clients = count + 1
     # The calling line's site number (_callsite, written out, and as tight as it goes: this
     # runs for every call, and a call through requests and urllib3 passes a dozen frames).
-    frame = _getframe(2)
     get = _verdicts.get
     try:
+        frame = _getframe(depth)
         found = get(frame.f_code)
         while not found:
             if found is None:
@@ -361,7 +371,7 @@ def _call(parent, form, value):
             if site is None:  # every site number taken: a span object with its line
                 root._clients = count
                 return _start_form(parent, form, value)
-    except AttributeError:  # past the outermost frame (f_back is None): no application line
+    except (AttributeError, ValueError):  # past the outermost frame: no application line
         site = 0
     call = _new_call(Call)
     call.form = form

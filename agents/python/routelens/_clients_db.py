@@ -78,13 +78,17 @@ def _operation(static, operation):
 # -- sqlite3 ---------------------------------------------------------------------------
 
 def _sqlite_plain_execute(cursor, static, sql, parameters):
-    """execute() of the plain traced cursor (_SqliteCursor): its C method, without super()."""
-    span = begin_db(static, sql)
+    """execute() of the plain traced cursor (_SqliteCursor): its C method, without super().
+
+    Called only by the mixins' execute(), so the calling line is looked for above both (4)."""
+    span = begin_db(static, sql, 4)
     if span is None:
         return _sqlite_execute(cursor, sql, parameters)
     try:
         result = _sqlite_execute(cursor, sql, parameters)
-        _rows(span, cursor.rowcount)
+        count = cursor.rowcount
+        if count >= 0:  # -1 for a SELECT: sqlite3 does not know its rows before they are read
+            _rows(span, count)
         return result
     except BaseException as exc:
         fail(span, exc)
@@ -98,7 +102,7 @@ class _SqliteCursorMixin:
         if self.__class__ is _SqliteCursor:
             # The common case, the plain cursor.
             return _sqlite_plain_execute(self, self.connection._routelens_static, sql, parameters)
-        span = begin_db(self.connection._routelens_static, sql)
+        span = begin_db(self.connection._routelens_static, sql, 3)
         if span is None:
             return super().execute(sql, parameters)
         try:
@@ -112,7 +116,7 @@ class _SqliteCursorMixin:
             end(span)
 
     def executemany(self, sql, seq_of_parameters, /):
-        span = begin_db(self.connection._routelens_static, sql)
+        span = begin_db(self.connection._routelens_static, sql, 3)
         if span is None:
             return super().executemany(sql, seq_of_parameters)
         try:
@@ -126,7 +130,7 @@ class _SqliteCursorMixin:
             end(span)
 
     def executescript(self, sql_script, /):
-        span = begin_db(self.connection._routelens_static, sql_script)
+        span = begin_db(self.connection._routelens_static, sql_script, 3)
         if span is None:
             return super().executescript(sql_script)
         return _run(span, super().executescript, sql_script)
@@ -256,12 +260,16 @@ def _pg_static(info, system="postgresql", otel=_OTEL_PSYCOPG2):
 
 class _Psycopg2CursorMixin:
     def execute(self, query, vars=None):
-        span = begin_db(self.connection._routelens_static, query)
+        span = begin_db(self.connection._routelens_static, query, 3)
         if span is None:
             return super().execute(query, vars)
         try:
             result = super().execute(query, vars)
-            _rows(span, self.rowcount)
+            count = self.rowcount
+            if span.__class__ is _Call and count >= 0:  # _rows(), written out for the common case
+                span.value = count
+            else:
+                _rows(span, count)
             return result
         except BaseException as exc:
             fail(span, exc)
@@ -270,7 +278,7 @@ class _Psycopg2CursorMixin:
             end(span)
 
     def executemany(self, query, vars_list):
-        span = begin_db(self.connection._routelens_static, query)
+        span = begin_db(self.connection._routelens_static, query, 3)
         if span is None:
             return super().executemany(query, vars_list)
         try:
@@ -643,7 +651,8 @@ def _redis_begin(client, args):
         return None
     if parent is None:
         return _start_form(None, form, None)
-    return _call(parent, form, None)
+    # The walk starts at execute_command's caller (_call, _redis_begin, execute_command).
+    return _call(parent, form, None, 3)
 
 
 def _make_redis_execute_command(original):

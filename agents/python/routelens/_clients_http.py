@@ -67,7 +67,8 @@ def _begin_request(conn):
         form = forms[name]
     except KeyError:
         form = forms[name] = http_shared(name, host, port)
-    span = begin_form(form, full)
+    # The walk starts at endheaders()'s caller (_call, begin_form, this, endheaders).
+    span = begin_form(form, full, 4)
     if span is None:
         return None
     # The header lines as putheader() wrote them: one pass in C to see whether the caller set a
