@@ -20,10 +20,18 @@ A fresh server process per round; the modes alternate within each round (the ord
 from round to round), and the load is C keep-alive client connections (threads of this process)
 for a fixed time after a warm-up. Reported per app and mode, medians of the rounds: requests per
 second, the server process's CPU per request (from /proc), and both against bare (and the
-agent against prometheus_client).
+agent against prometheus_client); and "paired", the median over the rounds of each round's own
+ratio to bare, which a machine that speeds up or slows down from one round to the next moves
+least.
+
+By default the server runs on a CPU of its own and everything else (the load, the collector
+stand-in, PostgreSQL) on the others, as on a machine where the app has a core to itself: on two
+cores, where the scheduler otherwise moves the server, its database and its clients around, the
+same mode's throughput moves by 20% from round to round. The agent's exporter thread shares the
+server's CPU, so its cost is counted in full. --no-pin leaves placement to the scheduler.
 
     python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--database sqlite|postgres]
-        [--only NAME] [--agent-env NAME=VALUE] [--json out.json]
+        [--only NAME] [--agent-env NAME=VALUE] [--no-pin] [--json out.json]
 
 The machine is shared (2 cores, other work running): compare modes within one run, not across
 runs.
@@ -47,6 +55,8 @@ ROWS = 1000
 AGENT_ENV = {}
 # Set by --database postgres: the servers' queries go to a PostgreSQL server started here.
 DSN = None
+# The CPUs the server runs on (None: wherever the scheduler puts it); see --no-pin.
+SERVER_CPUS = None
 
 # -- the app (imported by the server processes) ---------------------------------------------
 
@@ -272,7 +282,9 @@ def server_round(command, mode, endpoint, seconds, clients):
         env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
         env["ROUTELENS_ENDPOINT"] = endpoint
         env.update(AGENT_ENV)
-    proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pin = None if SERVER_CPUS is None else (lambda: os.sched_setaffinity(0, SERVER_CPUS))
+    proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=pin)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -317,11 +329,19 @@ def main():
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                         help="sqlite: an in-memory database per thread (the cheapest query there is, so the agent's "
                              "share is the largest); postgres: a PostgreSQL server on loopback, through psycopg2")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="leave the server's placement to the scheduler (default: a CPU of its own)")
     parser.add_argument("--json")
     args = parser.parse_args()
     for pair in args.agent_env:
         name, _, value = pair.partition("=")
         AGENT_ENV[name] = value
+    global SERVER_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if not args.no_pin and len(cpus) >= 2:
+        # Set before PostgreSQL and the stand-in start, so that they inherit the other CPUs.
+        SERVER_CPUS = {cpus[-1]}
+        os.sched_setaffinity(0, set(cpus[:-1]))
     sys.path.insert(0, HERE)
     sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
     from agent_overhead import start_sink
@@ -348,8 +368,10 @@ def main():
                 order = MODES[r % 3:] + MODES[:r % 3]
                 for mode in order:
                     samples[mode].append(server_round(command, mode, endpoint, args.seconds, args.clients))
+            bare = samples["bare"]
             results[label] = {mode: {"rps": statistics.median(x["rps"] for x in v),
                                      "cpu_us": statistics.median(x["cpu_us"] for x in v),
+                                     "paired": statistics.median(x["rps"] / b["rps"] for x, b in zip(v, bare)),
                                      "rounds_rps": [round(x["rps"], 1) for x in v]}
                               for mode, v in samples.items()}
             print_table({label: results[label]}, args.database)
@@ -361,18 +383,20 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seconds": args.seconds, "rounds": args.rounds, "clients": args.clients, "queries": QUERIES,
+                       "server_cpus": sorted(SERVER_CPUS) if SERVER_CPUS else None,
                        "database": args.database, "results": results}, f, indent=2)
 
 
 def print_table(results, database):
-    print("%-34s %-11s %9s %11s %10s %10s %12s" % ("app (%d %s queries/request)" % (QUERIES, database), "mode", "req/s",
-                                                 "CPU µs/req", "vs bare", "CPU vs bare", "vs prometheus"))
+    print("%-34s %-11s %9s %11s %10s %10s %10s %12s" % ("app (%d %s queries/request)" % (QUERIES, database), "mode",
+                                                      "req/s", "CPU µs/req", "vs bare", "paired", "CPU vs bare",
+                                                      "vs prometheus"))
     for label, by_mode in results.items():
         base = by_mode["bare"]
         prom = by_mode["prometheus"]
         for mode, r in by_mode.items():
-            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %11.3fx" % (
-                label, mode, r["rps"], r["cpu_us"], r["rps"] / base["rps"], r["cpu_us"] / base["cpu_us"],
+            print("%-34s %-11s %9.0f %11.1f %9.3fx %9.3fx %9.3fx %11.3fx" % (
+                label, mode, r["rps"], r["cpu_us"], r["rps"] / base["rps"], r["paired"], r["cpu_us"] / base["cpu_us"],
                 r["rps"] / prom["rps"]), flush=True)
 
 

@@ -352,8 +352,21 @@ def _call(parent, form, value, depth=2):
     if parent._seq is None:
         return _start_form(parent, form, value)
     root._clients = count + 1
-    # The calling line's site number (_callsite, written out, and as tight as it goes: this
-    # runs for every call, and a call through requests and urllib3 passes a dozen frames).
+    site = _site_at(depth + 1)
+    if site is None:  # every site number taken: a span object with its line
+        root._clients = count
+        return _start_form(parent, form, value)
+    call = _make_call(parent, form, count + 1, None, value, site)
+    call.t0 = _perf()
+    return call
+
+
+def _site_at(depth):
+    """The site number (_callsite) of the innermost application frame from `depth` frames up
+    (1: the caller) outwards: 0 when there is none, None when every site number is taken.
+
+    Written out and as tight as it goes: this runs for every call, and a call through requests
+    and urllib3 passes a dozen frames."""
     get = _verdicts.get
     try:
         frame = _getframe(depth)
@@ -365,24 +378,100 @@ def _call(parent, form, value, depth=2):
                     break
             frame = frame.f_back
             found = get(frame.f_code)
-        site = found[3].get(frame.f_lasti)
-        if site is None:
-            site = _site(frame, found)
-            if site is None:  # every site number taken: a span object with its line
-                root._clients = count
-                return _start_form(parent, form, value)
     except (AttributeError, ValueError):  # past the outermost frame: no application line
-        site = 0
+        return 0
+    site = found[3].get(frame.f_lasti)
+    if site is None:
+        return _site(frame, found)
+    return site
+
+
+def _make_call(parent, form, n, t0, value, site):
     call = _new_call(Call)
     call.form = form
     call.site = site
     call.parent = parent
-    call.n = count + 1
+    call.n = n
     call.value = value
     call.code = None
     call.span = None
-    call.t0 = _perf()
+    call.t0 = t0
     return call
+
+
+# -- statements as rows, begun and ended in one place ------------------------------------
+#
+# A DB-API hook whose statement can travel as a row (made directly under a numbered span,
+# within the limit, OpenTelemetry not loaded) needs no Call: row_begin() takes its index under
+# the request, the hook reads the clock around the driver's call, and row_end() (or
+# row_failed()) finds its calling line and queues its row. What the row says is what end()
+# would have made of a Call; anything else goes through begin_db() as before.
+
+def row_begin(target, statement):
+    """(parent, form, n) for a statement that travels as a row, its index n taken; None when
+    the hook is to take begin_db() instead."""
+    parent = _current.get()
+    if parent is None or parent.kind == "client" or parent._seq is None or _otel.loaded or not Settings.enabled:
+        return None
+    root = parent._root or parent
+    count = root._clients
+    if count >= Settings.max_spans:
+        return None
+    try:
+        form = target.statements[statement]
+    except (KeyError, TypeError, AttributeError):
+        form = _parse_db(target, statement)
+    root._clients = count + 1
+    return parent, form, count + 1
+
+
+def row_end(begun, t0, value, depth):
+    """Queues the row of a statement row_begin() began at t0 that returned, value its own
+    attribute (the row count) or None; depth: how many frames up from here the calling-line
+    walk starts (as for _call)."""
+    now = _perf()
+    parent, form, n = begun
+    site = _site_at(depth + 1)
+    if site is not None:
+        try:
+            shape = form.shapes[site]
+        except KeyError:
+            shape = _new_call_shape(form, site, site, None)
+        if shape is not None:
+            export_row = _trace._export_row
+            if export_row is not None:
+                export_row((CALL, shape, parent, n, t0, now, value))
+            return
+        end(_span_of(_make_call(parent, form, n, t0, value, site)))
+        return
+    _row_span(parent, form, t0, value)
+
+
+def row_failed(begun, t0, exc, depth):
+    """Sends the statement row_begin() began at t0, which raised exc, as a failed span object
+    (with the ids its row would have had)."""
+    parent, form, n = begun
+    site = _site_at(depth + 1)
+    if site is None:
+        span = _row_span(parent, form, t0, None, send=False)
+    else:
+        span = _make_call(parent, form, n, t0, None, site)
+    fail(span, exc)
+    end(span)
+
+
+def _row_span(parent, form, t0, value, send=True):
+    """Every site number taken: the call as a span object with its line (as _call makes then),
+    started at t0, and ended now when send is true."""
+    root = parent._root or parent
+    root._clients -= 1  # _start counts it again
+    span = _start_form(parent, form, value)
+    if span is not None and span.__class__ is ClientSpan:
+        span._t0 = t0
+        span.start_ms = parent.start_ms + (t0 - parent._t0) * 1000.0
+    if send and span is not None:
+        end(span)
+    return span
 
 
 def _span_of(call):

@@ -24,10 +24,12 @@ import sys
 
 from . import _otel, _trace
 from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start_form, begin, begin_db,
-                       cancelled, db_target, end, fail, operation_span, otel_stands_for)
+                       cancelled, db_target, end, fail, operation_span, otel_stands_for, row_begin, row_end,
+                       row_failed)
 from ._patch import patch
 
 _current = _trace._current
+_perf = _trace._perf
 
 
 def _outside():
@@ -80,7 +82,19 @@ def _operation(static, operation):
 def _sqlite_plain_execute(cursor, static, sql, parameters):
     """execute() of the plain traced cursor (_SqliteCursor): its C method, without super().
 
-    Called only by the mixins' execute(), so the calling line is looked for above both (4)."""
+    Called only by the mixins' execute(), so the calling line is looked for above both."""
+    begun = row_begin(static, sql)
+    if begun is not None:
+        t0 = _perf()
+        try:
+            result = _sqlite_execute(cursor, sql, parameters)
+        except BaseException as exc:
+            row_failed(begun, t0, exc, 3)
+            raise
+        count = cursor.rowcount
+        # -1 for a SELECT: sqlite3 does not know its rows before they are read.
+        row_end(begun, t0, count if count >= 0 else None, 3)
+        return result
     span = begin_db(static, sql, 4)
     if span is None:
         return _sqlite_execute(cursor, sql, parameters)
@@ -260,16 +274,23 @@ def _pg_static(info, system="postgresql", otel=_OTEL_PSYCOPG2):
 
 class _Psycopg2CursorMixin:
     def execute(self, query, vars=None):
+        begun = row_begin(self.connection._routelens_static, query)
+        if begun is not None:
+            t0 = _perf()
+            try:
+                result = super().execute(query, vars)
+            except BaseException as exc:
+                row_failed(begun, t0, exc, 2)
+                raise
+            count = self.rowcount
+            row_end(begun, t0, count if count >= 0 else None, 2)
+            return result
         span = begin_db(self.connection._routelens_static, query, 3)
         if span is None:
             return super().execute(query, vars)
         try:
             result = super().execute(query, vars)
-            count = self.rowcount
-            if span.__class__ is _Call and count >= 0:  # _rows(), written out for the common case
-                span.value = count
-            else:
-                _rows(span, count)
+            _rows(span, self.rowcount)
             return result
         except BaseException as exc:
             fail(span, exc)

@@ -19,7 +19,7 @@ from collector import expand_calls
 from helpers import AgentTestCase, attrs, marker_line
 
 import routelens
-from routelens import _clients, _exporter, _otlp, _trace
+from routelens import _callsite, _clients, _exporter, _otlp, _trace
 
 THIS_FILE = os.path.abspath(__file__)
 
@@ -135,6 +135,58 @@ class CallRows(AgentTestCase):
         # The downstream server was told the call's own span id, row or object alike.
         self.assertEqual(seen["ok"]["traceparent"], "00-%s-%s-01" % (server["traceId"], calls[5]["spanId"]))
         self.assertEqual(seen["missing"], 404)
+        self.assertValidItems()
+
+    def test_with_every_site_or_shape_number_taken_calls_are_span_objects_at_their_lines(self):
+        from flask import Flask
+
+        db = self._db()
+        app = Flask("full_tables")
+
+        @app.route("/full-sites")
+        def full_sites():
+            db.execute("SELECT name FROM items WHERE id = 1").fetchone()  # cr-full-site
+            try:
+                db.execute("SELECT nope FROM items WHERE id = 1")  # cr-full-fail
+            except sqlite3.OperationalError:
+                pass
+            return "ok"
+
+        @app.route("/full-shapes")
+        def full_shapes():
+            db.execute("SELECT name FROM items WHERE id = 2").fetchone()  # cr-full-shape
+            return "ok"
+
+        saved = _callsite.MAX_SITES, _clients.MAX_CALL_SHAPES
+        self.collector.mark()
+        client = app.test_client()
+        try:
+            # No number left for a new calling line, then none for a new shape.
+            _callsite.MAX_SITES = len(_callsite.SITES)
+            self.assertEqual(client.get("/full-sites").data, b"ok")
+            _callsite.MAX_SITES = saved[0]
+            _clients.MAX_CALL_SHAPES = len(_clients._call_shape_texts)
+            self.assertEqual(client.get("/full-shapes").data, b"ok")
+        finally:
+            _callsite.MAX_SITES, _clients.MAX_CALL_SHAPES = saved
+        self.flush()
+        for route, markers in (("GET /full-sites", ["cr-full-site", "cr-full-fail"]),
+                               ("GET /full-shapes", ["cr-full-shape"])):
+            server = self.one_span(lambda s: s.get("kind") == "server" and s.get("name") == route)
+            calls = sorted(self.collector.wait_spans(lambda s: s["traceId"] == server["traceId"] and s["kind"] == "client"),
+                           key=lambda s: s["startMs"])
+            self.assertEqual(len(calls), len(markers), calls)
+            for call, marker in zip(calls, markers):
+                self.assertEqual(attrs(call)["code.line.number"], marker_line(THIS_FILE, marker), call)
+                self.assertEqual(call["parentSpanId"], server["spanId"])
+                self.assertGreaterEqual(call["startMs"], server["startMs"])
+                self.assertGreaterEqual(call["endMs"], call["startMs"])
+                self.assertLessEqual(call["endMs"], server["endMs"] + 0.002)
+            objects = [s for b in self.collector.of_type("batch") for s in b.get("spans", [])
+                       if s.get("traceId") == server["traceId"] and s.get("kind") == "client"]
+            self.assertEqual(len(objects), len(markers), "span objects, not rows")
+        failed = [c for c in self.collector.spans() if attrs(c).get("code.line.number") == marker_line(THIS_FILE, "cr-full-fail")]
+        self.assertEqual(attrs(failed[-1])["error.type"], "sqlite3.OperationalError")
         self.assertValidItems()
 
     def test_a_request_that_continues_a_trace_names_it_for_its_rows(self):
