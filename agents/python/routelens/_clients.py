@@ -401,7 +401,7 @@ def _make_call(parent, form, n, t0, value, site):
 
 # -- statements as rows, begun and ended in one place ------------------------------------
 #
-# A DB-API hook whose statement can travel as a row (made directly under a numbered span,
+# A DB-API or Redis hook whose call can travel as a row (made directly under a numbered span,
 # within the limit, OpenTelemetry not loaded) needs no Call: row_begin() takes its index under
 # the request, the hook reads the clock around the driver's call, and row_end() (or
 # row_failed()) finds its calling line and queues its row. What the row says is what end()
@@ -410,17 +410,23 @@ def _make_call(parent, form, n, t0, value, site):
 def row_begin(target, statement):
     """(parent, form, n) for a statement that travels as a row, its index n taken; None when
     the hook is to take begin_db() instead."""
+    try:
+        form = target.statements[statement]
+    except (KeyError, TypeError, AttributeError):
+        form = _parse_db(target, statement)
+    return row_begin_form(form)
+
+
+def row_begin_form(form):
+    """row_begin() for a call whose Form the hook has (a Redis command's); None for no form."""
     parent = _current.get()
-    if parent is None or parent.kind == "client" or parent._seq is None or _otel.loaded or not Settings.enabled:
+    if (parent is None or form is None or parent.kind == "client" or parent._seq is None or _otel.loaded
+            or not Settings.enabled):
         return None
     root = parent._root or parent
     count = root._clients
     if count >= Settings.max_spans:
         return None
-    try:
-        form = target.statements[statement]
-    except (KeyError, TypeError, AttributeError):
-        form = _parse_db(target, statement)
     root._clients = count + 1
     return parent, form, count + 1
 

@@ -24,8 +24,8 @@ import sys
 
 from . import _otel, _trace
 from ._clients import (Call as _Call, _call, Fold as _Fold, Form, Settings, _otel_quiet, _start_form, begin, begin_db,
-                       cancelled, db_target, end, fail, operation_span, otel_stands_for, row_begin, row_end,
-                       row_failed)
+                       cancelled, db_target, end, fail, operation_span, otel_stands_for, row_begin, row_begin_form,
+                       row_end, row_failed)
 from ._patch import patch
 
 _current = _trace._current
@@ -654,21 +654,28 @@ def _redis_shape(static, shapes, command, count):
     return form
 
 
+def _redis_form(client, args):
+    """The Form of the command args on client, or None."""
+    try:
+        static, shapes = _redis_pool_state(client.connection_pool)
+        command = args[0] if args else "?"
+        count = len(args)
+        try:
+            return shapes[(command, count)]
+        except KeyError:
+            return _redis_shape(static, shapes, command, count)
+    except Exception:
+        return None
+
+
 def _redis_begin(client, args):
     parent = _current.get()
     if parent is None and not Settings.outside_requests:
         return None
     if _otel.loaded and otel_stands_for(_OTEL_REDIS):
         return None
-    try:
-        static, shapes = _redis_pool_state(client.connection_pool)
-        command = args[0] if args else "?"
-        count = len(args)
-        try:
-            form = shapes[(command, count)]
-        except KeyError:
-            form = _redis_shape(static, shapes, command, count)
-    except Exception:
+    form = _redis_form(client, args)
+    if form is None:
         return None
     if parent is None:
         return _start_form(None, form, None)
@@ -678,6 +685,16 @@ def _redis_begin(client, args):
 
 def _make_redis_execute_command(original):
     def execute_command(self, *args, **options):
+        begun = row_begin_form(_redis_form(self, args))
+        if begun is not None:
+            t0 = _perf()
+            try:
+                result = original(self, *args, **options)
+            except BaseException as exc:
+                row_failed(begun, t0, exc, 2)
+                raise
+            row_end(begun, t0, None, 2)
+            return result
         span = _redis_begin(self, args)
         if span is None:
             return original(self, *args, **options)
