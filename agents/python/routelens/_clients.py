@@ -409,18 +409,21 @@ def _make_call(parent, form, n, t0, value, site):
 
 def row_begin(target, statement):
     """(parent, form, n) for a statement that travels as a row, its index n taken; None when
-    the hook is to take begin_db() instead."""
+    the hook is to take begin_db() instead. Outside any request the statement is not looked at."""
+    parent = _current.get()
+    if parent is None:
+        return None
     try:
         form = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
         form = _parse_db(target, statement)
-    return row_begin_form(form)
+    return row_begin_form(parent, form)
 
 
-def row_begin_form(form):
-    """row_begin() for a call whose Form the hook has (a Redis command's); None for no form."""
-    parent = _current.get()
-    if (parent is None or form is None or parent.kind == "client" or parent._seq is None or _otel.loaded
+def row_begin_form(parent, form):
+    """row_begin() for a call under parent (the current span, not None) whose Form the hook has
+    (a Redis command's); None for no form."""
+    if (form is None or parent.kind == "client" or parent._seq is None or _otel.loaded
             or not Settings.enabled):
         return None
     root = parent._root or parent

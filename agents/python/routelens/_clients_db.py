@@ -100,9 +100,7 @@ def _sqlite_plain_execute(cursor, static, sql, parameters):
         return _sqlite_execute(cursor, sql, parameters)
     try:
         result = _sqlite_execute(cursor, sql, parameters)
-        count = cursor.rowcount
-        if count >= 0:  # -1 for a SELECT: sqlite3 does not know its rows before they are read
-            _rows(span, count)
+        _rows(span, cursor.rowcount)
         return result
     except BaseException as exc:
         fail(span, exc)
@@ -668,13 +666,15 @@ def _redis_form(client, args):
         return None
 
 
-def _redis_begin(client, args):
+def _redis_begin(client, args, form=None):
+    """begin() for a Redis command; form: its Form when the hook has looked it up already."""
     parent = _current.get()
     if parent is None and not Settings.outside_requests:
         return None
     if _otel.loaded and otel_stands_for(_OTEL_REDIS):
         return None
-    form = _redis_form(client, args)
+    if form is None:
+        form = _redis_form(client, args)
     if form is None:
         return None
     if parent is None:
@@ -685,7 +685,11 @@ def _redis_begin(client, args):
 
 def _make_redis_execute_command(original):
     def execute_command(self, *args, **options):
-        begun = row_begin_form(_redis_form(self, args))
+        parent = _current.get()
+        form = begun = None
+        if parent is not None:  # outside any request the command is not looked at
+            form = _redis_form(self, args)
+            begun = row_begin_form(parent, form)
         if begun is not None:
             t0 = _perf()
             try:
@@ -695,7 +699,7 @@ def _make_redis_execute_command(original):
                 raise
             row_end(begun, t0, None, 2)
             return result
-        span = _redis_begin(self, args)
+        span = _redis_begin(self, args, form)
         if span is None:
             return original(self, *args, **options)
         try:
