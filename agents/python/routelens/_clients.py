@@ -300,6 +300,7 @@ class Call:
 
     __slots__ = ("form", "site", "parent", "n", "t0", "value", "code", "span")
     kind = "client"
+    _rowkey = None  # no rows under a call (Span._rowkey)
 
     # What user code or a log record may read of the current span while a call runs (an
     # SQLAlchemy statement is current while its driver runs).
@@ -409,22 +410,30 @@ def _make_call(parent, form, n, t0, value, site):
 
 def row_begin(target, statement):
     """(parent, form, n) for a statement that travels as a row, its index n taken; None when
-    the hook is to take begin_db() instead. Outside any request the statement is not looked at."""
+    the hook is to take begin_db() instead. Outside any request the statement is not looked at.
+
+    row_begin_form() written out: this runs for every statement."""
     parent = _current.get()
-    if parent is None:
+    if parent is None or parent._rowkey is None or _otel.loaded or not Settings.enabled:
         return None
     try:
         form = target.statements[statement]
     except (KeyError, TypeError, AttributeError):
         form = _parse_db(target, statement)
-    return row_begin_form(parent, form)
+        if form is None:
+            return None
+    root = parent._root or parent
+    count = root._clients
+    if count >= Settings.max_spans:
+        return None
+    root._clients = count + 1
+    return parent, form, count + 1
 
 
 def row_begin_form(parent, form):
     """row_begin() for a call under parent (the current span, not None) whose Form the hook has
-    (a Redis command's); None for no form."""
-    if (form is None or parent.kind == "client" or parent._seq is None or _otel.loaded
-            or not Settings.enabled):
+    (a Redis command's); None for no form. A client span (no row key) has no rows under it."""
+    if form is None or parent._rowkey is None or _otel.loaded or not Settings.enabled:
         return None
     root = parent._root or parent
     count = root._clients
@@ -449,7 +458,7 @@ def row_end(begun, t0, value, depth):
         if shape is not None:
             export_row = _trace._export_row
             if export_row is not None:
-                export_row((CALL, shape, parent, n, t0, now, value))
+                export_row((CALL, shape, parent._rowkey, n, t0, now, value))
             return
         end(_span_of(_make_call(parent, form, n, t0, value, site)))
         return
@@ -557,12 +566,13 @@ def encode_calls(rows):
 
     Like _http.encode_rows, all of it runs in C but the loop over the batch's distinct shapes
     (and over its distinct parents with a trace id of their own, when there are any)."""
-    _, shapes, parent_spans, ns, t0s, t1s, values = zip(*rows)
-    # The parent's start is its wall-clock time; a call's is the parent's plus the time between
-    # the two on the perf_counter clock, so that calls nest in their parent exactly.
-    starts = [int(parent.start_ms * 1000.0 + (t - parent._t0) * 1e6 + 0.5) for parent, t in zip(parent_spans, t0s)]
+    _, shapes, keys, ns, t0s, t1s, values = zip(*rows)
+    # The parents' row keys (Span._rowkey): number, start in µs, start on the perf_counter clock.
+    parents, bases, parent_t0s, _traces = zip(*keys)
+    # A call's start is its parent's plus the time between the two on the perf_counter clock,
+    # so that calls nest in their parent exactly.
+    starts = [int(base + (t - p) * 1e6 + 0.5) for base, p, t in zip(bases, parent_t0s, t0s)]
     durations = [int((b - a) * 1e6 + 0.5) for a, b in zip(t0s, t1s)]
-    parents = [parent._seq for parent in parent_spans]
     texts = _call_shape_texts
     t0 = min(starts)
     parts = [
@@ -579,11 +589,12 @@ def encode_calls(rows):
         parts.append(',"value":[' + ",".join(map(_value_text, values)) + "]")
     # Parents whose trace id is not the one their number gives (a request that continued a
     # caller's trace): named per parent number.
-    seq_ids = _trace.seq_ids
-    explicit = ['"%d":%s' % (parent._seq, _enc(parent._trace_id)) for parent in set(parent_spans)
-                if parent._trace_id is not None and parent._trace_id != seq_ids(parent._seq)[0]]
-    if explicit:
-        parts.append(',"traces":{' + ",".join(explicit) + "}")
+    if _traces.count(None) != len(_traces):
+        seq_ids = _trace.seq_ids
+        explicit = ['"%d":%s' % (seq, _enc(trace)) for seq, _b, _t, trace in set(keys)
+                    if trace is not None and trace != seq_ids(seq)[0]]
+        if explicit:
+            parts.append(',"traces":{' + ",".join(explicit) + "}")
     parts.append("}")
     return "".join(parts)
 
@@ -693,7 +704,7 @@ def end(span):
                 export_row = _trace._export_row
                 if export_row is not None:
                     # Times and ids are worked out by the exporter thread (encode_calls).
-                    export_row((CALL, shape, span.parent, span.n, span.t0, now, span.value))
+                    export_row((CALL, shape, span.parent._rowkey, span.n, span.t0, now, span.value))
                 return
             span = _span_of(span)
         else:

@@ -127,9 +127,10 @@ def begin(method, path, traceparent, client_address, host, tracestate=None):
                 span._tracestate = tracestate
     span.name = request[0]
     span._request = request
-    span._seq = _trace.next_seq()
+    seq = span._seq = _trace.next_seq()
     t0 = span._t0 = _perf()
-    span.start_ms = (t0 + _trace._wall_offset) * 1000.0
+    start_ms = span.start_ms = (t0 + _trace._wall_offset) * 1000.0
+    span._rowkey = (seq, start_ms * 1000.0, t0, trace_id)
     if _testrun.active:
         test = _testrun.current_test()
         if test is not None:

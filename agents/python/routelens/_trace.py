@@ -206,6 +206,11 @@ class Span:
         "_root",
         "_clients",
         "_folds",
+        # What a client call's row says of the span it was made under (_clients.row_end):
+        # (number, start in µs, start on the perf_counter clock, trace id or None). Only numbers
+        # and strings, so a row holds no object and the collector of cycles leaves it alone.
+        # None on a client span: calls are not made rows under one.
+        "_rowkey",
     )
 
     # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls: only
@@ -247,7 +252,8 @@ class Span:
         # calls made under this span travel as rows that name it by the number.
         self._seq = next_seq()
         t0 = self._t0 = _perf()
-        self.start_ms = (t0 + _wall_offset) * 1000.0
+        start_ms = self.start_ms = (t0 + _wall_offset) * 1000.0
+        self._rowkey = None if kind == "client" else (self._seq, start_ms * 1000.0, t0, self._trace_id)
 
     # Ids are made on first use: a request nobody logs in or opens a child span under
     # gets its ids on the exporter thread, off the request's path. The lock makes the
@@ -491,6 +497,7 @@ class ClientSpan(Span):
 
     _span_id = None
     kind = "client"
+    _rowkey = None
     events = None
     exception = None
     _exc_obj = None

@@ -19,7 +19,7 @@ from collector import expand_calls
 from helpers import AgentTestCase, attrs, marker_line
 
 import routelens
-from routelens import _callsite, _clients, _exporter, _otlp, _trace
+from routelens import _callsite, _clients, _exporter, _http, _otlp, _trace
 
 THIS_FILE = os.path.abspath(__file__)
 
@@ -197,6 +197,54 @@ class CallRows(AgentTestCase):
         self.assertTrue(all(c["traceId"] == incoming and c["parentSpanId"] == server["spanId"] for c in calls))
         traces = [b["calls"].get("traces") for b in self.batches_with_calls()]
         self.assertIn(incoming, [t for named in traces if named for t in named.values()])
+
+    def test_rows_hold_no_objects_and_free_the_request_span(self):
+        """A queued row is numbers and strings only: it keeps no span alive while it waits to be
+        sent, and the collector of cycles can drop it from its lists."""
+        import gc
+        import weakref
+
+        routelens.shutdown()
+        finished = []
+        routelens.start(endpoint=self.collector.endpoint, service_name="tests", lazy=True)
+        try:
+            _trace.set_exporter(finished.append, finished.append)
+            db = self._db()
+            # A request's span as the framework hooks make it.
+            request = _http.begin("GET", "/orders/1", None, "127.0.0.1", "localhost")
+            token = _trace._current.set(request)
+            try:
+                for i in range(3):
+                    db.execute("SELECT name FROM items WHERE id = ?", (i,))
+            finally:
+                _trace._current.reset(token)
+            _http.finish(request, None, 200)
+            ref = weakref.ref(request)
+            seq, trace_id = request._seq, request.trace_id
+            del request, token
+        finally:
+            routelens.shutdown()
+            type(self).agent = routelens.start(endpoint=self.collector.endpoint, service_name="tests",
+                                               metrics_interval=0, flush_interval=0.05)
+        rows = [e for e in finished if e.__class__ is tuple and e[0] is _clients.CALL]
+        self.assertEqual(len(rows), 3)
+        self.assertEqual([e[0] for e in finished].count(_http.REQUEST), 1, "the request is a row too")
+        self.assertIsNone(ref(), "a queued row keeps its request span alive")
+
+        def atoms(value):
+            if value.__class__ is tuple:
+                return all(atoms(v) for v in value)
+            return value is None or value.__class__ in (int, float, str)
+
+        self.assertTrue(all(atoms(row) for row in rows), rows)
+        # A tuple is let go of when a collection finds only untracked members in it (its row key
+        # first, then the row).
+        gc.collect()
+        gc.collect()
+        self.assertFalse(any(gc.is_tracked(row) for row in rows), "rows still tracked by the collector of cycles")
+        spans = _otlp.expand_calls(json.loads(_clients.encode_calls(rows)))
+        self.assertEqual([s["spanId"] for s in spans], [_trace.call_span_id(seq, n) for n in (1, 2, 3)])
+        self.assertTrue(all(s["traceId"] == trace_id for s in spans))
 
     def test_the_otlp_expansion_agrees_with_the_protocol(self):
         """The OTLP exporter turns rows into spans itself: the same spans the collector makes."""
