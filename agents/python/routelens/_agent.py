@@ -59,10 +59,14 @@ def _framework_hooks():
 
 
 def _client_hooks(config):
-    """Calls out of the process (HTTP, databases, Redis) as client spans: _clients*.py."""
+    """Calls out of the process (HTTP, databases, Redis) as client spans: _clients*.py. None
+    with client spans off (ROUTELENS_CLIENT_SPANS=0): the libraries are then left as they are,
+    and their calls cost nothing more than without the agent."""
     from . import _clients, _clients_db, _clients_http
 
     _clients.configure(config)
+    if not _clients.Settings.enabled:
+        return {}
     hooks = dict(_clients_http.HOOKS)
     hooks.update(_clients_db.HOOKS)
     return hooks

@@ -60,6 +60,24 @@ class ChainingTest(unittest.TestCase):
         state = self.run_check(env)
         self.assertFalse(state["agent_running"])
 
+    def test_with_client_spans_off_no_client_library_is_touched(self):
+        code = ("import http.client, json, sqlite3, urllib.request, routelens; "
+                "print(json.dumps([routelens._agent.State.agent is not None, "
+                "type(sqlite3.connect(':memory:')) is sqlite3.Connection, "
+                "http.client.HTTPConnection.endheaders.__module__, "
+                "http.client.HTTPConnection.getresponse.__module__]))")
+        seen = {}
+        for value in ("0", "on"):
+            env = clean_env(PYTHONPATH=helpers.BOOTSTRAP_DIR, ROUTELENS_ENDPOINT=self.collector.endpoint,
+                            ROUTELENS_CLIENT_SPANS=value)
+            result = subprocess.run([helpers.PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            seen[value] = json.loads(result.stdout)
+        self.assertEqual(seen["0"], [True, True, "http.client", "http.client"])
+        # And on, the same libraries are hooked (so the check above can tell the two apart).
+        self.assertEqual(seen["on"][:2], [True, False])
+        self.assertNotEqual(seen["on"][2], "http.client")
+
     def test_the_distributions_sitecustomize_is_chained_when_the_user_has_none(self):
         shadowed = None
         for entry in sys.path:
