@@ -32,6 +32,15 @@ server's CPU, so its cost is counted in full. --no-pin leaves placement to the s
 
     python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--database sqlite|postgres]
         [--only NAME] [--agent-env NAME=VALUE] [--no-pin] [--json out.json]
+    python3 bench/client_spans_throughput.py --instructions [--only NAME] [--json out.json]
+
+--instructions counts instead what one request of the same endpoint (sqlite3) executes, with
+valgrind's callgrind (deterministic, where the throughput moves by several percent from run to
+run): each app is called in-process (Flask through WSGI, FastAPI through ASGI, no server, no
+socket), in the modes above and with the agent's client spans off (ROUTELENS_CLIENT_SPANS=0:
+the request's span alone), from the difference of two run lengths. The agent's exporter-thread
+work (the rows encoded into a batch message and its WebSocket frame) is done in the same thread
+every 500 items, so it is counted; the socket write and the thread switches are not.
 
 The machine is shared (2 cores, other work running): compare modes within one run, not across
 runs.
@@ -317,7 +326,154 @@ def server_round(command, mode, endpoint, seconds, clients):
             proc.wait()
 
 
+# -- instruction counts (--instructions) -------------------------------------------------------
+
+IR_SMALL, IR_LARGE, IR_BATCH = 300, 1300, 500
+IR_MODES = ("bare", "prometheus", "routelens-no-client-spans", "routelens")
+IR_APPS = {"flask": "flask (WSGI), in-process", "fastapi": "fastapi (ASGI), in-process"}
+
+
+def _wsgi_requests(app, n):
+    base = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1:8000",
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    import io
+
+    for i in range(n):
+        environ = dict(base, PATH_INFO="/orders/%d" % (i % ROWS))
+        environ["wsgi.input"] = io.BytesIO(b"")
+        body = app(environ, start_response)
+        for _chunk in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    if statuses.count("200 OK") != n:
+        raise RuntimeError("the endpoint failed: %r" % statuses[-1:])
+
+
+def _asgi_requests(app, n):
+    import asyncio
+
+    statuses = []
+    request = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive():
+        return request
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def many():
+        for i in range(n):
+            path = "/orders/%d" % (i % ROWS)
+            await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                       "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+                       "headers": [(b"host", b"127.0.0.1:8000")], "client": ("127.0.0.1", 50000),
+                       "server": ("127.0.0.1", 8000)}, receive, send)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(many())
+    loop.close()
+    if statuses.count(200) != n:
+        raise RuntimeError("the endpoint failed: %r" % statuses[-1:])
+
+
+def ir_child(spec):
+    """Runs n requests of one app in one mode (in a process callgrind counts): app:mode:n."""
+    kind, mode, n = spec.split(":")
+    os.environ["BENCH_MODE"] = mode if mode == "prometheus" else "bare"
+    if mode.startswith("routelens"):
+        if mode == "routelens-no-client-spans":
+            os.environ["ROUTELENS_CLIENT_SPANS"] = "0"
+        sys.path.insert(0, os.path.join(ROOT, "agents", "python"))
+        import routelens
+        from routelens import _trace, _ws
+
+        # As the bundled sitecustomize starts it, before the app's imports; no collector: the
+        # batches are built here instead of on the exporter thread.
+        agent = routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", metrics_interval=0, lazy=True)
+        exporter = agent.exporter
+        spans, rows = [], []
+
+        def send():
+            encoded = exporter._encode(rows + spans, len(rows))
+            text = exporter._message(1, *encoded[:3], *encoded[4:], {})
+            _ws.encode_frame(1, text.encode("utf-8"))
+            del spans[:], rows[:]
+
+        def export_span(entry):
+            spans.append(entry)
+            if len(spans) + len(rows) >= IR_BATCH:
+                send()
+
+        calls = [0]
+
+        def export_row(entry):
+            rows.append(entry)
+            if entry[0] == "calls":
+                calls[0] += 1
+            if len(spans) + len(rows) >= IR_BATCH:
+                send()
+
+        _trace.set_exporter(export_span, export_row)
+    app = _make_flask() if kind == "flask" else _make_fastapi()
+    (_wsgi_requests if kind == "flask" else _asgi_requests)(app, int(n))
+    if mode.startswith("routelens"):
+        # What is counted is what the mode says: every query a row (and the table's set-up made
+        # by the first request), or none.
+        expected = 0 if mode == "routelens-no-client-spans" else QUERIES * int(n)
+        if not expected <= calls[0] <= expected + 5:
+            raise RuntimeError("%s: %d call rows for %d requests" % (mode, calls[0], int(n)))
+
+
+def _callgrind(spec):
+    import re
+
+    # A fixed hash seed: dictionary layouts (and so the instruction count) repeat from run to run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
+    env["PYTHONHASHSEED"] = "0"
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                          os.path.abspath(__file__), "--ir-child", spec], capture_output=True, text=True, env=env)
+    match = re.search(r"Collected : (\d+)", out.stderr)
+    if out.returncode != 0 or not match:
+        raise RuntimeError("no instruction count from valgrind for %s:\n%s" % (spec, out.stderr[-2000:]))
+    return int(match.group(1))
+
+
+def instructions_main(args):
+    from concurrent.futures import ThreadPoolExecutor
+
+    kinds = [k for k in IR_APPS if not args.only or args.only in k]
+    jobs = ["%s:%s:%d" % (k, m, n) for k in kinds for m in IR_MODES for n in (IR_SMALL, IR_LARGE)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(jobs, pool.map(_callgrind, jobs)))
+    results = {}
+    print("Python %s, instructions per request of the 10-query endpoint (sqlite3; callgrind; %d minus %d requests)"
+          % (sys.version.split()[0], IR_LARGE, IR_SMALL))
+    print("%-28s %-26s %12s %10s %9s" % ("app", "mode", "instr/req", "added", "vs bare"))
+    for k in kinds:
+        per = {m: (counts["%s:%s:%d" % (k, m, IR_LARGE)] - counts["%s:%s:%d" % (k, m, IR_SMALL)]) / (IR_LARGE - IR_SMALL)
+               for m in IR_MODES}
+        results[IR_APPS[k]] = per
+        for m in IR_MODES:
+            print("%-28s %-26s %12.0f %+10.0f %8.3fx" % (IR_APPS[k], m, per[m], per[m] - per["bare"], per[m] / per["bare"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"instructions": True, "queries": QUERIES, "results": results}, f, indent=2)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--ir-child":
+        ir_child(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=5)
@@ -331,8 +487,13 @@ def main():
                              "share is the largest); postgres: a PostgreSQL server on loopback, through psycopg2")
     parser.add_argument("--no-pin", action="store_true",
                         help="leave the server's placement to the scheduler (default: a CPU of its own)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the instructions of one request in-process under valgrind instead (deterministic)")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.instructions:
+        instructions_main(args)
+        return
     for pair in args.agent_env:
         name, _, value = pair.partition("=")
         AGENT_ENV[name] = value

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from . import _callsite, _json, _otel, _trace
 from ._callsite import add_callsite
 from ._trace import ClientSpan, _current
-from ._json import string as _enc
+from ._json import ints as _ints, string as _enc
 
 _new_span = ClientSpan.__new__
 _perf = _trace._perf
@@ -579,11 +579,11 @@ def encode_calls(rows):
         '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
         '"},"shapes":{', ",".join([texts[shape] for shape in set(shapes)]),
         '},"t0":', str(t0),
-        ',"parent":[', ",".join(map(str, parents)),
-        '],"n":[', ",".join(map(str, ns)),
-        '],"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
-        '],"dur":[', ",".join(map(str, durations)),
-        '],"shape":[', ",".join(map(str, shapes)), "]",
+        ',"parent":[', _ints(parents),
+        '],"n":[', _ints(ns),
+        '],"start":[', _ints(tuple(map(t0.__rsub__, starts))),
+        '],"dur":[', _ints(durations),
+        '],"shape":[', _ints(shapes), "]",
     ]
     if values.count(None) != len(values):
         parts.append(',"value":[' + ",".join(map(_value_text, values)) + "]")

@@ -334,7 +334,7 @@ def encode_rows(rows):
         # Requests numbered one after the other (the usual case): the first number says it all.
         seq_member = ',"seq0":%d' % first
     else:
-        seq_member = ',"seq":[' + ",".join(map(str, seqs)) + "]"
+        seq_member = ',"seq":[' + _json.ints(seqs) + "]"
     try:
         path_texts = ",".join(map(_json.string, paths))
     except TypeError:
@@ -344,9 +344,9 @@ def encode_rows(rows):
         '"},"shapes":{', ",".join([texts[shape] for shape in set(shapes)]),
         '},"t0":', str(t0),
         seq_member,
-        ',"start":[', ",".join(map(str, map(t0.__rsub__, starts))),
-        '],"dur":[', ",".join(map(str, durations)),
-        '],"shape":[', ",".join(map(str, shapes)),
+        ',"start":[', _json.ints(tuple(map(t0.__rsub__, starts))),
+        '],"dur":[', _json.ints(durations),
+        '],"shape":[', _json.ints(shapes),
         '],"path":[', path_texts,
         "]}",
     ))

@@ -81,3 +81,12 @@ def attributes_body(attrs):
 
 
 string = _enc
+
+
+def ints(column):
+    """The members of a JSON array of ints, without the brackets: "1,2,3" for (1, 2, 3).
+
+    One %-format over the whole column: about twice as fast as joining str() of each member,
+    which is most of what writing a batch's columns costs."""
+    return ("%d," * len(column))[:-1] % tuple(column)
+

@@ -6,7 +6,7 @@ import unittest
 import helpers  # noqa: F401  (puts the agent on sys.path)
 from collector import expand_requests, span_problem
 
-from routelens import _http, _trace
+from routelens import _http, _json, _trace
 
 
 def handler():
@@ -75,6 +75,12 @@ class CompactEncodingTest(unittest.TestCase):
         self.assertEqual(crashed[0]["attributes"]["http.request.method"], "PUT")
         # One shape per route, method, client, host and outcome, however many requests share it.
         self.assertEqual(len(json.loads(_http.encode_rows(rows))["shapes"]), 3)
+
+    def test_integer_columns_are_json_arrays_of_their_values(self):
+        for column in [(), (0,), (1, -2, 30), [7] * 3, tuple(range(-5, 2000, 7)), (2 ** 70, -(2 ** 64))]:
+            text = _json.ints(column)
+            self.assertEqual(json.loads("[" + text + "]"), list(column))
+            self.assertEqual(text, ",".join(map(str, column)))
 
     def test_consecutive_request_numbers_are_sent_as_the_first_one(self):
         exported, spans = finished_requests()
