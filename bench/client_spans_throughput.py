@@ -334,54 +334,43 @@ IR_APPS = {"flask": "flask (WSGI), in-process", "fastapi": "fastapi (ASGI), in-p
 
 
 def _wsgi_requests(app, n):
-    base = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1:8000",
-            "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
+    """n requests of the endpoint, through agent_overhead's WSGI driver."""
+    from agent_overhead import wsgi_driver
+
     statuses = []
 
-    def start_response(status, headers, exc_info=None):
-        statuses.append(status)
+    def varied(environ, start_response):
+        environ["PATH_INFO"] = "/orders/%d" % (len(statuses) % ROWS)
 
-    import io
+        def record(status, headers, exc_info=None):
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
 
-    for i in range(n):
-        environ = dict(base, PATH_INFO="/orders/%d" % (i % ROWS))
-        environ["wsgi.input"] = io.BytesIO(b"")
-        body = app(environ, start_response)
-        for _chunk in body:
-            pass
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
+        return app(environ, record)
+
+    wsgi_driver(varied, n)()
     if statuses.count("200 OK") != n:
         raise RuntimeError("the endpoint failed: %r" % statuses[-1:])
 
 
 def _asgi_requests(app, n):
-    import asyncio
+    """n requests of the endpoint, through agent_overhead's ASGI driver."""
+    from agent_overhead import asgi_driver
 
     statuses = []
-    request = {"type": "http.request", "body": b"", "more_body": False}
 
-    async def receive():
-        return request
+    async def varied(scope, receive, send):
+        path = "/orders/%d" % (len(statuses) % ROWS)
+        scope["path"], scope["raw_path"] = path, path.encode()
 
-    async def send(message):
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
+        async def record(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            await send(message)
 
-    async def many():
-        for i in range(n):
-            path = "/orders/%d" % (i % ROWS)
-            await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                       "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-                       "headers": [(b"host", b"127.0.0.1:8000")], "client": ("127.0.0.1", 50000),
-                       "server": ("127.0.0.1", 8000)}, receive, send)
+        await app(scope, receive, record)
 
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(many())
-    loop.close()
+    asgi_driver(varied, n)()
     if statuses.count(200) != n:
         raise RuntimeError("the endpoint failed: %r" % statuses[-1:])
 
@@ -395,43 +384,21 @@ def ir_child(spec):
             os.environ["ROUTELENS_CLIENT_SPANS"] = "0"
         sys.path.insert(0, os.path.join(ROOT, "agents", "python"))
         import routelens
-        from routelens import _trace, _ws
+        from agent_overhead import export_in_thread
 
         # As the bundled sitecustomize starts it, before the app's imports; no collector: the
         # batches are built here instead of on the exporter thread.
         agent = routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", metrics_interval=0, lazy=True)
-        exporter = agent.exporter
-        spans, rows = [], []
-
-        def send():
-            encoded = exporter._encode(rows + spans, len(rows))
-            text = exporter._message(1, *encoded[:3], *encoded[4:], {})
-            _ws.encode_frame(1, text.encode("utf-8"))
-            del spans[:], rows[:]
-
-        def export_span(entry):
-            spans.append(entry)
-            if len(spans) + len(rows) >= IR_BATCH:
-                send()
-
-        calls = [0]
-
-        def export_row(entry):
-            rows.append(entry)
-            if entry[0] == "calls":
-                calls[0] += 1
-            if len(spans) + len(rows) >= IR_BATCH:
-                send()
-
-        _trace.set_exporter(export_span, export_row)
+        kinds = export_in_thread(agent.exporter, IR_BATCH)
     app = _make_flask() if kind == "flask" else _make_fastapi()
     (_wsgi_requests if kind == "flask" else _asgi_requests)(app, int(n))
     if mode.startswith("routelens"):
         # What is counted is what the mode says: every query a row (and the table's set-up made
         # by the first request), or none.
         expected = 0 if mode == "routelens-no-client-spans" else QUERIES * int(n)
-        if not expected <= calls[0] <= expected + 5:
-            raise RuntimeError("%s: %d call rows for %d requests" % (mode, calls[0], int(n)))
+        calls = kinds.count("calls")
+        if not expected <= calls <= expected + 5:
+            raise RuntimeError("%s: %d call rows for %d requests" % (mode, calls, int(n)))
 
 
 def _callgrind(spec):

@@ -412,7 +412,8 @@ def row_begin(target, statement):
     """(parent, form, n) for a statement that travels as a row, its index n taken; None when
     the hook is to take begin_db() instead. Outside any request the statement is not looked at.
 
-    row_begin_form() written out: this runs for every statement."""
+    row_begin_form() written out: this runs for every statement, and the call to it cost about
+    780 instructions a statement (callgrind), 3% of an in-memory sqlite3 query with its hook."""
     parent = _current.get()
     if parent is None or parent._rowkey is None or _otel.loaded or not Settings.enabled:
         return None
