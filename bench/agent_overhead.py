@@ -457,15 +457,17 @@ def ir_child(kind, mode, n):
     driver(app, n)()
 
 
-def _callgrind(kind, mode, n):
-    # A fixed hash seed: dictionary layouts (and so the instruction count) repeat from run to run.
-    env = dict(os.environ, PYTHONHASHSEED="0")
+def count_instructions(script, spec):
+    """The instructions `python3 script --ir-child spec` executes, counted by valgrind's callgrind
+    (the benches' --instructions modes). A fixed hash seed, so that dictionary layouts (and so the
+    count) repeat from run to run, and none of the agent's settings from this environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
+    env["PYTHONHASHSEED"] = "0"
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                          os.path.abspath(__file__), "--ir-child", "%s:%s:%d" % (kind, mode, n)],
-                         capture_output=True, text=True, check=True, env=env)
+                          os.path.abspath(script), "--ir-child", spec], capture_output=True, text=True, env=env)
     match = re.search(r"Collected : (\d+)", out.stderr)
-    if not match:
-        raise RuntimeError("no instruction count from valgrind:\n" + out.stderr[-2000:])
+    if out.returncode != 0 or not match:
+        raise RuntimeError("no instruction count from valgrind for %s:\n%s" % (spec, out.stderr[-2000:]))
     return int(match.group(1))
 
 
@@ -475,7 +477,7 @@ def instructions_main(args):
     modes = ["baseline", "routelens"] + (["prometheus"] if prometheus_metrics() else [])
     jobs = [(k, m, n) for k in APPS for m in modes for n in (IR_SMALL, IR_LARGE)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _callgrind(*job), jobs)))
+        counts = dict(zip(jobs, pool.map(lambda job: count_instructions(__file__, "%s:%s:%d" % job), jobs)))
     results = {}
     print("Python %s, instructions per request (callgrind; %d minus %d requests)" % (
         sys.version.split()[0], IR_LARGE, IR_SMALL))

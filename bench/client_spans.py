@@ -36,7 +36,6 @@ import argparse
 import http.client
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
 sys.path.insert(0, HERE)
 
 import routelens  # noqa: E402
-from agent_overhead import start_sink  # noqa: E402
+from agent_overhead import count_instructions, start_sink  # noqa: E402
 from servers import Postgres, Redis, free_port  # noqa: E402
 
 PER_REQUEST = 100
@@ -219,23 +218,13 @@ def ir_child(spec):
     run_round(setup, calls)
 
 
-def _callgrind(spec):
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                          os.path.abspath(__file__), "--ir-child", spec], capture_output=True, text=True, env=env)
-    match = re.search(r"Collected : (\d+)", out.stderr)
-    if not match:
-        raise RuntimeError("no instruction count from valgrind:\n" + out.stderr[-2000:])
-    return int(match.group(1))
-
-
 def instructions_main(args, cases):
     from concurrent.futures import ThreadPoolExecutor
 
     modes = ("bare", "hooks", "encoded")
     jobs = [(case, mode, n, target) for case, target in cases for mode in modes for n in (IR_SMALL, IR_LARGE)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _callgrind("%s:%s:%d:%s" % job), jobs)))
+        counts = dict(zip(jobs, pool.map(lambda job: count_instructions(__file__, "%s:%s:%d:%s" % job), jobs)))
     rows = []
     print("%-10s %14s %14s %16s" % ("call", "bare Ir/call", "hooks added", "+ encoding"))
     for case, target in cases:

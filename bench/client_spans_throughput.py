@@ -389,39 +389,27 @@ def ir_child(spec):
         # As the bundled sitecustomize starts it, before the app's imports; no collector: the
         # batches are built here instead of on the exporter thread.
         agent = routelens.start(endpoint="http://127.0.0.1:9", service_name="bench", metrics_interval=0, lazy=True)
-        kinds = export_in_thread(agent.exporter, IR_BATCH)
+        exported = export_in_thread(agent.exporter, IR_BATCH)
     app = _make_flask() if kind == "flask" else _make_fastapi()
     (_wsgi_requests if kind == "flask" else _asgi_requests)(app, int(n))
     if mode.startswith("routelens"):
         # What is counted is what the mode says: every query a row (and the table's set-up made
         # by the first request), or none.
         expected = 0 if mode == "routelens-no-client-spans" else QUERIES * int(n)
-        calls = kinds.count("calls")
+        calls = exported.count("calls")
         if not expected <= calls <= expected + 5:
             raise RuntimeError("%s: %d call rows for %d requests" % (mode, calls, int(n)))
-
-
-def _callgrind(spec):
-    import re
-
-    # A fixed hash seed: dictionary layouts (and so the instruction count) repeat from run to run.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
-    env["PYTHONHASHSEED"] = "0"
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                          os.path.abspath(__file__), "--ir-child", spec], capture_output=True, text=True, env=env)
-    match = re.search(r"Collected : (\d+)", out.stderr)
-    if out.returncode != 0 or not match:
-        raise RuntimeError("no instruction count from valgrind for %s:\n%s" % (spec, out.stderr[-2000:]))
-    return int(match.group(1))
 
 
 def instructions_main(args):
     from concurrent.futures import ThreadPoolExecutor
 
+    from agent_overhead import count_instructions
+
     kinds = [k for k in IR_APPS if not args.only or args.only in k]
     jobs = ["%s:%s:%d" % (k, m, n) for k in kinds for m in IR_MODES for n in (IR_SMALL, IR_LARGE)]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(jobs, pool.map(_callgrind, jobs)))
+        counts = dict(zip(jobs, pool.map(lambda spec: count_instructions(__file__, spec), jobs)))
     results = {}
     print("Python %s, instructions per request of the 10-query endpoint (sqlite3; callgrind; %d minus %d requests)"
           % (sys.version.split()[0], IR_LARGE, IR_SMALL))

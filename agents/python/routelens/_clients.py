@@ -569,7 +569,7 @@ def encode_calls(rows):
     (and over its distinct parents with a trace id of their own, when there are any)."""
     _, shapes, keys, ns, t0s, t1s, values = zip(*rows)
     # The parents' row keys (Span._rowkey): number, start in µs, start on the perf_counter clock.
-    parents, bases, parent_t0s, _traces = zip(*keys)
+    parents, bases, parent_t0s, traces = zip(*keys)
     # A call's start is its parent's plus the time between the two on the perf_counter clock,
     # so that calls nest in their parent exactly.
     starts = [int(base + (t - p) * 1e6 + 0.5) for base, p, t in zip(bases, parent_t0s, t0s)]
@@ -590,7 +590,7 @@ def encode_calls(rows):
         parts.append(',"value":[' + ",".join(map(_value_text, values)) + "]")
     # Parents whose trace id is not the one their number gives (a request that continued a
     # caller's trace): named per parent number.
-    if _traces.count(None) != len(_traces):
+    if traces.count(None) != len(traces):
         seq_ids = _trace.seq_ids
         explicit = ['"%d":%s' % (seq, _enc(trace)) for seq, _b, _t, trace in set(keys)
                     if trace is not None and trace != seq_ids(seq)[0]]
