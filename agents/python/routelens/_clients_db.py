@@ -365,13 +365,13 @@ def _psycopg_static(conn):
     # Connections have __slots__ of their own but their subclasses (and psycopg's) keep a
     # __dict__; where there is none, the values are read again (a few attribute reads).
     try:
-        return conn.__dict__["_routelens_static"]
-    except (KeyError, AttributeError):
+        return conn._routelens_static
+    except AttributeError:
         pass
     static = _pg_static(conn.info, otel=_OTEL_PSYCOPG)
     try:
-        conn.__dict__["_routelens_static"] = static
-    except AttributeError:
+        conn._routelens_static = static
+    except (AttributeError, TypeError):
         pass
     return static
 
@@ -532,12 +532,12 @@ def _sa_otel(dialect):
 def _sa_static(dialect, context):
     try:
         engine = context.root_connection.engine
-        static = engine.__dict__.get("_routelens_static")
+        static = getattr(engine, "_routelens_static", None)
         if static is None:
             url = engine.url
             static = db_target(_SA_SYSTEMS.get(dialect.name, dialect.name), url.database, url.host, url.port,
                                _sa_otel(dialect))
-            engine.__dict__["_routelens_static"] = static
+            engine._routelens_static = static
         return static
     except Exception:
         return db_target(_SA_SYSTEMS.get(getattr(dialect, "name", ""), "other_sql"), otel=_sa_otel(dialect))
@@ -614,9 +614,11 @@ def _redis_pool_state(pool):
     """(static, shapes) kept on a connection pool: the (db.system.name, db.namespace,
     server.address, server.port) of its connections, and per command and argument count its
     Form."""
+    # Kept as an attribute, read as one: reading an instance's __dict__ turns its attributes
+    # into a dict, and every attribute access on the object slower (see _patch.add_default).
     try:
-        return pool.__dict__["_routelens_redis"]
-    except (KeyError, AttributeError):
+        return pool._routelens_redis
+    except AttributeError:
         pass
     try:
         kwargs = pool.connection_kwargs
@@ -626,8 +628,8 @@ def _redis_pool_state(pool):
         static = ("redis", None, None, None)
     state = (static, {})
     try:
-        pool.__dict__["_routelens_redis"] = state
-    except AttributeError:
+        pool._routelens_redis = state
+    except (AttributeError, TypeError):
         pass
     return state
 

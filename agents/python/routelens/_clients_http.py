@@ -9,27 +9,27 @@ is added). Requests to the collector are never traced.
 """
 
 import asyncio
+import inspect
 
 from . import _otel
-from ._clients import (_METHOD_NAMES, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
+from ._clients import (_METHOD_NAMES, Call, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
                        http_shared, http_status, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
                        tracestate)
-from ._trace import _current
-from ._patch import patch
+from ._trace import _current, call_span_id as _call_span_id
+from ._patch import add_default, patch
 
-_SPAN_KEY = "_routelens_client_span"
 _BYTE_METHODS = {m.encode("ascii"): m for m in _METHOD_NAMES}
 
 
 # -- http.client ----------------------------------------------------------------------
 
 def _origin(conn):
-    """(scheme://host[:port], host, port, {method: Form}) of a connection, kept on it while host
-    and port stay."""
-    kept = conn.__dict__.get("_routelens_origin")
+    """(scheme://host[:port], host, port, {method: Form}, {request line: (Form, URL)}) of a
+    connection, kept on it while host and port stay."""
+    kept = conn._routelens_origin
     if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
         return kept
-    kept = conn.__dict__["_routelens_origin"] = _make_origin(conn)
+    kept = conn._routelens_origin = _make_origin(conn)
     return kept
 
 
@@ -40,7 +40,32 @@ def _make_origin(conn):
     shown = "[%s]" % host if ":" in host else host
     if port and port != conn.default_port:
         shown = "%s:%d" % (shown, port)
-    return scheme + "://" + shown, host, port, {}
+    return scheme + "://" + shown, host, port, {}, {}
+
+
+# Request lines remembered per connection (a client calling the same few URLs again): past it,
+# a line is worked out on every request.
+MAX_LINES = 64
+
+
+def _line_form(origin, line):
+    """(Form, url.full) of a request line (b"GET /path HTTP/1.1") sent to origin; remembered
+    when the line has no query, fragment or credentials (so nothing to redact is kept)."""
+    base, host, port, forms, lines = origin
+    method, _, rest = line.partition(b" ")
+    url = rest.rpartition(b" ")[0].decode("latin-1")
+    full = url if "://" in url[:16] else base + (url if url[:1] == "/" else "/" + url)
+    plain = "?" not in full and "@" not in full and "#" not in full
+    if not plain:
+        full = redact_url(full)
+    name = _BYTE_METHODS.get(method) or http_method(method)
+    try:
+        form = forms[name]
+    except KeyError:
+        form = forms[name] = http_shared(name, host, port)
+    if plain and len(lines) < MAX_LINES:
+        lines[line] = (form, full)
+    return form, full
 
 
 # OpenTelemetry instruments these on top of http.client: where one is active it owns the span.
@@ -50,23 +75,28 @@ _HTTP_CLIENT_OTEL = ("requests", "urllib", "urllib3")
 def _begin_request(conn):
     """The span (Call) of the request conn is about to send, from its request line, with the
     traceparent (and tracestate) header added; None when it is not traced."""
-    if conn.port in Settings.collector_ports and is_collector(conn.host, conn.port):
+    before = conn._routelens_span
+    if before is not None:
+        # A request sent without a response read for the one before: that one is over.
+        conn._routelens_span = None
+        end(before)
+    if _current.get() is None and not Settings.outside_requests:
+        return None
+    port = conn.port
+    if port in Settings.collector_ports and is_collector(conn.host, port):
         return None
     if _otel.loaded and otel_owns(_HTTP_CLIENT_OTEL):
         return None
     buffer = conn._buffer
-    # The request line putrequest() wrote: b"GET /path HTTP/1.1".
-    method, _, rest = buffer[0].partition(b" ")
-    url = rest.rpartition(b" ")[0].decode("latin-1")
-    origin, host, port, forms = _origin(conn)
-    full = url if "://" in url[:16] else origin + (url if url[:1] == "/" else "/" + url)
-    if "?" in full or "@" in full or "#" in full:
-        full = redact_url(full)
-    name = _BYTE_METHODS.get(method) or http_method(method)
+    # The request line putrequest() wrote first.
+    line = buffer[0]
+    origin = conn._routelens_origin
+    if origin is None or origin[1] is not conn.host or origin[2] != port:
+        origin = _origin(conn)
     try:
-        form = forms[name]
+        form, full = origin[4][line]
     except KeyError:
-        form = forms[name] = http_shared(name, host, port)
+        form, full = _line_form(origin, line)
     # The walk starts at endheaders()'s caller (_call, begin_form, this, endheaders).
     span = begin_form(form, full, 4)
     if span is None:
@@ -76,24 +106,57 @@ def _begin_request(conn):
     written = b"\n".join(buffer).lower()
     if b"\ntraceparent:" not in written:
         # What putheader() would append, without its checks: the value is ours and valid.
-        buffer.append(traceparent_header(span))
-        state = tracestate(span)
+        if span.__class__ is Call:
+            # traceparent_header() and tracestate() for a call's row, written out.
+            parent = span.parent
+            buffer.append(("traceparent: 00-%s-%s-01" % (parent._trace_id or parent.trace_id,
+                                                         _call_span_id(parent._seq, span.n))).encode("ascii"))
+            state = (parent._root or parent)._tracestate
+        else:
+            buffer.append(traceparent_header(span))
+            state = tracestate(span)
         if state is not None and b"\ntracestate:" not in written:
             buffer.append(b"tracestate: " + state.encode("ascii"))
     return span
+
+
+def _same_signature(function, expected):
+    """Whether function's parameters are spelled `expected` (a hook then takes exactly them: a
+    call through *args and **kwargs builds a tuple and a dict, and costs more than the hook's
+    own work)."""
+    try:
+        return str(inspect.signature(function)) == expected
+    except (TypeError, ValueError):
+        return False
 
 
 def _make_endheaders(original):
     # The request is traced from here (its line and headers are written; sending it, and
     # connecting first if need be, is what endheaders() does) to its response's status line and
     # headers (getresponse()). http.client, urllib.request, urllib3 and requests all pass here.
+    if _same_signature(original, "(self, message_body=None, *, encode_chunked=False)"):
+        def endheaders(self, message_body=None, *, encode_chunked=False):
+            if _current.get() is None and self._routelens_span is None and not Settings.outside_requests:
+                return original(self, message_body, encode_chunked=encode_chunked)
+            try:
+                span = _begin_request(self)
+            except Exception:
+                span = None
+            if span is None:
+                return original(self, message_body, encode_chunked=encode_chunked)
+            try:
+                result = original(self, message_body, encode_chunked=encode_chunked)
+            except BaseException as exc:
+                _call_failed(self, span, exc)
+                raise
+            self._routelens_span = span
+            return result
+
+        # A call with the wrong arguments fails with the message the original's would have.
+        endheaders.__qualname__ = original.__qualname__
+        return endheaders
+
     def endheaders(self, *args, **kwargs):
-        state = self.__dict__
-        if _SPAN_KEY in state:
-            # A request sent without a response read for the one before: that one is over.
-            end(state.pop(_SPAN_KEY))
-        if _current.get() is None and not Settings.outside_requests:
-            return original(self, *args, **kwargs)
         try:
             span = _begin_request(self)
         except Exception:
@@ -103,40 +166,70 @@ def _make_endheaders(original):
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
-            fail(span, exc)
-            end(span)
+            _call_failed(self, span, exc)
             raise
-        state[_SPAN_KEY] = span
+        self._routelens_span = span
         return result
 
     return endheaders
 
 
+def _response_end(conn, span, response):
+    conn._routelens_span = None
+    try:
+        status = response.status
+        if span.__class__ is Call and span.span is None and status.__class__ is int and 0 <= status < 400:
+            # http_status()'s common case, written out.
+            span.code = status
+        else:
+            http_status(span, status)
+    except Exception:
+        pass
+    end(span)
+
+
+def _call_failed(conn, span, exc):
+    """The request or its response failed with exc (which the hook then raises unchanged)."""
+    conn._routelens_span = None
+    fail(span, exc)
+    end(span)
+
+
 def _make_getresponse(original):
+    if _same_signature(original, "(self)"):
+        # Called with arguments (urllib3 1.x tries getresponse(buffering=True) first), it raises
+        # the TypeError the original would, and the span waits for the call that follows.
+        def getresponse(self):
+            span = self._routelens_span
+            if span is None:
+                return original(self)
+            try:
+                response = original(self)
+            except BaseException as exc:
+                _call_failed(self, span, exc)
+                raise
+            _response_end(self, span, response)
+            return response
+
+        getresponse.__qualname__ = original.__qualname__
+        return getresponse
+
     def getresponse(self, *args, **kwargs):
-        span = self.__dict__.get(_SPAN_KEY)
+        span = self._routelens_span
         if span is None:
             return original(self, *args, **kwargs)
         try:
             response = original(self, *args, **kwargs)
-        except TypeError:
+        except TypeError as exc:
             if args or kwargs:
                 # urllib3 1.x tries getresponse(buffering=True) first and calls again without it.
                 raise
-            self.__dict__.pop(_SPAN_KEY, None)
-            end(span)
+            _call_failed(self, span, exc)
             raise
         except BaseException as exc:
-            self.__dict__.pop(_SPAN_KEY, None)
-            fail(span, exc)
-            end(span)
+            _call_failed(self, span, exc)
             raise
-        del self.__dict__[_SPAN_KEY]
-        try:
-            http_status(span, response.status)
-        except Exception:
-            pass
-        end(span)
+        _response_end(self, span, response)
         return response
 
     return getresponse
@@ -145,6 +238,10 @@ def _make_getresponse(original):
 def instrument_http_client(module=None):
     if module is None:
         import http.client as module
+    # The span of the request in flight and the connection's origin, as attributes (see
+    # add_default) that are None until set.
+    add_default(module.HTTPConnection, "_routelens_span", None)
+    add_default(module.HTTPConnection, "_routelens_origin", None)
     patch(module.HTTPConnection, "endheaders", _make_endheaders)
     patch(module.HTTPConnection, "getresponse", _make_getresponse)
 

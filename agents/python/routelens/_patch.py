@@ -25,6 +25,19 @@ def patch(owner, name, make_replacement):
         return True
 
 
+def add_default(owner, name, value):
+    """Gives the class owner the attribute name (value) where it has none, once; shutdown()
+    takes it away. A hook keeps its state on an instance this way, read as a plain attribute:
+    reading or writing an instance's __dict__ turns its attributes into a dict of their own,
+    which makes every attribute access on that object slower, the library's own included."""
+    with _lock:
+        if name in owner.__dict__:
+            return False
+        setattr(owner, name, value)
+        _patches.append((owner, name, _MISSING))
+        return True
+
+
 def is_patched(owner, name):
     current = getattr(owner, "__dict__", {}).get(name)
     return getattr(current, "__routelens_original__", None) is not None

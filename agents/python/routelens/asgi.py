@@ -95,8 +95,11 @@ def _finish(owner, span, scope, status_code, path, root_path, exc):
         info = None
         if endpoint is not None:
             try:
-                info = owner.__dict__[_CACHE_ATTR][endpoint][method]
-            except (KeyError, AttributeError, TypeError):
+                routes = owner._routelens_routes
+                if routes.__class__ is not dict:  # an app whose __getattr__ answers anything
+                    raise KeyError(endpoint)
+                info = routes[endpoint][method]
+            except Exception:
                 entry = _route_cache.get(id(owner))
                 if entry is not None and entry[0]() is owner:
                     by_method = entry[1].get(endpoint)
@@ -189,22 +192,25 @@ def _match(routes, scope, prefix, routing):
     return partial
 
 
-# The cache lives on the app object when it has a __dict__ (one lookup per request), else in
-# _route_cache under the app's id.
+# The cache lives on the app object when it takes attributes (one lookup per request), else in
+# _route_cache under the app's id. Read as an attribute, not through the app's __dict__ (which
+# would make the app's attributes a dict of their own: see _patch.add_default).
 _CACHE_ATTR = "_routelens_routes"
 
 
 def _cache_for(owner):
     try:
-        return owner.__dict__[_CACHE_ATTR]
-    except KeyError:
-        cache = {}
-        try:
-            owner.__dict__[_CACHE_ATTR] = cache
+        cache = owner._routelens_routes
+        if cache.__class__ is dict:
             return cache
-        except Exception:
-            pass
-    except (AttributeError, TypeError):
+    except Exception:  # AttributeError, or an app whose __getattr__ fails otherwise
+        pass
+    cache = {}
+    try:
+        owner._routelens_routes = cache
+        if owner._routelens_routes is cache:
+            return cache
+    except Exception:
         pass
     entry = _route_cache.get(id(owner))
     if entry is not None and entry[0]() is owner:

@@ -180,21 +180,21 @@ def _finish_flask(span, exc):
 
 
 # The RouteInfo of a URL rule, per method, kept on the rule itself (werkzeug's Rule objects
-# live as long as the app's URL map): one attribute and one dictionary lookup per request.
+# live as long as the app's URL map): one attribute and one dictionary lookup per request. Read
+# as an attribute, not through the rule's __dict__, which would make the rule's attributes a
+# dict of their own and werkzeug's every use of them slower (see _patch.add_default).
 _RULE_ATTR = "_routelens_routes"
 
 
 def _rule_route(app, rule, method):
     try:
-        by_method = rule.__dict__[_RULE_ATTR]
-    except KeyError:
+        by_method = rule._routelens_routes
+    except AttributeError:
         by_method = {}
         try:
             setattr(rule, _RULE_ATTR, by_method)
         except Exception:
             return _http.route_info(rule.rule, app.view_functions.get(rule.endpoint), method)
-    except AttributeError:
-        return _http.route_info(rule.rule, app.view_functions.get(rule.endpoint), method)
     info = _http.route_info(rule.rule, app.view_functions.get(rule.endpoint), method)
     if len(by_method) < 16:
         by_method[method] = info
@@ -213,7 +213,7 @@ def _make_full_dispatch_request(original):
                 if rule is not None:
                     method = request.method
                     try:
-                        span._route = rule.__dict__[_RULE_ATTR][method]
+                        span._route = rule._routelens_routes[method]
                     except (KeyError, AttributeError):
                         span._route = _rule_route(self, rule, method)
             elif _otel.loaded and request is not None and request.url_rule is not None:

@@ -323,6 +323,42 @@ class HttpClientSpans(AgentTestCase):
             slow.shutdown()
             slow.server_close()
 
+    def test_one_connection_many_requests(self):
+        # A kept-alive connection: the request lines it remembers give each request its own URL
+        # and span, a query is redacted every time and its line not remembered, and the
+        # connection's attributes stay as they are (not turned into a dict by the agent).
+        import gc
+        import sys
+
+        with routelens.span("request") as root:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port)
+            seen = []
+            for path in ("/same", "/same", "/other", "/q?token=abc", "/q?token=def", "/same"):
+                conn.request("GET", path)  # keep-alive-call
+                seen.append(json.loads(conn.getresponse().read()))
+            # urllib3 1.x asks for getresponse(buffering=True) first: the TypeError is
+            # http.client's own, and the span waits for the call without it.
+            conn.request("GET", "/after-typeerror")  # buffering-call
+            with self.assertRaises(TypeError) as caught:
+                conn.getresponse(buffering=True)
+            bare = http.client.HTTPConnection("127.0.0.1", self.port)
+            with self.assertRaises(TypeError) as expected:
+                http.client.HTTPConnection.getresponse.__routelens_original__(bare, buffering=True)
+            self.assertEqual(str(caught.exception), str(expected.exception))
+            self.assertEqual(conn.getresponse().status, 200)
+            if sys.version_info >= (3, 11):
+                self.assertFalse(any(r.__class__ is dict and "host" in r for r in gc.get_referents(conn)),
+                                 "the connection's attributes were turned into a dict")
+            lines = conn._routelens_origin[4]
+            conn.close()
+        self.assertEqual(sorted(lines), [b"GET /after-typeerror HTTP/1.1", b"GET /other HTTP/1.1", b"GET /same HTTP/1.1"])
+        spans = self.client_spans(root, 7)
+        paths = ["/same", "/same", "/other", "/q?token=REDACTED", "/q?token=REDACTED", "/same"]
+        for span, got, path in zip(spans, seen, paths):
+            self.check_span(span, root, got["traceparent"], path, 200, "keep-alive-call")
+        self.assertEqual(len({s["spanId"] for s in spans}), 7)
+        self.check_span(spans[6], root, None, "/after-typeerror", 200, "buffering-call")
+
     def test_no_span_outside_a_request_or_to_the_collector(self):
         requests.get(self.base + "/outside")
         with routelens.span("request") as root:
@@ -336,6 +372,50 @@ class HttpClientSpans(AgentTestCase):
         self.flush()
         self.assertEqual([s for s in self.collector.spans() if s["kind"] == "client"], [])
         self.assertTrue(self.collector.wait_spans(lambda s: s["spanId"] == root.span_id))
+
+
+class Defaults(unittest.TestCase):
+    def test_a_default_attribute_goes_with_the_patches(self):
+        from routelens import _patch
+
+        class Owner:
+            kept = "own"
+
+        self.assertTrue(_patch.add_default(Owner, "_routelens_test", None))
+        self.assertFalse(_patch.add_default(Owner, "_routelens_test", 1), "once")
+        self.assertFalse(_patch.add_default(Owner, "kept", None), "an attribute of its own stays")
+        self.assertIsNone(Owner()._routelens_test)
+        try:
+            _patch.unpatch_all()
+            self.assertFalse(hasattr(Owner, "_routelens_test"))
+            self.assertEqual(Owner.kept, "own")
+        finally:
+            routelens.shutdown()
+
+
+class OtherSignatures(unittest.TestCase):
+    def test_hooks_of_a_method_spelled_otherwise_pass_its_arguments_on(self):
+        # The http.client hooks take the arguments of this Python's endheaders() and
+        # getresponse() exactly; a method spelled otherwise gets hooks that pass anything on.
+        from routelens import _clients_http
+
+        seen = []
+
+        def endheaders(self, message_body=None, extra=None):
+            seen.append((message_body, extra))
+            return "sent"
+
+        def getresponse(self, buffering=False):
+            seen.append(buffering)
+            return "response"
+
+        class Conn:
+            _routelens_span = None
+
+        conn = Conn()
+        self.assertEqual(_clients_http._make_endheaders(endheaders)(conn, b"body", extra=1), "sent")
+        self.assertEqual(_clients_http._make_getresponse(getresponse)(conn, buffering=True), "response")
+        self.assertEqual(seen, [(b"body", 1), True])
 
 
 class RedactionAndParsing(unittest.TestCase):
