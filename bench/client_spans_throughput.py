@@ -33,6 +33,7 @@ server's CPU, so its cost is counted in full. --no-pin leaves placement to the s
     python3 bench/client_spans_throughput.py [--seconds 4] [--rounds 5] [--clients 4] [--database sqlite|postgres]
         [--only NAME] [--agent-env NAME=VALUE] [--no-pin] [--json out.json]
     python3 bench/client_spans_throughput.py --instructions [--only NAME] [--json out.json]
+    python3 bench/client_spans_throughput.py --server-instructions [--only NAME] [--json out.json]
 
 --instructions counts instead what one request of the same endpoint (sqlite3) executes, with
 valgrind's callgrind (deterministic, where the throughput moves by several percent from run to
@@ -41,6 +42,13 @@ socket), in the modes above and with the agent's client spans off (ROUTELENS_CLI
 the request's span alone), from the difference of two run lengths. The agent's exporter-thread
 work (the rows encoded into a batch message and its WebSocket frame) is done in the same thread
 every 500 items, so it is counted; the socket write and the thread switches are not.
+
+--server-instructions counts the same in the real servers (sqlite3): each server process runs
+under callgrind, one thread per file, serving 100 and then 600 requests on one connection, so
+what each thread adds per request (the event loop, Starlette's worker thread, the agent's
+exporter thread, gunicorn's worker process) is read off the difference. It shows whether the
+server does more of the agent's work than the in-process count (it does not: see
+docs/performance.md).
 
 The machine is shared (2 cores, other work running): compare modes within one run, not across
 runs.
@@ -278,6 +286,25 @@ def _load(port, seconds, clients):
     return sum(counts), time.perf_counter() - t0, errors[0]
 
 
+def _wait_for_server(proc, port, mode, seconds, probe_seconds):
+    """Until the server proc answers the endpoint with 200 (or exits, or `seconds` pass)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=probe_seconds)
+            probe.request("GET", "/orders/1")
+            response = probe.getresponse()
+            body = response.read()
+            probe.close()
+            if response.status != 200:
+                raise RuntimeError("%s answered %d: %r" % (mode, response.status, body[:300]))
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start: %s" % proc.stderr.read().decode()[-2000:])
+            time.sleep(0.1)
+
+
 def server_round(command, mode, endpoint, seconds, clients):
     from servers import free_port
 
@@ -295,21 +322,7 @@ def server_round(command, mode, endpoint, seconds, clients):
     proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=pin)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/orders/1")
-                response = probe.getresponse()
-                body = response.read()
-                probe.close()
-                if response.status != 200:
-                    raise RuntimeError("%s answered %d: %r" % (mode, response.status, body[:300]))
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start: %s" % proc.stderr.read().decode()[-2000:])
-                time.sleep(0.1)
+        _wait_for_server(proc, port, mode, 30, 5)
         _load(port, 1.0, clients)  # warm-up: imports, caches, the agent's connection
         cpu0 = _cpu_of_tree(proc.pid)
         done, wall, errors = _load(port, seconds, clients)
@@ -425,6 +438,108 @@ def instructions_main(args):
             json.dump({"instructions": True, "queries": QUERIES, "results": results}, f, indent=2)
 
 
+SERVER_IR_SMALL, SERVER_IR_LARGE = 100, 600
+
+
+def _server_instructions(label, mode, requests, endpoint):
+    """Instructions per thread of one real server process (and its children) under callgrind,
+    which serves `requests` requests of the endpoint on one keep-alive connection and stops."""
+    import glob
+    import signal
+    import tempfile
+
+    from servers import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
+    env.pop("PYTHONPATH", None)
+    env["BENCH_MODE"] = mode
+    env["PYTHONHASHSEED"] = "0"
+    if mode == "routelens":
+        env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
+        env["ROUTELENS_ENDPOINT"] = endpoint
+        # Under callgrind the server answers about 20 requests a second, so every 0.2 s a batch
+        # of four would go: send when the batch is full (500 items), as at full speed.
+        env["ROUTELENS_FLUSH_INTERVAL"] = "60"
+    command = SERVERS[label](port)
+    if "gunicorn" in command:
+        after = command.index("gunicorn") + 1
+        command[after:after] = ["--timeout", "600"]  # a worker under valgrind is slow to answer
+    out = tempfile.mkdtemp(prefix="routelens-cg-")
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                             "--callgrind-out-file=" + os.path.join(out, "cg.%p")] + command,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_server(proc, port, mode, 300, 60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for i in range(requests):
+            conn.request("GET", "/orders/%d" % (i % ROWS))
+            response = conn.getresponse()
+            if response.status != 200 or not response.read().startswith(b"[["):
+                raise RuntimeError("%s: the endpoint failed" % mode)
+        conn.close()
+        time.sleep(2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    threads = {}
+    for path in glob.glob(os.path.join(out, "cg.*")):
+        # cg.PID-NN: callgrind numbers a process's threads in the order they started.
+        thread = int(path.rsplit("-", 1)[1]) if "-" in os.path.basename(path) else 1
+        with open(path) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    threads[thread] = threads.get(thread, 0) + int(line.split()[1])
+                    break
+        os.unlink(path)
+    os.rmdir(out)
+    return threads
+
+
+def server_instructions_main(args):
+    """--server-instructions: what a request costs in a real server, thread by thread."""
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, os.path.join(ROOT, "agents", "python", "tests"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent_overhead import start_sink
+
+    sink, endpoint = start_sink()
+    results = {}
+    try:
+        print("Python %s, instructions per request of the 10-query endpoint behind a real server (sqlite3; "
+              "callgrind, thread by thread in the order they started; %d minus %d requests)"
+              % (sys.version.split()[0], SERVER_IR_LARGE, SERVER_IR_SMALL))
+        print("%-32s %-11s %12s %10s  %s" % ("app", "mode", "instr/req", "added", "per thread"))
+        for label in SERVERS:
+            if args.only and args.only not in label:
+                continue
+            jobs = [(mode, n) for mode in MODES for n in (SERVER_IR_SMALL, SERVER_IR_LARGE)]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                counts = dict(zip(jobs, pool.map(lambda job: _server_instructions(label, job[0], job[1], endpoint), jobs)))
+            per = {}
+            for mode in MODES:
+                small, large = counts[(mode, SERVER_IR_SMALL)], counts[(mode, SERVER_IR_LARGE)]
+                per[mode] = {t: (large.get(t, 0) - small.get(t, 0)) / (SERVER_IR_LARGE - SERVER_IR_SMALL)
+                             for t in sorted(set(small) | set(large))}
+            results[label] = per
+            bare = sum(per["bare"].values())
+            for mode in MODES:
+                total = sum(per[mode].values())
+                print("%-32s %-11s %12.0f %+10.0f  %s" % (label, mode, total, total - bare,
+                                                          " ".join("%.0f" % v for v in per[mode].values())), flush=True)
+    finally:
+        sink.kill()
+        sink.wait()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"server_instructions": True, "queries": QUERIES, "results": results}, f, indent=2)
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--ir-child":
         ir_child(sys.argv[2])
@@ -444,10 +559,15 @@ def main():
                         help="leave the server's placement to the scheduler (default: a CPU of its own)")
     parser.add_argument("--instructions", action="store_true",
                         help="count the instructions of one request in-process under valgrind instead (deterministic)")
+    parser.add_argument("--server-instructions", action="store_true",
+                        help="count the instructions of a request in the real servers under valgrind, per thread")
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.instructions:
         instructions_main(args)
+        return
+    if args.server_instructions:
+        server_instructions_main(args)
         return
     for pair in args.agent_env:
         name, _, value = pair.partition("=")

@@ -42,6 +42,19 @@ def env_int(name, default, minimum=1, environ=None):
         return default
 
 
+def env_seconds(name, default, minimum, maximum, environ=None):
+    """A number of seconds from the environment, within [minimum, maximum]; default when unset
+    or not a number."""
+    value = (environ if environ is not None else os.environ).get(name, "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return default
+    if seconds != seconds:  # NaN
+        return default
+    return min(maximum, max(minimum, seconds))
+
+
 def parse_log_level(value, default=logging.INFO):
     if value is None:
         return default
@@ -201,7 +214,9 @@ class Config:
         self.log_rate = log_rate if log_rate is not None else env_int("ROUTELENS_LOG_RATE", DEFAULT_LOG_RATE, minimum=0, environ=environ)
         self.max_queue = max_queue or env_int("ROUTELENS_MAX_QUEUE", 10000, environ=environ)
         self.max_batch = max_batch or env_int("ROUTELENS_MAX_BATCH", 1000, environ=environ)
-        self.flush_interval = 0.2 if flush_interval is None else flush_interval
+        # Seconds between sends when no batch has filled (a full batch goes at once).
+        self.flush_interval = (env_seconds("ROUTELENS_FLUSH_INTERVAL", 0.2, 0.01, 60.0, environ)
+                               if flush_interval is None else flush_interval)
         self.metrics_interval = 1.0 if metrics_interval is None else metrics_interval
         self.debug = env_flag("ROUTELENS_DEBUG", environ)
         # On unless ROUTELENS_ANNOUNCE_METRICS says 0/false/no/off: tell the collector about the

@@ -334,6 +334,13 @@ class UrlTest(unittest.TestCase):
         self.assertTrue(_config.Config(environ={"ROUTELENS_ANNOUNCE_METRICS": "1"}).announce_metrics)
         self.assertFalse(_config.Config(environ={}, announce_metrics=False).announce_metrics)
 
+    def test_flush_interval_from_the_environment(self):
+        self.assertEqual(_config.Config(environ={}).flush_interval, 0.2)
+        self.assertEqual(_config.Config(environ={"ROUTELENS_FLUSH_INTERVAL": "1.5"}).flush_interval, 1.5)
+        for value, expected in (("0", 0.01), ("1e9", 60.0), ("soon", 0.2), ("nan", 0.2), ("", 0.2)):
+            self.assertEqual(_config.Config(environ={"ROUTELENS_FLUSH_INTERVAL": value}).flush_interval, expected, value)
+        self.assertEqual(_config.Config(environ={"ROUTELENS_FLUSH_INTERVAL": "5"}, flush_interval=0.05).flush_interval, 0.05)
+
 
 if __name__ == "__main__":
     unittest.main()
