@@ -572,17 +572,19 @@ def encode_calls(rows):
     parents, bases, parent_t0s, traces = zip(*keys)
     # A call's start is its parent's plus the time between the two on the perf_counter clock,
     # so that calls nest in their parent exactly.
-    starts = [int(base + (t - p) * 1e6 + 0.5) for base, p, t in zip(bases, parent_t0s, t0s)]
+    # Every call starts after its parent, so the earliest parent's start (whole µs) is at or
+    # before every call's: the offsets from it are worked out in one pass.
+    t0 = int(min(bases))
+    starts = [int(base + (t - p) * 1e6 + 0.5) - t0 for base, p, t in zip(bases, parent_t0s, t0s)]
     durations = [int((b - a) * 1e6 + 0.5) for a, b in zip(t0s, t1s)]
     texts = _call_shape_texts
-    t0 = min(starts)
     parts = [
         '{"ids":{"trace":"', _trace.SEQ_TRACE, '","span":"', _trace.SEQ_SPAN,
         '"},"shapes":{', ",".join([texts[shape] for shape in set(shapes)]),
         '},"t0":', str(t0),
         ',"parent":[', _ints(parents),
         '],"n":[', _ints(ns),
-        '],"start":[', _ints(tuple(map(t0.__rsub__, starts))),
+        '],"start":[', _ints(starts),
         '],"dur":[', _ints(durations),
         '],"shape":[', _ints(shapes), "]",
     ]

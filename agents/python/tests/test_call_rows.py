@@ -272,6 +272,15 @@ class CallRows(AgentTestCase):
         outer = next(e for e in finished if e.__class__ is not tuple)
         self.assertTrue(all(s["parentSpanId"] == outer.span_id and s["traceId"] == outer.trace_id for s in ours))
         self.assertEqual(ours[4]["attributes"]["db.response.returned_rows"], 4)
+        # The times, from the columns' µs: each call inside its parent, one after the other.
+        for span in ours:
+            self.assertGreaterEqual(span["startMs"], outer.start_ms - 0.001)
+            self.assertLessEqual(span["endMs"], outer.end_ms + 0.001)
+            self.assertGreaterEqual(span["endMs"], span["startMs"])
+        for before, after in zip(ours, ours[1:]):
+            self.assertGreaterEqual(after["startMs"], before["endMs"] - 0.001)
+        first = min(r[4] for r in rows)
+        self.assertAlmostEqual(ours[0]["startMs"], outer.start_ms + (first - outer._t0) * 1000.0, delta=0.002)
         self.assertEqual([s["spanId"] for s in ours], [_trace.call_span_id(outer._seq, n) for n in range(1, 6)])
         requests, calls = _exporter.split_rows(finished[:0] + rows)
         self.assertEqual((requests, len(calls)), ([], 5))
