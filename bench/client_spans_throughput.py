@@ -305,11 +305,10 @@ def _wait_for_server(proc, port, mode, seconds, probe_seconds):
             time.sleep(0.1)
 
 
-def server_round(command, mode, endpoint, seconds, clients):
-    from servers import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_"))}
+def _server_env(mode, endpoint):
+    """The environment of a server process in `mode`: the agent only through the bundled
+    sitecustomize, and only in mode routelens."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
     env.pop("PYTHONPATH", None)
     env["BENCH_MODE"] = mode
     if DSN:
@@ -318,6 +317,14 @@ def server_round(command, mode, endpoint, seconds, clients):
         env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
         env["ROUTELENS_ENDPOINT"] = endpoint
         env.update(AGENT_ENV)
+    return env
+
+
+def server_round(command, mode, endpoint, seconds, clients):
+    from servers import free_port
+
+    port = free_port()
+    env = _server_env(mode, endpoint)
     pin = None if SERVER_CPUS is None else (lambda: os.sched_setaffinity(0, SERVER_CPUS))
     proc = subprocess.Popen(command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=pin)
@@ -451,13 +458,9 @@ def _server_instructions(label, mode, requests, endpoint):
     from servers import free_port
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELENS_", "OTEL_", "BENCH_"))}
-    env.pop("PYTHONPATH", None)
-    env["BENCH_MODE"] = mode
+    env = _server_env(mode, endpoint)
     env["PYTHONHASHSEED"] = "0"
     if mode == "routelens":
-        env["PYTHONPATH"] = os.path.join(ROOT, "agents", "python", "bootstrap")
-        env["ROUTELENS_ENDPOINT"] = endpoint
         # Under callgrind the server answers about 20 requests a second, so every 0.2 s a batch
         # of four would go: send when the batch is full (500 items), as at full speed.
         env["ROUTELENS_FLUSH_INTERVAL"] = "60"
@@ -478,7 +481,6 @@ def _server_instructions(label, mode, requests, endpoint):
             if response.status != 200 or not response.read().startswith(b"[["):
                 raise RuntimeError("%s: the endpoint failed" % mode)
         conn.close()
-        time.sleep(2)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

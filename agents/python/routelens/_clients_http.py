@@ -12,10 +12,10 @@ import asyncio
 import inspect
 
 from . import _otel
-from ._clients import (_METHOD_NAMES, Call, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
+from ._clients import (_METHOD_NAMES, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
                        http_shared, http_status, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
                        tracestate)
-from ._trace import _current, call_span_id as _call_span_id
+from ._trace import _current
 from ._patch import add_default, patch
 
 _BYTE_METHODS = {m.encode("ascii"): m for m in _METHOD_NAMES}
@@ -23,17 +23,9 @@ _BYTE_METHODS = {m.encode("ascii"): m for m in _METHOD_NAMES}
 
 # -- http.client ----------------------------------------------------------------------
 
-def _origin(conn):
-    """(scheme://host[:port], host, port, {method: Form}, {request line: (Form, URL)}) of a
-    connection, kept on it while host and port stay."""
-    kept = conn._routelens_origin
-    if kept is not None and kept[1] is conn.host and kept[2] == conn.port:
-        return kept
-    kept = conn._routelens_origin = _make_origin(conn)
-    return kept
-
-
 def _make_origin(conn):
+    """(scheme://host[:port], host, port, {method: Form}, {request line: (Form, URL)}) of a
+    connection, kept on it (_begin_request) while host and port stay."""
     scheme = "https" if getattr(conn, "default_port", 80) == 443 else "http"
     host = conn.host
     port = conn.port
@@ -92,7 +84,7 @@ def _begin_request(conn):
     line = buffer[0]
     origin = conn._routelens_origin
     if origin is None or origin[1] is not conn.host or origin[2] != port:
-        origin = _origin(conn)
+        origin = conn._routelens_origin = _make_origin(conn)
     try:
         form, full = origin[4][line]
     except KeyError:
@@ -106,15 +98,8 @@ def _begin_request(conn):
     written = b"\n".join(buffer).lower()
     if b"\ntraceparent:" not in written:
         # What putheader() would append, without its checks: the value is ours and valid.
-        if span.__class__ is Call:
-            # traceparent_header() and tracestate() for a call's row, written out.
-            parent = span.parent
-            buffer.append(("traceparent: 00-%s-%s-01" % (parent._trace_id or parent.trace_id,
-                                                         _call_span_id(parent._seq, span.n))).encode("ascii"))
-            state = (parent._root or parent)._tracestate
-        else:
-            buffer.append(traceparent_header(span))
-            state = tracestate(span)
+        buffer.append(traceparent_header(span))
+        state = tracestate(span)
         if state is not None and b"\ntracestate:" not in written:
             buffer.append(b"tracestate: " + state.encode("ascii"))
     return span
@@ -177,12 +162,7 @@ def _make_endheaders(original):
 def _response_end(conn, span, response):
     conn._routelens_span = None
     try:
-        status = response.status
-        if span.__class__ is Call and span.span is None and status.__class__ is int and 0 <= status < 400:
-            # http_status()'s common case, written out.
-            span.code = status
-        else:
-            http_status(span, status)
+        http_status(span, response.status)
     except Exception:
         pass
     end(span)
@@ -220,14 +200,11 @@ def _make_getresponse(original):
             return original(self, *args, **kwargs)
         try:
             response = original(self, *args, **kwargs)
-        except TypeError as exc:
-            if args or kwargs:
-                # urllib3 1.x tries getresponse(buffering=True) first and calls again without it.
-                raise
-            _call_failed(self, span, exc)
-            raise
         except BaseException as exc:
-            _call_failed(self, span, exc)
+            # urllib3 1.x tries getresponse(buffering=True) first and calls again without it:
+            # the span waits for that call.
+            if not (args or kwargs) or not isinstance(exc, TypeError):
+                _call_failed(self, span, exc)
             raise
         _response_end(self, span, response)
         return response

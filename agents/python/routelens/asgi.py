@@ -96,10 +96,11 @@ def _finish(owner, span, scope, status_code, path, root_path, exc):
         if endpoint is not None:
             try:
                 routes = owner._routelens_routes
-                if routes.__class__ is not dict:  # an app whose __getattr__ answers anything
-                    raise KeyError(endpoint)
-                info = routes[endpoint][method]
+                if routes.__class__ is dict:  # not an app whose __getattr__ answers anything
+                    info = routes[endpoint][method]
             except Exception:
+                pass
+            if info is None:
                 entry = _route_cache.get(id(owner))
                 if entry is not None and entry[0]() is owner:
                     by_method = entry[1].get(endpoint)
@@ -195,7 +196,6 @@ def _match(routes, scope, prefix, routing):
 # The cache lives on the app object when it takes attributes (one lookup per request), else in
 # _route_cache under the app's id. Read as an attribute, not through the app's __dict__ (which
 # would make the app's attributes a dict of their own: see _patch.add_default).
-_CACHE_ATTR = "_routelens_routes"
 
 
 def _cache_for(owner):

@@ -183,7 +183,6 @@ def _finish_flask(span, exc):
 # live as long as the app's URL map): one attribute and one dictionary lookup per request. Read
 # as an attribute, not through the rule's __dict__, which would make the rule's attributes a
 # dict of their own and werkzeug's every use of them slower (see _patch.add_default).
-_RULE_ATTR = "_routelens_routes"
 
 
 def _rule_route(app, rule, method):
@@ -192,7 +191,7 @@ def _rule_route(app, rule, method):
     except AttributeError:
         by_method = {}
         try:
-            setattr(rule, _RULE_ATTR, by_method)
+            rule._routelens_routes = by_method
         except Exception:
             return _http.route_info(rule.rule, app.view_functions.get(rule.endpoint), method)
     info = _http.route_info(rule.rule, app.view_functions.get(rule.endpoint), method)
