@@ -752,8 +752,21 @@ def traceparent(span):
 
 
 _getrandbits = _trace._getrandbits
+_SEQ_MIX = _trace.SEQ_MIX
+
+
 def traceparent_header(span):
-    """The `traceparent: ...` header line (bytes) for the call span stands for."""
+    """The `traceparent: ...` header line (bytes) for the call span stands for.
+
+    For a call (the common case) the line up to the second half of its span id is its parent's,
+    made once and kept on the parent: the rest is one small format (call_span_id's second half)."""
+    if span.__class__ is Call:
+        parent = span.parent
+        head = parent._traceparent
+        if head is None:
+            head = parent._traceparent = ("traceparent: 00-%s-%08x" % (
+                parent._trace_id or parent.trace_id, (parent._seq * _SEQ_MIX) & 0xFFFFFFFF)).encode("ascii")
+        return head + b"%08x-01" % (_trace.SEQ_SPAN_INT ^ ((span.n * _SEQ_MIX) & 0xFFFFFFFF))
     return b"traceparent: " + traceparent(span).encode("ascii")
 
 
@@ -989,16 +1002,23 @@ def begin_http(method, url, address, port):
     return begin_form(http_shared(method, address, port), redact_url(url))
 
 
-def http_status(span, status):
-    """Records the response status; 4xx and 5xx make a client span failed."""
+def end_http(span, status):
+    """Ends an HTTP call that got a response with status: 4xx and 5xx make it a failed span."""
+    if span.__class__ is Call and span.span is None and status.__class__ is int and 0 <= status < 400:
+        # The common case: the status is part of the call's row shape (end()).
+        span.code = status
+    else:
+        _http_status(span, status)
+    end(span)
+
+
+def _http_status(span, status):
+    """Records a status on a call that is (or becomes) a span object (None: no status read)."""
+    if status is None:
+        return
     try:
-        if span.__class__ is Call and span.span is None:
-            if status.__class__ is int and 0 <= status < 400:
-                span.code = status
-                return
+        if span.__class__ is Call:
             span = _span_of(span)
-        elif span.__class__ is Call:
-            span = span.span
         attributes = span.attributes
         attributes["http.response.status_code"] = status
         if status >= 400 and span.__class__ is not Fold:

@@ -12,8 +12,8 @@ import asyncio
 import inspect
 
 from . import _otel
-from ._clients import (_METHOD_NAMES, Settings, begin_form, begin_http, cancelled, end, fail, http_method,
-                       http_shared, http_status, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
+from ._clients import (_METHOD_NAMES, Settings, _call, _start_form, begin_http, cancelled, end, end_http, fail,
+                       http_method, http_shared, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
                        tracestate)
 from ._trace import _current
 from ._patch import add_default, patch
@@ -64,15 +64,16 @@ def _line_form(origin, line):
 _HTTP_CLIENT_OTEL = ("requests", "urllib", "urllib3")
 
 
-def _begin_request(conn):
-    """The span (Call) of the request conn is about to send, from its request line, with the
-    traceparent (and tracestate) header added; None when it is not traced."""
+def _begin_request(conn, parent):
+    """The span (Call) of the request conn is about to send under parent (the current span, or
+    None outside any request), from its request line, with the traceparent (and tracestate)
+    header added; None when it is not traced."""
     before = conn._routelens_span
     if before is not None:
         # A request sent without a response read for the one before: that one is over.
         conn._routelens_span = None
         end(before)
-    if _current.get() is None and not Settings.outside_requests:
+    if parent is None and not Settings.outside_requests:
         return None
     port = conn.port
     if port in Settings.collector_ports and is_collector(conn.host, port):
@@ -89,8 +90,9 @@ def _begin_request(conn):
         form, full = origin[4][line]
     except KeyError:
         form, full = _line_form(origin, line)
-    # The walk starts at endheaders()'s caller (_call, begin_form, this, endheaders).
-    span = begin_form(form, full, 4)
+    # begin_form(), with the current span already in hand; the calling-line walk starts at
+    # endheaders()'s caller (_call, this, endheaders).
+    span = _call(parent, form, full, 3) if parent is not None else _start_form(None, form, full)
     if span is None:
         return None
     # The header lines as putheader() wrote them: one pass in C to see whether the caller set a
@@ -121,10 +123,11 @@ def _make_endheaders(original):
     # headers (getresponse()). http.client, urllib.request, urllib3 and requests all pass here.
     if _same_signature(original, "(self, message_body=None, *, encode_chunked=False)"):
         def endheaders(self, message_body=None, *, encode_chunked=False):
-            if _current.get() is None and self._routelens_span is None and not Settings.outside_requests:
+            parent = _current.get()
+            if parent is None and self._routelens_span is None and not Settings.outside_requests:
                 return original(self, message_body, encode_chunked=encode_chunked)
             try:
-                span = _begin_request(self)
+                span = _begin_request(self, parent)
             except Exception:
                 span = None
             if span is None:
@@ -143,7 +146,7 @@ def _make_endheaders(original):
 
     def endheaders(self, *args, **kwargs):
         try:
-            span = _begin_request(self)
+            span = _begin_request(self, _current.get())
         except Exception:
             span = None
         if span is None:
@@ -161,11 +164,7 @@ def _make_endheaders(original):
 
 def _response_end(conn, span, response):
     conn._routelens_span = None
-    try:
-        http_status(span, response.status)
-    except Exception:
-        pass
-    end(span)
+    end_http(span, getattr(response, "status", None))
 
 
 def _call_failed(conn, span, exc):
@@ -254,8 +253,7 @@ def _make_handle_request(original):
             fail(span, exc)
             end(span)
             raise
-        http_status(span, response.status_code)
-        end(span)
+        end_http(span, response.status_code)
         return response
 
     return handle_request
@@ -276,8 +274,7 @@ def _make_handle_async_request(original):
             fail(span, exc)
             end(span)
             raise
-        http_status(span, response.status_code)
-        end(span)
+        end_http(span, response.status_code)
         return response
 
     return handle_async_request
@@ -343,8 +340,7 @@ def _make_aiohttp_request(original):
             fail(span, exc)
             end(span)
             raise
-        http_status(span, response.status)
-        end(span)
+        end_http(span, response.status)
         return response
 
     return _request

@@ -211,6 +211,9 @@ class Span:
         # and strings, so a row holds no object and the collector of cycles leaves it alone.
         # None on a client span: calls are not made rows under one.
         "_rowkey",
+        # b"traceparent: 00-<trace id>-<first half of a call's span id>" of the HTTP calls made
+        # under this span, made by the first of them (_clients.traceparent_header).
+        "_traceparent",
     )
 
     # The incoming W3C tracestate (clean_tracestate), carried on by the request's HTTP calls: only
@@ -254,6 +257,7 @@ class Span:
         t0 = self._t0 = _perf()
         start_ms = self.start_ms = (t0 + _wall_offset) * 1000.0
         self._rowkey = None if kind == "client" else (self._seq, start_ms * 1000.0, t0, self._trace_id)
+        self._traceparent = None
 
     # Ids are made on first use: a request nobody logs in or opens a child span under
     # gets its ids on the exporter thread, off the request's path. The lock makes the
@@ -487,6 +491,7 @@ class RequestSpan(Span):
     _root = None
     _clients = 0
     _folds = None
+    _traceparent = None
 
 
 class ClientSpan(Span):
@@ -511,6 +516,7 @@ class ClientSpan(Span):
     _seq = None
     _clients = 0
     _folds = None
+    _traceparent = None
     # What the calls of one statement share: (attributes, their encoded members), set by
     # _clients.begin_db; the span's own `attributes` then hold only what differs per call.
     _static = None
