@@ -158,10 +158,10 @@ def begin_db(target, statement, depth=2):
     return _call(parent, form, None, depth)
 
 
-def begin_form(form, value=None, depth=2):
-    """begin() for a call of form (a Form), value its own attribute (form.value_key's); depth as
-    for begin_db()."""
-    parent = _current.get()
+def begin_form(parent, form, value=None, depth=2):
+    """begin() for a call of form (a Form) under parent (the current span, which the hook has read
+    already: None outside any request), value its own attribute (form.value_key's); depth as for
+    begin_db()."""
     if parent is None:
         if not Settings.outside_requests:
             return None
@@ -752,21 +752,21 @@ def traceparent(span):
 
 
 _getrandbits = _trace._getrandbits
-_SEQ_MIX = _trace.SEQ_MIX
+_call_half = _trace.call_half
 
 
 def traceparent_header(span):
     """The `traceparent: ...` header line (bytes) for the call span stands for.
 
     For a call (the common case) the line up to the second half of its span id is its parent's,
-    made once and kept on the parent: the rest is one small format (call_span_id's second half)."""
+    made once and kept on the parent: the rest is one small format of call_half()."""
     if span.__class__ is Call:
         parent = span.parent
         head = parent._traceparent
         if head is None:
-            head = parent._traceparent = ("traceparent: 00-%s-%08x" % (
-                parent._trace_id or parent.trace_id, (parent._seq * _SEQ_MIX) & 0xFFFFFFFF)).encode("ascii")
-        return head + b"%08x-01" % (_trace.SEQ_SPAN_INT ^ ((span.n * _SEQ_MIX) & 0xFFFFFFFF))
+            head = parent._traceparent = ("traceparent: 00-%s-%s" % (
+                parent._trace_id or parent.trace_id, _trace.seq_head(parent._seq))).encode("ascii")
+        return head + b"%08x-01" % _call_half(span.n)
     return b"traceparent: " + traceparent(span).encode("ascii")
 
 
@@ -999,7 +999,7 @@ def http_shared(method, address, port):
 
 def begin_http(method, url, address, port):
     """begin() for an HTTP request: the span's own attributes are its redacted URL only."""
-    return begin_form(http_shared(method, address, port), redact_url(url))
+    return begin_form(_current.get(), http_shared(method, address, port), redact_url(url))
 
 
 def end_http(span, status):

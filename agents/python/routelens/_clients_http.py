@@ -12,7 +12,7 @@ import asyncio
 import inspect
 
 from . import _otel
-from ._clients import (_METHOD_NAMES, Settings, _call, _start_form, begin_http, cancelled, end, end_http, fail,
+from ._clients import (_METHOD_NAMES, Settings, begin_form, begin_http, cancelled, end, end_http, fail,
                        http_method, http_shared, is_collector, otel_owns, redact_url, traceparent, traceparent_header,
                        tracestate)
 from ._trace import _current
@@ -90,9 +90,8 @@ def _begin_request(conn, parent):
         form, full = origin[4][line]
     except KeyError:
         form, full = _line_form(origin, line)
-    # begin_form(), with the current span already in hand; the calling-line walk starts at
-    # endheaders()'s caller (_call, this, endheaders).
-    span = _call(parent, form, full, 3) if parent is not None else _start_form(None, form, full)
+    # The walk starts at endheaders()'s caller (_call, begin_form, this, endheaders).
+    span = begin_form(parent, form, full, 4)
     if span is None:
         return None
     # The header lines as putheader() wrote them: one pass in C to see whether the caller set a

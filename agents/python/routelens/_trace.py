@@ -47,19 +47,29 @@ def _reseed():
     next_seq = _seq_counter.__next__
 
 
+def seq_head(seq):
+    """The first 8 hex digits of the ids of the span numbered seq and of the calls under it."""
+    return "%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF)
+
+
 def seq_ids(seq):
     """(trace id, span id) of the request span numbered seq."""
-    head = "%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF)
+    head = seq_head(seq)
     return head + SEQ_TRACE, head + SEQ_SPAN
 
 
-def call_span_id(seq, n):
-    """The span id of the n-th client call (n >= 1) under the span numbered seq.
+def call_half(n):
+    """The second half of the span id of the n-th client call (n >= 1) under a numbered span, as a
+    number: the per-process part with n mixed into it. n * SEQ_MIX is never 0 mod 2**32 for
+    0 < n < 2**32, so the id differs from the parent's own and from every other call's
+    (docs/protocol.md, "calls")."""
+    return SEQ_SPAN_INT ^ ((n * SEQ_MIX) & 0xFFFFFFFF)
 
-    The parent's mixed number, then the per-process part with n mixed into it: n * SEQ_MIX is
-    never 0 mod 2**32 for 0 < n < 2**32, so the id differs from the parent's own and from every
-    other call's (docs/protocol.md, "calls")."""
-    return "%08x%08x" % ((seq * SEQ_MIX) & 0xFFFFFFFF, SEQ_SPAN_INT ^ ((n * SEQ_MIX) & 0xFFFFFFFF))
+
+def call_span_id(seq, n):
+    """The span id of the n-th client call (n >= 1) under the span numbered seq: the parent's
+    head (seq_head), then call_half(n)."""
+    return "%s%08x" % (seq_head(seq), call_half(n))
 
 
 _reseed()
@@ -516,7 +526,6 @@ class ClientSpan(Span):
     _seq = None
     _clients = 0
     _folds = None
-    _traceparent = None
     # What the calls of one statement share: (attributes, their encoded members), set by
     # _clients.begin_db; the span's own `attributes` then hold only what differs per call.
     _static = None
